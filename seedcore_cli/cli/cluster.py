@@ -1,0 +1,63 @@
+"""`seedcore cluster start|stop|status`: the embedded loopback Ray head. Never imports ray."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from seedcore_cli import local_cluster
+from seedcore_cli.cli.context import state
+from seedcore_cli.cli.output import OutputFormat, message, render
+from seedcore_cli.errors import EXIT_FAILED
+
+app = typer.Typer(help="Start, stop and inspect seedcore's local loopback Ray cluster.", no_args_is_help=True)
+
+OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")]
+
+
+def _render_status(ctx: typer.Context, status: local_cluster.LocalClusterStatus, output: OutputFormat) -> None:
+    data = status.to_dict()
+    keys = ["running", "pid", "gcs_address", "client_address", "dashboard_url", "session_dir",
+            "log_file", "state_file"]
+    render(state(ctx).consoles, output, data, ["field", "value"],
+           [(key, data.get(key, "")) for key in keys if key in data])
+
+
+@app.command()
+def start(
+    ctx: typer.Context,
+    num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", min=1, help="CPUs the head offers (default: all).")] = None,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Start the local Ray head on 127.0.0.1 (does nothing if it already runs)."""
+    consoles = state(ctx).consoles
+    if consoles.interactive and output == OutputFormat.table:
+        with consoles.err.status("Starting the local Ray cluster..."):
+            cluster, started = local_cluster.start(num_cpus=num_cpus)
+    else:
+        cluster, started = local_cluster.start(num_cpus=num_cpus)
+    message(consoles, "Started the local cluster." if started else "The local cluster already runs.")
+    _render_status(ctx, local_cluster.status(), output)
+
+
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop the local Ray head this tool started (by its pid; nothing else is touched)."""
+    stopped = local_cluster.stop()
+    if stopped is None:
+        message(state(ctx).consoles, "No seedcore local cluster is recorded; nothing to stop.")
+    else:
+        message(state(ctx).consoles, f"Stopped the local cluster (pid {stopped.pid}, {stopped.gcs_address}).")
+
+
+@app.command()
+def status(ctx: typer.Context, output: OutputOption = OutputFormat.table) -> None:
+    """Say whether the local Ray head runs and where. Exit 1 when it does not."""
+    current = local_cluster.status()
+    if current.stale:
+        message(state(ctx).consoles, f"The recorded local cluster (pid {current.cluster.pid}) is not running; "
+                                     "run `seedcore cluster start`.")
+    _render_status(ctx, current, output)
+    if not current.running:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,270 @@
+"""connect() / disconnect(): the only place in seedcore that calls `ray.init`.
+
+One connection, made once, at the start. connect() is idempotent for the same target and
+namespace, refuses a different one while connected (no allow_multiple, no retry ladder, no silent
+reuse), probes the target before handing it to Ray so a closed or wrong port fails in seconds
+instead of Ray's 30-120 s waits, and maps Ray's init errors to one-line causes with a hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from seedcore_cli import local_cluster, probe
+from seedcore_cli.errors import (
+    CannotConnect,
+    ConnectionConflict,
+    NoCluster,
+    SeedcoreError,
+    Unreachable,
+)
+from seedcore_cli.settings import DEFAULT_CLIENT_PORT, DEFAULT_GCS_PORT, Settings, Target, is_loopback_host
+
+PROBE_TIMEOUT_S = 2.0
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+MODE_DRIVER = "driver"  # a driver attached to a GCS address (HOST:PORT or auto)
+MODE_CLIENT = "client"  # Ray Client (ray://HOST:PORT)
+MODE_LOCAL = "local"  # a driver attached to seedcore's embedded loopback cluster
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A live Ray connection and how it was made."""
+
+    address: str  # as given ('' when nothing was configured)
+    address_source: str
+    resolved_address: str  # HOST:PORT for drivers, ray://HOST:PORT for Ray Client
+    mode: str
+    namespace: str
+    namespace_source: str
+    dashboard_url: str  # http://HOST:PORT, or '' when the cluster runs without a dashboard
+    local_ray_version: str
+    local_python_version: str
+    cluster_ray_version: str
+    cluster_python_version: str
+    connect_seconds: float
+    started_local_cluster: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_current: Connection | None = None
+_current_key: tuple[str, str] | None = None
+
+
+def current() -> Connection | None:
+    """The connection connect() made in this process, if any."""
+    return _current
+
+
+def ray_current_cluster_file() -> Path:
+    """Where `ray start` records the latest cluster's GCS address: what `auto` reads."""
+    base = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    return Path(base) / "ray" / "ray_current_cluster"
+
+
+def recorded_cluster_address() -> str | None:
+    try:
+        text = ray_current_cluster_file().read_text().strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def connect(settings: Settings, start_local: bool = False) -> Connection:
+    """Connect to the Ray cluster `settings` names, once.
+
+    start_local: when nothing is configured (or `local`) and no cluster runs, start seedcore's
+    embedded cluster instead of failing (bootstrap does; read-only commands never do).
+    """
+    global _current, _current_key
+    key = (settings.target.kind + ":" + settings.target.endpoint, settings.namespace.value)
+    if _current is not None:
+        if key == _current_key:
+            return _current
+        raise ConnectionConflict(
+            f"already connected to {_current.resolved_address} in namespace {_current.namespace!r}; "
+            f"refusing a second connection to {settings.target.raw or 'the default cluster'} "
+            f"in namespace {settings.namespace.value!r}",
+            "call disconnect() first, or use the existing connection",
+        )
+
+    started = time.monotonic()
+    mode, address, started_local = _resolve_target(settings, start_local)
+    host, port = _split(address)
+    _check_reachable(settings, mode, host, port)
+    ray = _import_ray(loopback=is_loopback_host(host))
+    if ray.is_initialized():
+        raise ConnectionConflict(
+            f"Ray is already initialized in this process (namespace "
+            f"{ray.get_runtime_context().namespace!r}) by a call to ray.init outside seedcore",
+            "let seedcore's connect() make the one connection, or call ray.shutdown() first",
+        )
+    try:
+        context = ray.init(
+            address=address,
+            namespace=settings.namespace.value,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
+    except SeedcoreError:
+        raise
+    except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+        raise _explain_init_error(err, settings, address) from err
+
+    dashboard = getattr(context, "dashboard_url", "") or ""
+    local_python = platform.python_version()
+    _current = Connection(
+        address=settings.address.value if settings.address else "",
+        address_source=settings.address.source if settings.address else "default",
+        resolved_address=address,
+        mode=mode,
+        namespace=settings.namespace.value,
+        namespace_source=settings.namespace.source,
+        dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
+        local_ray_version=ray.__version__,
+        local_python_version=local_python,
+        # Drivers only connect when versions match exactly; Ray Client reports the server's.
+        cluster_ray_version=getattr(context, "ray_version", None) or ray.__version__,
+        cluster_python_version=getattr(context, "python_version", None) or local_python,
+        connect_seconds=round(time.monotonic() - started, 3),
+        started_local_cluster=started_local,
+    )
+    _current_key = key
+    return _current
+
+
+def disconnect() -> None:
+    """Drop the connection connect() made (for library and test use)."""
+    global _current, _current_key
+    if _current is not None:
+        import ray
+
+        ray.shutdown()
+    _current, _current_key = None, None
+
+
+def _resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, bool]:
+    """(mode, address for ray.init, whether the local cluster was started now)."""
+    target: Target = settings.target
+    source = settings.address.source if settings.address else "default"
+    if target.kind == "gcs":
+        return MODE_DRIVER, target.endpoint, False
+    if target.kind == "client":
+        return MODE_CLIENT, f"ray://{target.endpoint}", False
+    if target.kind in ("default", "local"):
+        cluster = local_cluster.running()
+        if cluster is not None:
+            return MODE_LOCAL, cluster.gcs_address, False
+    if target.kind in ("default", "auto"):
+        recorded = recorded_cluster_address()
+        if recorded:
+            return MODE_DRIVER, recorded, False
+        if target.kind == "auto":
+            raise NoCluster(
+                f"no running Ray cluster found for address 'auto' (from {source}): "
+                f"{ray_current_cluster_file()} does not exist",
+                "start one with `seedcore cluster start`, or set RAY_ADDRESS to HOST:PORT or ray://HOST:10001",
+            )
+    if start_local:
+        cluster, _ = local_cluster.start()
+        return MODE_LOCAL, cluster.gcs_address, True
+    what = "the seedcore local cluster is not running" if target.kind == "local" else (
+        "no Ray address is configured and no Ray cluster runs on this machine"
+    )
+    raise NoCluster(what, "run `seedcore cluster start`, or set RAY_ADDRESS (HOST:PORT or ray://HOST:10001)")
+
+
+def _split(address: str) -> tuple[str, int]:
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(settings: Settings, mode: str, host: str, port: int) -> None:
+    """A short probe before ray.init: closed ports and wrong protocols fail here, in seconds."""
+    origin = f"from {settings.address.source}" if settings.address else "default"
+    recorded = settings.target.kind == "auto" or (settings.target.kind == "default" and mode == MODE_DRIVER)
+    if recorded:
+        origin = f"recorded in {ray_current_cluster_file()}"
+    spoken = probe.protocol_of(host, port, PROBE_TIMEOUT_S).name
+    if spoken == "closed":
+        hint = "check that the cluster runs and the port is right"
+        if mode == MODE_CLIENT:
+            hint = f"check the Ray Client port (default {DEFAULT_CLIENT_PORT}) and that the head runs"
+        elif recorded:
+            hint = "that cluster is gone: start one with `seedcore cluster start` or set RAY_ADDRESS"
+        raise Unreachable(f"cannot reach Ray at {host}:{port} ({origin})", hint)
+    if mode == MODE_CLIENT and spoken == "gcs":
+        raise Unreachable(
+            f"ray://{host}:{port} ({origin}) points at a GCS port, not the Ray Client server",
+            f"use ray://{host}:{DEFAULT_CLIENT_PORT} (the Ray Client port), or {host}:{port} without ray:// as a driver",
+        )
+    if mode != MODE_CLIENT and spoken == "client":
+        raise Unreachable(
+            f"{host}:{port} ({origin}) is a Ray Client port, not a GCS address",
+            f"use ray://{host}:{port} for Ray Client, or the GCS port (default {DEFAULT_GCS_PORT})",
+        )
+    if spoken == "other":
+        raise Unreachable(
+            f"{host}:{port} ({origin}) answers but is neither a Ray GCS nor a Ray Client server",
+            "check the port: GCS defaults to 6379, Ray Client to 10001",
+        )
+
+
+def _import_ray(loopback: bool):
+    """Import ray; for a loopback target, keep Ray from rewriting 127.0.0.1 to the network IP.
+
+    Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is imported; without it set to 0 a
+    driver resolves 127.0.0.1 to the machine's network IP and hangs connecting to the GCS.
+    """
+    if loopback and LOOPBACK_ENV not in os.environ:
+        os.environ[LOOPBACK_ENV] = "0"
+    already_imported = "ray" in sys.modules
+    import ray
+
+    if loopback and already_imported:
+        # Imported before the variable was set (a library caller): the flag is read at call
+        # time from this module attribute, so setting it has the same effect as the variable.
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    return ray
+
+
+def _explain_init_error(err: Exception, settings: Settings, address: str) -> CannotConnect:
+    text = str(err).strip()
+    first = text.splitlines()[0] if text else type(err).__name__
+    source = settings.address.source if settings.address else "default"
+    lowered = text.lower()
+    if "version mismatch" in lowered or "python minor versions differ" in lowered:
+        return CannotConnect(
+            f"Ray version mismatch connecting to {address} (from {source}): {first}",
+            "install the cluster's Ray and Python versions locally (drivers need the exact same, "
+            "Ray Client the same minor Python)",
+        )
+    if "unauthenticated" in lowered or "auth token" in lowered or "token" in lowered and "auth" in lowered:
+        return CannotConnect(
+            f"Ray refused the connection to {address} (from {source}): authentication failed",
+            "set RAY_AUTH_TOKEN (see `ray get-auth-token` on the head) and retry",
+        )
+    if "timeout" in lowered or "timed out" in lowered:
+        return Unreachable(
+            f"timed out connecting to Ray at {address} (from {source})",
+            "check the address and that the head is healthy",
+        )
+    if "could not find any running ray instance" in lowered:
+        return NoCluster(
+            f"no running Ray instance at {address} (from {source})",
+            "start one with `seedcore cluster start` or set RAY_ADDRESS",
+        )
+    return CannotConnect(f"cannot connect to Ray at {address} (from {source}): {first}", "run `seedcore diagnose`")

@@ -1,0 +1,168 @@
+"""Test harness: one real loopback Ray head for the session, started and stopped by its pid.
+
+Every test talks to 127.0.0.1 only. Tests that need Ray take the `ray_cluster` fixture; each
+test gets its own namespace. seedcore's connection is dropped after every test so the next one
+connects afresh (connect() refuses a second target while connected, by design).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Before anything imports ray: keep every Ray address on loopback (DESIGN.md).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+# The user's own settings must not leak into tests.
+for _key in ("RAY_ADDRESS", "SEEDCORE_NS", "RAY_NAMESPACE", "RAY_HOST", "RAY_PORT",
+             "SEEDCORE_ORGANISM_CONFIG", "SEEDCORE_DEBUG", "RAY_API_SERVER_ADDRESS"):
+    os.environ.pop(_key, None)
+# seedcore's local-cluster state for this test session only, never ~/.seedcore.
+os.environ["SEEDCORE_STATE_DIR"] = tempfile.mkdtemp(prefix="seedcore-test-state-")
+
+LOOPBACK = "127.0.0.1"
+SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
+
+
+def free_port() -> int:
+    """A free loopback port outside Ray's worker range (10002-19999)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((LOOPBACK, 0))
+            port = sock.getsockname()[1]
+        if not 10002 <= port <= 19999:
+            return port
+
+
+def wait_port(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"port {port} did not open within {timeout} s")
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    pid: int
+    gcs_port: int
+    client_port: int
+    dashboard_port: int
+
+    @property
+    def gcs_address(self) -> str:
+        return f"{LOOPBACK}:{self.gcs_port}"
+
+    @property
+    def client_address(self) -> str:
+        return f"ray://{LOOPBACK}:{self.client_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
+
+
+def start_head(extra: list[str] | None = None, num_cpus: int = 2) -> tuple[subprocess.Popen, RayCluster]:
+    """`ray start --head --block` on loopback in its own session; returns (process, ports)."""
+    gcs, client, dashboard = free_port(), free_port(), free_port()
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    command = [
+        ray_bin, "start", "--head", "--block", f"--node-ip-address={LOOPBACK}",
+        f"--dashboard-host={LOOPBACK}", f"--port={gcs}", f"--ray-client-server-port={client}",
+        f"--dashboard-port={dashboard}", f"--num-cpus={num_cpus}", "--disable-usage-stats",
+        *(extra or []),
+    ]
+    log = open(Path(os.environ["SEEDCORE_STATE_DIR"]) / f"head-{gcs}.log", "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    cluster = RayCluster(process.pid, gcs, client, dashboard)
+    wait_port(gcs)
+    wait_port(client)
+    if "--include-dashboard=false" not in (extra or []):
+        wait_dashboard(cluster)
+    return process, cluster
+
+
+def wait_dashboard(cluster: RayCluster, timeout: float = 60.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(cluster.dashboard_url + "/api/v0/actors?limit=1", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError("dashboard did not come up")
+
+
+def stop_head(process: subprocess.Popen) -> None:
+    """SIGTERM the one `ray start --block` process we launched; it stops its own children."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # our own session only
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    process, cluster = start_head()
+    yield cluster
+    from seedcore_cli import connection
+
+    connection.disconnect()
+    stop_head(process)
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_connection():
+    yield
+    from seedcore_cli import connection
+
+    connection.disconnect()
+
+
+def run_seedcore(args: list[str], env: dict[str, str] | None = None, timeout: float = 120,
+                 cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `seedcore` in a child process (what an operator or CI step runs)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(SEEDCORE + args, capture_output=True, text=True, env=full_env,
+                          timeout=timeout, cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def cli():
+    """Invoke the app in-process with typer's CliRunner: cli(args, env=...) -> Result."""
+    from typer.testing import CliRunner
+
+    from seedcore_cli.cli.app import app
+
+    runner = CliRunner()
+
+    def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None):
+        return runner.invoke(app, args, env=env, input=input, catch_exceptions=False)
+
+    return invoke
