@@ -52,7 +52,10 @@ class Target:
 
     @property
     def endpoint(self) -> str:
-        return f"{self.host}:{self.port}" if self.host else self.raw
+        if not self.host:
+            return self.raw
+        host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literal
+        return f"{host}:{self.port}"
 
     @property
     def is_loopback(self) -> bool:

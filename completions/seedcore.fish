@@ -1,0 +1,1 @@
+complete --command seedcore --no-files --arguments "(env _SEEDCORE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) seedcore)" --condition "env _SEEDCORE_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) seedcore"

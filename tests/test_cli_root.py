@@ -1,0 +1,146 @@
+"""The root callback, start-up cost, error mapping and output conventions of `seedcore`."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import free_port, run_seedcore
+
+PACKAGE = Path(__file__).resolve().parents[1] / "seedcore_cli"
+
+_NO_RAY_PROBE = """
+import sys, io, contextlib
+from seedcore_cli.cli.app import app
+args = sys.argv[1:]
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        app(args, prog_name="seedcore")
+    except SystemExit:
+        pass
+print("ray imported" if "ray" in sys.modules else "ray not imported")
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["--version"], ["info", "--help"], ["cluster", "--help"], ["cluster", "status"],
+    ["info", "--no-such-flag"],
+])
+def test_commands_that_need_no_cluster_never_import_ray(args, tmp_path):
+    env = {"SEEDCORE_STATE_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", _NO_RAY_PROBE, *args], capture_output=True,
+                            text=True, env={**__import__("os").environ, **env}, timeout=60)
+    assert result.stdout.strip().endswith("ray not imported"), result.stdout + result.stderr
+
+
+def test_completion_answers_without_importing_ray():
+    env = {"_SEEDCORE_COMPLETE": "complete_bash", "COMP_WORDS": "seedcore clu", "COMP_CWORD": "1"}
+    code = "import sys; from seedcore_cli.cli.app import main\ntry:\n main()\nexcept SystemExit: pass\nprint('RAY' if 'ray' in sys.modules else 'NORAY')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**__import__("os").environ, **env}, timeout=60)
+    assert "cluster" in result.stdout.split() and result.stdout.split()[-1] == "NORAY"
+
+
+def test_only_the_connection_module_calls_ray_init():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "init":
+                target = node.func.value
+                if isinstance(target, ast.Name) and target.id == "ray" and path.name != "connection.py":
+                    offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_no_module_level_ray_import_in_the_cli_layer():
+    for path in (PACKAGE / "cli").rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "ray" or n.startswith("ray.") for n in names), path
+
+
+def test_version():
+    result = run_seedcore(["--version"])
+    assert result.returncode == 0 and result.stdout.startswith("seedcore ")
+
+
+def test_root_callback_connects_once_and_hands_the_connection_over(ray_cluster, namespace, cli, monkeypatch):
+    import ray
+
+    calls = []
+    real_init = ray.init
+    monkeypatch.setattr(ray, "init", lambda *a, **k: calls.append(k) or real_init(*a, **k))
+    result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "info", "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    info = json.loads(result.stdout)  # JSON only on stdout
+    assert info["namespace"] == namespace and info["address_source"] == "--address"
+    assert len(calls) == 1 and calls[0]["namespace"] == namespace
+    assert ray.get_runtime_context().namespace == namespace
+
+
+def test_namespace_and_address_from_dotenv_and_env(ray_cluster, tmp_path):
+    (tmp_path / ".env").write_text(f"RAY_ADDRESS={ray_cluster.gcs_address}\nSEEDCORE_NS=from-dotenv\n")
+    result = run_seedcore(["info", "-o", "json"], cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["namespace"] == "from-dotenv" and info["namespace_source"].startswith("SEEDCORE_NS in .env")
+    assert info["address_source"].startswith("RAY_ADDRESS in .env")
+    # The process environment beats the file; a flag beats both.
+    result = run_seedcore(["info", "-o", "json"], cwd=str(tmp_path), env={"SEEDCORE_NS": "from-env"})
+    assert json.loads(result.stdout)["namespace"] == "from-env"
+    result = run_seedcore(["--namespace", "from-flag", "info", "-o", "json"], cwd=str(tmp_path),
+                          env={"SEEDCORE_NS": "from-env"})
+    assert json.loads(result.stdout)["namespace"] == "from-flag"
+
+
+def test_conflicting_namespace_variables_warn_on_stderr(ray_cluster):
+    result = run_seedcore(["--address", ray_cluster.gcs_address, "info", "-o", "json"],
+                          env={"SEEDCORE_NS": "alpha", "RAY_NAMESPACE": "beta"})
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["namespace"] == "alpha"
+    assert "SEEDCORE_NS='alpha' and RAY_NAMESPACE='beta' differ" in result.stderr
+
+
+@pytest.mark.parametrize("args,env,needle", [
+    (["--address", "http://127.0.0.1:1", "info"], {}, "address 'http://127.0.0.1:1' (from --address) has unknown scheme"),
+    (["info"], {"RAY_ADDRESS": "127.0.0.1:notaport"}, "'notaport' (from RAY_ADDRESS) is not a number"),
+    (["info"], {"RAY_ADDRESS": ":6379"}, "(from RAY_ADDRESS) has an empty host"),
+    (["--namespace", " ", "info"], {}, "namespace ' ' (from --namespace) is empty"),
+    (["info"], {"SEEDCORE_NS": "has space"}, "(from SEEDCORE_NS) is invalid"),
+    (["--env-file", "/nonexistent/.env", "info"], {}, "env file '/nonexistent/.env' (from --env-file) does not exist"),
+])
+def test_bad_input_exits_2_with_one_line(args, env, needle, cli):
+    result = cli(args, env=env)
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def test_usage_errors_exit_2_before_connecting(cli):
+    # An unreachable address would exit 3 if the callback connected first.
+    result = cli(["--address", f"127.0.0.1:{free_port()}", "info", "--bogus"])
+    assert result.exit_code == 2 and "No such option: --bogus" in result.stderr
+
+
+def test_traceback_only_with_verbose_or_debug():
+    address = f"127.0.0.1:{free_port()}"
+    quiet = run_seedcore(["--address", address, "info"])
+    assert quiet.returncode == 3 and "Traceback" not in quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 1
+    loud = run_seedcore(["--address", address, "info"], env={"SEEDCORE_DEBUG": "1"})
+    assert loud.returncode == 3 and "Traceback" in loud.stderr
+    verbose = run_seedcore(["-v", "--address", address, "info"])
+    assert "Traceback" in verbose.stderr and "(from --address)" in verbose.stderr
+
+
+def test_no_ansi_codes_off_a_terminal(ray_cluster):
+    result = run_seedcore(["--address", ray_cluster.gcs_address, "info"])
+    assert result.returncode == 0 and "\x1b[" not in result.stdout + result.stderr
+    assert "resolved_address" in result.stdout
