@@ -18,6 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from seedcore_cli import __version__
+from seedcore_cli.cli import actors as actors_commands
 from seedcore_cli.cli import cluster as cluster_commands
 from seedcore_cli.cli.context import AppState, state
 from seedcore_cli.cli.output import OutputFormat, make_consoles, message, render
@@ -75,6 +76,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(cluster_commands.app, name="cluster")
+app.add_typer(actors_commands.app, name="actors")
 
 
 def _version(value: bool) -> None:

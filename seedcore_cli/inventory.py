@@ -1,0 +1,536 @@
+"""Actor listing from Ray's State API, safe in every connection mode (driver and Ray Client).
+
+Why REST and not `ray.util.state.list_actors`: in a process connected through Ray Client, Ray's
+State API helpers read RAY_ADDRESS and call `ray.init` again, which raises "Ray Client is already
+connected" (DESIGN.md). This module asks the dashboard's State API endpoint directly
+(`GET {dashboard}/api/v0/actors`, the request `StateApiClient.list()` sends) with the standard
+library: no second connection, no `import ray`, no Typer or Rich. It returns plain dataclasses.
+
+Library API (for the CLI and for `diagnose`):
+
+- `list_actors(connection, *, namespace=..., states=(), class_name=None, name_globs=(),
+  limit=100, detail=False, timeout=30) -> ActorListing`
+  `namespace`: `CURRENT` (the default: the connection's namespace), a namespace name, or None
+  (all namespaces). Filters the State API can apply run on the server (namespace, state, class,
+  a name without glob characters); glob names run here. All comparisons are exact (the server's
+  are case-insensitive; rows are checked again here). Rows are sorted by namespace, then name,
+  then actor id, *then* cut to `limit`; `ActorListing.total` counts every matching row.
+- `namespaces_holding(connection, names=SEEDCORE_NAMES, *, exclude=(), include_dead=False,
+  timeout=...) -> dict[str, list[str]]`: which namespaces hold actors whose names match
+  `names` (globs). The "my actors vanished" check: SeedCore's actors live in another namespace.
+- `namespace_hint(connection, namespace, names=()) -> str | None`: the operator-facing sentence
+  built on `namespaces_holding`, or None.
+- `check_dashboard(url, timeout=2.0) -> DashboardCheck`: does the State API answer at `url`
+  (never raises).
+- `dashboard_url_for(connection, environ=None) -> (url, source)`: where the State API is:
+  RAY_API_SERVER_ADDRESS (as Ray's own tooling honours it) or the dashboard the cluster reported.
+- Pure helpers (no network; the benchmark can time them): `rows_from_api(payload)`,
+  `select(rows, query)` (client-side filter + sort + limit), `ActorRow.to_dict()`.
+
+Errors: `DashboardUnavailable` (exit 3) when there is no dashboard, its port is closed, it
+times out or is not a Ray dashboard; `CannotConnect` (exit 3) when it refuses our token;
+`OperationFailed` (exit 1) when it answers with an error; `BadInput` (exit 2) for bad filters.
+Authentication: when token auth is in use, the token is sent as `Authorization: Bearer <token>`
+as Ray's SubmissionClient does, taken in Ray's order: RAY_AUTH_TOKEN, the file named by
+RAY_AUTH_TOKEN_PATH, then ~/.ray/auth_token when RAY_AUTH_MODE=token. It never appears in messages.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed
+
+if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
+    from seedcore_cli.connection import Connection
+
+# Ray's actor states (ray.util.state.common.ActorState.state), in lifecycle order.
+ACTOR_STATES = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD")
+DEFAULT_LIMIT = 100
+# The State API refuses a larger limit (RAY_MAX_LIMIT_FROM_API_SERVER, default 10,000).
+MAX_LIMIT = 10_000
+DEFAULT_TIMEOUT_S = 30
+# SeedCore's own actor names: the singletons, organs (`*_organ_*`) and agents (`{organ}_agent_{i}`).
+SEEDCORE_NAMES = ("miss_tracker", "shared_cache", "mw", "*_organ_*", "*_agent_*")
+API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
+
+CURRENT = "<current>"  # list_actors(namespace=CURRENT): the connection's namespace
+_GLOB_CHARS = frozenset("*?[")
+_ENDPOINT = "/api/v0/actors"
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True)
+class ActorRow:
+    """One actor as the State API reports it. Detail fields are None unless asked for."""
+
+    name: str  # '' for an unnamed actor
+    class_name: str
+    state: str
+    namespace: str
+    node_id: str
+    pid: int
+    actor_id: str
+    job_id: str
+    # detail only
+    num_restarts: int | None = None
+    death_cause: str | None = None  # one line: why it died (None when alive or not detailed)
+    death_reason: str | None = None  # Ray's reason code, e.g. RAY_KILL, or the context kind
+    is_detached: bool | None = None
+    required_resources: dict[str, float] | None = None
+    placement_group_id: str | None = None
+    repr_name: str | None = None
+    death_cause_detail: dict[str, Any] | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, always the same keys (JSON output)."""
+        return {
+            "name": self.name,
+            "class_name": self.class_name,
+            "state": self.state,
+            "namespace": self.namespace,
+            "node_id": self.node_id,
+            "pid": self.pid,
+            "actor_id": self.actor_id,
+            "job_id": self.job_id,
+            "num_restarts": self.num_restarts,
+            "death_cause": self.death_cause,
+            "death_reason": self.death_reason,
+            "is_detached": self.is_detached,
+            "required_resources": self.required_resources,
+            "placement_group_id": self.placement_group_id,
+            "repr_name": self.repr_name,
+            "death_cause_detail": self.death_cause_detail,
+        }
+
+
+@dataclass(frozen=True)
+class ActorQuery:
+    """What to list. namespace None = all namespaces. Validated by `make_query`."""
+
+    namespace: str | None = None
+    states: tuple[str, ...] = ()
+    class_name: str | None = None
+    name_globs: tuple[str, ...] = ()
+    limit: int = DEFAULT_LIMIT
+    detail: bool = False
+
+
+@dataclass(frozen=True)
+class ActorListing:
+    """The rows (sorted, at most `limit`) and how many matched in all."""
+
+    rows: list[ActorRow]
+    total: int  # rows matching every filter, before the limit
+    query: ActorQuery
+    dashboard_url: str
+    total_exact: bool = True  # False when the cluster holds more than the State API returns
+    warnings: tuple[str, ...] = ()  # partial failures, truncation at the source
+
+    @property
+    def cut(self) -> bool:
+        return len(self.rows) < self.total
+
+    def limit_note(self) -> str | None:
+        """'showing N of M ...' when the limit cut the list, else None."""
+        if not self.cut:
+            return None
+        of = f"{self.total}" if self.total_exact else f"at least {self.total}"
+        return f"showing {len(self.rows)} of {of} actors; use --limit to see more"
+
+
+@dataclass(frozen=True)
+class DashboardCheck:
+    """Whether the State API answers at `url` (for `diagnose`)."""
+
+    url: str
+    ok: bool
+    detail: str  # 'HTTP 200, 12 actors' or why not
+    seconds: float
+    hint: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers: parsing, filtering, sorting (no network)
+
+
+def make_query(
+    namespace: str | None,
+    states: Iterable[str] = (),
+    class_name: str | None = None,
+    name_globs: Iterable[str] = (),
+    limit: int = DEFAULT_LIMIT,
+    detail: bool = False,
+) -> ActorQuery:
+    """Validate and normalise the filters; raise BadInput (exit 2) for bad ones."""
+    normalised = []
+    for state in states:
+        upper = str(state).strip().upper()
+        if upper not in ACTOR_STATES:
+            raise BadInput(f"unknown actor state {state!r}", f"use one of {', '.join(ACTOR_STATES)}")
+        if upper not in normalised:
+            normalised.append(upper)
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise BadInput(f"limit {limit!r} is out of range", f"use a number between 1 and {MAX_LIMIT}")
+    globs = tuple(dict.fromkeys(g for g in name_globs))
+    if any(not g for g in globs):
+        raise BadInput("an empty --name pattern matches nothing", "give a name or a glob such as '*_organ_*'")
+    if class_name is not None and not class_name:
+        raise BadInput("an empty --class matches nothing", "give a class name such as Organ")
+    if namespace is not None and not namespace:
+        raise BadInput("an empty namespace", "give a namespace, or list all namespaces")
+    return ActorQuery(namespace=namespace, states=tuple(normalised), class_name=class_name,
+                      name_globs=globs, limit=limit, detail=detail)
+
+
+def server_filters(query: ActorQuery) -> list[tuple[str, str, str]]:
+    """The (key, predicate, value) filters the State API applies for `query`."""
+    filters: list[tuple[str, str, str]] = []
+    if query.namespace is not None:
+        filters.append(("ray_namespace", "=", query.namespace))
+    if len(query.states) == 1:
+        filters.append(("state", "=", query.states[0]))
+    elif query.states:  # several states: exclude the others (filters are ANDed)
+        filters.extend(("state", "!=", s) for s in ACTOR_STATES if s not in query.states)
+    if query.class_name is not None:
+        filters.append(("class_name", "=", query.class_name))
+    if len(query.name_globs) == 1 and not _GLOB_CHARS & set(query.name_globs[0]):
+        filters.append(("name", "=", query.name_globs[0]))
+    return filters
+
+
+def _death(cause: Any) -> tuple[str | None, str | None]:
+    """(one-line cause, reason code) from the State API's death_cause dict."""
+    if not isinstance(cause, dict) or not cause:
+        return None, None
+    kind, context = next(iter(cause.items()))
+    if not isinstance(context, dict):
+        return str(context), kind
+    text = context.get("error_message") or ""
+    if not text and context.get("formatted_exception"):
+        # A creation task's traceback: its last line names the exception.
+        lines = [line.strip() for line in str(context["formatted_exception"]).splitlines() if line.strip()]
+        text = lines[-1] if lines else ""
+    text = " ".join(str(text).split())  # one line
+    reason = context.get("reason") or kind
+    return text or str(reason), str(reason)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
+    """One State API actor entry (a dict from /api/v0/actors) as an ActorRow."""
+    base = dict(
+        name=entry.get("name") or "",
+        class_name=entry.get("class_name") or "",
+        state=entry.get("state") or "",
+        namespace=entry.get("ray_namespace") or "",
+        node_id=entry.get("node_id") or "",
+        pid=_int(entry.get("pid")),
+        actor_id=entry.get("actor_id") or "",
+        job_id=entry.get("job_id") or "",
+    )
+    if not detail:
+        return ActorRow(**base)
+    cause, reason = _death(entry.get("death_cause"))
+    resources = entry.get("required_resources")
+    return ActorRow(
+        **base,
+        num_restarts=_int(entry.get("num_restarts")),
+        death_cause=cause,
+        death_reason=reason,
+        is_detached=bool(entry.get("is_detached")),
+        required_resources=dict(resources) if isinstance(resources, dict) else {},
+        placement_group_id=entry.get("placement_group_id") or None,
+        repr_name=entry.get("repr_name") or "",
+        death_cause_detail=entry.get("death_cause") or None,
+    )
+
+
+def rows_from_api(entries: Iterable[Mapping[str, Any]], detail: bool = True) -> list[ActorRow]:
+    return [row_from_api(entry, detail) for entry in entries]
+
+
+def sort_key(row: ActorRow) -> tuple[str, str, str]:
+    return (row.namespace, row.name, row.actor_id)
+
+
+def matches(row: ActorRow, query: ActorQuery) -> bool:
+    """Exact (case-sensitive) check of every filter in `query`."""
+    if query.namespace is not None and row.namespace != query.namespace:
+        return False
+    if query.states and row.state not in query.states:
+        return False
+    if query.class_name is not None and row.class_name != query.class_name:
+        return False
+    if query.name_globs and not any(fnmatch.fnmatchcase(row.name, g) for g in query.name_globs):
+        return False
+    return True
+
+
+def select(rows: Iterable[ActorRow], query: ActorQuery) -> tuple[list[ActorRow], int]:
+    """Filter, sort by (namespace, name, actor id) and cut to the limit: (rows, number matched)."""
+    kept = sorted((row for row in rows if matches(row, query)), key=sort_key)
+    return kept[: query.limit], len(kept)
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the dashboard is, and how to talk to it
+
+
+def dashboard_url_for(connection: "Connection", environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(State API base URL, where it came from); url '' when the cluster reported no dashboard."""
+    environ = os.environ if environ is None else environ
+    override = environ.get(API_SERVER_ENV, "").strip()
+    if override:
+        url = override if "://" in override else f"http://{override}"
+        return url.rstrip("/"), API_SERVER_ENV
+    url = (connection.dashboard_url or "").strip()
+    if url and "://" not in url:
+        url = f"http://{url}"
+    return url.rstrip("/"), "the cluster"
+
+
+def _auth_token(environ: Mapping[str, str]) -> str | None:
+    """The token Ray itself would send, in Ray's order of precedence; None without token auth."""
+    token = environ.get("RAY_AUTH_TOKEN", "").strip()
+    if token:
+        return token
+    path = environ.get("RAY_AUTH_TOKEN_PATH", "").strip()
+    if not path and environ.get("RAY_AUTH_MODE", "").strip().lower() == "token":
+        path = str(Path.home() / ".ray" / "auth_token")
+    if path:
+        try:
+            return Path(path).expanduser().read_text().strip() or None
+        except OSError:
+            return None
+    return None
+
+
+def _headers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    headers = {"Accept": "application/json"}
+    token = _auth_token(os.environ if environ is None else environ)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _no_dashboard() -> DashboardUnavailable:
+    return DashboardUnavailable(
+        "the cluster reports no dashboard, and listing actors needs its State API",
+        "start the head with the dashboard (`ray start --head --include-dashboard=true`, "
+        f"needs ray[default]), or set {API_SERVER_ENV}=http://HOST:8265",
+    )
+
+
+def _get(url: str, params: list[tuple[str, Any]], timeout: float, source: str,
+         environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """GET a State API endpoint; return its `data.result` dict or raise a SeedcoreError."""
+    query = urllib.parse.urlencode(params)
+    full = f"{url}?{query}" if query else url
+    where = url.split("/api/", 1)[0]
+    from_where = f" (from {source})" if source != "the cluster" else ""
+    unreachable_hint = (
+        f"check that the dashboard runs and is reachable from here (it binds to 127.0.0.1 by "
+        f"default: start the head with --dashboard-host, or set {API_SERVER_ENV}=http://HOST:PORT)"
+    )
+    request = urllib.request.Request(full, headers=_headers(environ), method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+            status = response.status
+    except urllib.error.HTTPError as err:
+        status = err.code
+        body = err.read() or b""
+        if status in (401, 403):
+            raise CannotConnect(
+                f"the Ray dashboard at {where}{from_where} refused the request: "
+                f"{'authentication required' if status == 401 else 'invalid authentication token'} "
+                f"(HTTP {status})",
+                "set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on the head)",
+            ) from None
+        if status == 404:
+            raise DashboardUnavailable(
+                f"{where}{from_where} has no State API ({_ENDPOINT} answered HTTP 404)",
+                "point at the Ray dashboard (default port 8265) of a Ray >= 2.0 cluster",
+            ) from None
+    except (urllib.error.URLError, OSError, socket.timeout) as err:
+        reason = getattr(err, "reason", err)
+        if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in str(reason):
+            text = f"did not answer within {timeout:g} s"
+        else:
+            text = f"is unreachable ({reason})"
+        raise DashboardUnavailable(f"the Ray dashboard at {where}{from_where} {text}",
+                                   unreachable_hint) from None
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise DashboardUnavailable(
+            f"{where}{from_where} answered HTTP {status} but not with the State API's JSON",
+            "point at the Ray dashboard (default port 8265)",
+        ) from None
+    if not isinstance(payload, dict) or payload.get("result") is not True:
+        msg = payload.get("msg") if isinstance(payload, dict) else None
+        raise OperationFailed(
+            f"the Ray State API at {where} refused the query (HTTP {status}): {msg or 'no reason given'}",
+            "see dashboard.log on the head",
+        )
+    result = (payload.get("data") or {}).get("result")
+    if not isinstance(result, dict) or not isinstance(result.get("result"), list):
+        raise OperationFailed(f"the Ray State API at {where} answered without a result list",
+                              "check that the cluster's Ray version matches")
+    return result
+
+
+def fetch(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,
+          timeout: float = DEFAULT_TIMEOUT_S, source: str = "the cluster",
+          environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One `GET /api/v0/actors` as StateApiClient.list() builds it; returns `data.result`."""
+    params: list[tuple[str, Any]] = [
+        ("limit", limit),
+        ("timeout", max(1, int(timeout))),
+        ("detail", "true" if detail else "false"),
+    ]
+    for key, predicate, value in filters:
+        params += [("filter_keys", key), ("filter_predicates", predicate), ("filter_values", value)]
+    # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
+    return _get(url + _ENDPOINT, params, timeout=timeout + 5, source=source, environ=environ)
+
+
+# ---------------------------------------------------------------------------------------------
+# The API
+
+
+def list_query(connection: "Connection", query: ActorQuery, *, timeout: float = DEFAULT_TIMEOUT_S,
+               environ: Mapping[str, str] | None = None) -> ActorListing:
+    """List the actors `query` selects (see module docstring)."""
+    url, source = dashboard_url_for(connection, environ)
+    if not url:
+        raise _no_dashboard()
+    # Fetch every match the server will return, then sort and cut here: the server orders by
+    # actor id, so its own limit would keep an arbitrary subset, not the first N by name.
+    result = fetch(url, server_filters(query), limit=MAX_LIMIT, detail=query.detail,
+                   timeout=timeout, source=source, environ=environ)
+    rows, total = select(rows_from_api(result["result"], query.detail), query)
+    warnings = []
+    if result.get("partial_failure_warning"):
+        warnings.append(str(result["partial_failure_warning"]).strip())
+    warnings.extend(str(w) for w in (result.get("warnings") or []))
+    exact = True
+    num_filtered = _int(result.get("num_filtered"))
+    if num_filtered > len(result["result"]):  # more matches than one answer may carry
+        exact = False
+        total = max(total, num_filtered) if not query.name_globs else total
+    if _int(result.get("total")) > _int(result.get("num_after_truncation")):
+        exact = False
+        warnings.append(
+            f"the cluster holds {_int(result.get('total'))} actors but the State API read only "
+            f"{_int(result.get('num_after_truncation'))}; the list may be incomplete"
+        )
+    return ActorListing(rows=rows, total=total, query=query, dashboard_url=url,
+                        total_exact=exact, warnings=tuple(warnings))
+
+
+def list_actors(
+    connection: "Connection",
+    *,
+    namespace: str | None = CURRENT,
+    states: Iterable[str] = (),
+    class_name: str | None = None,
+    name_globs: Iterable[str] = (),
+    limit: int = DEFAULT_LIMIT,
+    detail: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    environ: Mapping[str, str] | None = None,
+) -> ActorListing:
+    """List actors through the dashboard's State API; namespace CURRENT, a name, or None (all)."""
+    if namespace == CURRENT:
+        namespace = connection.namespace
+    query = make_query(namespace, states, class_name, name_globs, limit, detail)
+    return list_query(connection, query, timeout=timeout, environ=environ)
+
+
+def namespaces_holding(
+    connection: "Connection",
+    names: Iterable[str] = SEEDCORE_NAMES,
+    *,
+    exclude: Iterable[str] = (),
+    include_dead: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, list[str]]:
+    """{namespace: sorted actor names} for actors whose name matches one of `names` (globs).
+
+    Only live actors (not DEAD) unless include_dead; namespaces in `exclude` are left out.
+    """
+    globs = tuple(names)
+    url, source = dashboard_url_for(connection, environ)
+    if not url:
+        raise _no_dashboard()
+    filters = [] if include_dead else [("state", "!=", "DEAD")]
+    result = fetch(url, filters, limit=MAX_LIMIT, detail=False, timeout=timeout, source=source, environ=environ)
+    skip = set(exclude)
+    found: dict[str, set[str]] = {}
+    for row in rows_from_api(result["result"], detail=False):
+        if row.name and row.namespace not in skip and any(fnmatch.fnmatchcase(row.name, g) for g in globs):
+            found.setdefault(row.namespace, set()).add(row.name)
+    return {ns: sorted(found[ns]) for ns in sorted(found)}
+
+
+def namespace_hint(connection: "Connection", namespace: str, names: Sequence[str] = (), *,
+                   timeout: float = DEFAULT_TIMEOUT_S, environ: Mapping[str, str] | None = None) -> str | None:
+    """The hint when `namespace` shows nothing but another namespace holds the actors sought.
+
+    names: the --name globs asked for, or () for SeedCore's own names.
+    """
+    wanted = tuple(names) or SEEDCORE_NAMES
+    holding = namespaces_holding(connection, wanted, exclude=[namespace], timeout=timeout, environ=environ)
+    if not holding:
+        return None
+    def listed(found: list[str]) -> str:
+        return ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+
+    first = next(iter(holding))
+    if len(holding) == 1:
+        where = f"namespace {first!r} holds {listed(holding[first])}"
+    else:
+        where = "namespaces " + "; ".join(f"{ns!r} ({listed(found)})" for ns, found in holding.items()) + " hold such actors"
+    return (f"no matching actors in namespace {namespace!r}, but {where}: "
+            f"try --namespace {first} or --all-namespaces")
+
+
+def check_dashboard(url: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None) -> DashboardCheck:
+    """Ask the State API for one actor at `url`; never raises (for `diagnose`)."""
+    started = time.monotonic()
+    if not url:
+        err = _no_dashboard()
+        return DashboardCheck(url="", ok=False, detail=err.message, seconds=0.0, hint=err.hint)
+    url = url if "://" in url else f"http://{url}"
+    try:
+        # timeout here bounds the whole HTTP round trip
+        params = [("limit", 1), ("timeout", max(1, int(timeout))), ("detail", "false")]
+        result = _get(url.rstrip("/") + _ENDPOINT, params, timeout=timeout, source="the cluster", environ=environ)
+    except (CannotConnect, OperationFailed) as err:
+        return DashboardCheck(url=url, ok=False, detail=err.message,
+                              seconds=round(time.monotonic() - started, 3), hint=err.hint)
+    return DashboardCheck(url=url, ok=True,
+                          detail=f"State API answers ({_int(result.get('total'))} actors in the cluster)",
+                          seconds=round(time.monotonic() - started, 3))
