@@ -1,0 +1,57 @@
+"""`seedcore diagnose`: every check, a verdict, exit 1 when any fails. Never imports ray here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from seedcore_cli.cli.context import state
+from seedcore_cli.cli.output import OutputFormat, message, print_json, print_table
+
+_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+# As the process started, before connect() may set it for itself (it only ever sets "0").
+_LOOPBACK_AT_START = os.environ.get(_LOOPBACK_ENV)
+_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
+
+def _loopback_before() -> str | None:
+    now = os.environ.get(_LOOPBACK_ENV)
+    return now if now != "0" else _LOOPBACK_AT_START
+
+
+def diagnose(
+    ctx: typer.Context,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")] = OutputFormat.table,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.2, max=30.0,
+                                           help="Seconds each probe or actor call may take.")] = 2.0,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="Organism config to compare against. [env: SEEDCORE_ORGANISM_CONFIG]",
+        show_default=False)] = None,
+) -> None:
+    """Name the cause of a Ray connection problem: config, install, address, ports, namespace, actors."""
+    from seedcore_cli.diagnose import Inputs, run
+
+    app_state, root = state(ctx), ctx.find_root().params
+    inputs = Inputs(address=root.get("address"), namespace=root.get("namespace"), env_file=root.get("env_file"),
+                    settings=app_state.settings, connection=app_state.connection, failure=app_state.failure,
+                    loopback_env_before=_loopback_before(), timeout=timeout, organism_config=config)
+    report = run(inputs, strict=strict)
+    _render(ctx, report, output)
+    raise typer.Exit(report.exit_code)
+
+
+def _render(ctx: typer.Context, report, output: OutputFormat) -> None:
+    consoles = state(ctx).consoles
+    if output == OutputFormat.json:
+        print_json(report.to_dict())
+        return
+    print_table(consoles, ["check", "status", "seen", "hint"],
+                [(r.id, r.status.upper(), r.seen, r.hint) for r in report.checks])
+    if state(ctx).verbose:
+        print_table(consoles, ["check", "detail", "value"],
+                    [(r.id, name, value) for r in report.checks for name, value in r.details], title="Details")
+    message(consoles, f"Verdict: {report.verdict.upper()} ({report.summary()})", _STYLE[report.verdict])

@@ -1,0 +1,1 @@
+"""One module per check, registered in run order by registry.load()."""

@@ -1,0 +1,83 @@
+"""5. connection: what connect() did (mode, time) or why it failed, and any Ray connection this
+process already holds (a library caller's ray.init, a Ray Client, allow_multiple contexts)."""
+
+from __future__ import annotations
+
+import sys
+
+from seedcore_cli import connection as connection_mod
+from seedcore_cli.diagnose.context import Context, RaySession
+from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip, warn
+from seedcore_cli.diagnose.registry import check
+from seedcore_cli.errors import ConnectionConflict
+
+ID = "connection"
+
+CONFLICT_HINT = ("make seedcore's connect() the process's one ray.init: remove the other ray.init "
+                 "(or pass it the same address and namespace=...), or call ray.shutdown() first; "
+                 "never allow_multiple=True or a re-init retry ladder")
+
+
+def detect_session() -> RaySession | None:
+    """The Ray connection this process holds, if any, without creating one (or importing ray)."""
+    if "ray" not in sys.modules:
+        return None
+    import ray
+    from ray.util import client as ray_client
+
+    contexts = len(getattr(ray_client, "_all_contexts", ()) or ())
+    client = ray_client.ray.is_connected()
+    driver = ray._private.worker.global_worker.connected
+    if not (client or driver):
+        if contexts:  # only allow_multiple contexts: not the default one
+            return RaySession("client", "", "Ray Client (allow_multiple context)", _owner(), contexts)
+        return None
+    context = ray.get_runtime_context()
+    namespace = context.namespace
+    if client:
+        current = connection_mod.current()
+        address = current.resolved_address if current and current.mode == "client" else "Ray Client"
+        return RaySession("client", namespace, address, _owner(), contexts)
+    try:
+        address = context.gcs_address
+    except Exception:  # noqa: BLE001 - informational only
+        address = "?"
+    return RaySession("driver", namespace, address, _owner(), contexts)
+
+
+def _owner() -> str:
+    return "seedcore" if connection_mod.current() is not None else "outside"
+
+
+def describe(session: RaySession) -> str:
+    kind = "Ray Client" if session.kind == "client" else "driver"
+    return f"{kind} to {session.address} in namespace {session.namespace!r}"
+
+
+@check(ID, "Connection", needs=("configuration", "reachability"))
+def connection(ctx: Context) -> CheckResult:
+    session = ctx.session = detect_session()
+    conn, failure = ctx.connection, ctx.inputs.failure
+    if conn is not None:
+        seen = (f"connect(): {conn.mode} to {conn.resolved_address} in namespace {conn.namespace!r} "
+                f"(from {conn.namespace_source}) in {conn.connect_seconds:.2f} s")
+        details = tuple((k, str(v)) for k, v in conn.to_dict().items())
+        if session is not None and session.client_contexts > (1 if session.kind == "client" else 0):
+            return warn(ID, f"{seen}; {session.client_contexts} Ray Client contexts are open in this process",
+                        "another ray.init(..., allow_multiple=True) made more than one client: "
+                        + CONFLICT_HINT, details=details)
+        return ok(ID, seen, details=details)
+    if failure is None:
+        return skip(ID, "connect() was not attempted")
+    if session is not None and session.owner == "outside":
+        configured = ctx.settings.namespace.value
+        extra = (f"; {session.client_contexts} Ray Client context(s) open (allow_multiple)"
+                 if session.client_contexts > (1 if session.kind == "client" else 0) else "")
+        return fail(ID, f"this process already holds a Ray connection made outside seedcore: "
+                        f"{describe(session)}{extra}; connect() for namespace {configured!r} would raise "
+                        f"{type(failure).__name__}: {failure.message}", CONFLICT_HINT,
+                    details=(("existing connection", describe(session)), ("configured namespace", configured)))
+    if isinstance(failure, ConnectionConflict):
+        return fail(ID, f"{type(failure).__name__}: {failure.message}", failure.hint or CONFLICT_HINT)
+    return fail(ID, f"connect() failed ({type(failure).__name__}): {failure.message}",
+                failure.hint or "see the other checks")

@@ -1,0 +1,101 @@
+"""7. namespace: the runtime namespace equals the configured one; SeedCore's actors found in
+another namespace, or in an anonymous (UUID-looking) one, named with the namespace to use."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from seedcore_cli import inventory
+from seedcore_cli.diagnose.context import Context
+from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip
+from seedcore_cli.diagnose.registry import check
+from seedcore_cli.errors import SeedcoreError
+
+ID = "namespace"
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def is_anonymous(namespace: str) -> bool:
+    """Ray gives a driver that calls ray.init() without namespace= a random UUID namespace."""
+    return bool(_UUID.match(namespace))
+
+
+@dataclass(frozen=True)
+class _Dashboard:
+    """What inventory needs from a connection when the process's Ray connection is not seedcore's."""
+
+    dashboard_url: str
+    namespace: str
+
+
+def deployment_names(ctx: Context) -> tuple[str, ...]:
+    """SeedCore's actor names (globs), plus the organ and agent names of the organism config."""
+    names = list(inventory.SEEDCORE_NAMES)
+    try:
+        from seedcore_cli.organism import config as organism_config
+
+        names += [n for n in organism_config.load(ctx.inputs.organism_config, ctx.inputs.env).names()
+                  if n not in names]
+    except (ImportError, SeedcoreError, AttributeError):
+        pass  # a bad config is reported by the organism check; the built-in globs still apply
+    return tuple(names)
+
+
+def misplaced(configured: str, holding: dict[str, list[str]]) -> tuple[str, list[str]] | None:
+    """(namespace to use, its actors) when `configured` holds none of them but another does."""
+    if holding.get(configured) or not holding:
+        return None
+    best = max(sorted(holding), key=lambda ns: (len(holding[ns]), not is_anonymous(ns)))
+    return best, holding[best]
+
+
+def _names(found: list[str]) -> str:
+    return ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+
+
+@check(ID, "Namespace", needs=("configuration",))
+def namespace(ctx: Context) -> CheckResult:
+    session = ctx.session
+    if session is None:
+        return skip(ID, "skipped: this process holds no Ray connection (see connection)")
+    configured = ctx.settings.namespace
+    runtime = session.namespace
+    details = [("configured", f"{configured.value} (from {configured.source})"), ("runtime", runtime)]
+    conn = ctx.connection or _Dashboard(ctx.dashboard_url, runtime)
+    searched = ""
+    holding: dict[str, list[str]] = {}
+    try:
+        holding = inventory.namespaces_holding(conn, deployment_names(ctx), timeout=max(1.0, ctx.timeout),
+                                               environ=ctx.inputs.env)
+    except SeedcoreError as err:
+        searched = f"; other namespaces not searched ({err.message})"
+    details += [(f"actors in {ns}", _names(found)) for ns, found in holding.items()]
+
+    if runtime != configured.value:
+        why = "an anonymous namespace (ray.init() without namespace=)" if is_anonymous(runtime) else repr(runtime)
+        return fail(ID, f"this process's Ray runtime namespace is {why}, but the configured namespace is "
+                        f"{configured.value!r} (from {configured.source}): named actors are looked up in the "
+                        f"wrong namespace{searched}",
+                    f"pass namespace={configured.value!r} to the ray.init that made this connection, or let "
+                    "seedcore's connect() make it", details=tuple(details))
+    moved = misplaced(configured.value, holding)
+    if moved:
+        other, found = moved
+        if is_anonymous(other):
+            where = (f"only in the anonymous namespace {other} (made by a ray.init() without namespace=; "
+                     "no other job can find them by name)")
+            hint = (f"create them in a named namespace: `seedcore bootstrap --namespace {configured.value}`, "
+                    "and give every SeedCore service's ray.init a namespace")
+        else:
+            where = f"in namespace {other!r}"
+            hint = f"use --namespace {other} (or SEEDCORE_NS={other}), or bootstrap namespace {configured.value!r}"
+        return fail(ID, f"namespace {configured.value!r} (from {configured.source}) holds none of SeedCore's "
+                        f"actors; {_names(found)} live {where}", hint, details=tuple(details))
+    here = holding.get(configured.value, [])
+    others = [ns for ns in holding if ns != configured.value]
+    seen = (f"runtime namespace {runtime!r} = configured (from {configured.source}); "
+            f"{len(here)} SeedCore actor name(s) here")
+    if others:
+        seen += f"; also in namespace(s) {', '.join(others)}"
+    return ok(ID, seen + searched, details=tuple(details))

@@ -1,0 +1,57 @@
+"""The checks, in the order they run and are shown. Each is one small function Context -> CheckResult.
+
+A check names the checks it needs; when one of those failed (or was skipped), the runner skips it
+with the reason instead of calling it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from seedcore_cli.diagnose.context import Context
+from seedcore_cli.diagnose.model import CheckResult
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    func: Callable[[Context], CheckResult]
+    needs: tuple[str, ...] = ()
+
+
+CHECKS: list[Check] = []
+
+
+def check(id: str, title: str, needs: tuple[str, ...] = ()) -> Callable:
+    """Register the decorated function as check `id` (registration order = run order)."""
+
+    def register(func: Callable[[Context], CheckResult]) -> Callable[[Context], CheckResult]:
+        if any(existing.id == id for existing in CHECKS):
+            raise ValueError(f"check {id!r} registered twice")
+        unknown = [n for n in needs if all(c.id != n for c in CHECKS)]
+        if unknown:
+            raise ValueError(f"check {id!r} needs unregistered checks {unknown}")
+        CHECKS.append(Check(id, title, func, needs))
+        return func
+
+    return register
+
+
+def load() -> list[Check]:
+    """Import the check modules (registration happens on import), in run order."""
+    from seedcore_cli.diagnose.checks import (  # noqa: F401
+        c01_configuration,
+        c02_install,
+        c03_address,
+        c04_reachability,
+        c05_connection,
+        c06_versions,
+        c07_namespace,
+        c08_singletons,
+        c09_organism,
+        c10_security,
+    )
+
+    return list(CHECKS)

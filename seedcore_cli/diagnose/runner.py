@@ -1,0 +1,83 @@
+"""Run the registered checks in order, skip what depends on a failure, mask secrets, time it all."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+from seedcore_cli.diagnose import registry, secrets
+from seedcore_cli.diagnose.context import NOT_RECORDED, Context, Inputs
+from seedcore_cli.diagnose.model import FAIL, SKIP, CheckResult, Report
+from seedcore_cli.errors import SeedcoreError
+
+
+def run(inputs: Inputs, strict: bool = False, only: tuple[str, ...] = ()) -> Report:
+    """Run every check (or those in `only`, plus nothing else) against `inputs`."""
+    started = time.monotonic()
+    ctx = Context(inputs=inputs)
+    results: list[CheckResult] = []
+    for check in registry.load():
+        if only and check.id not in only:
+            continue
+        result = _run_one(check, ctx)
+        ctx.results[check.id] = result
+        results.append(result)
+    hidden = secrets.secret_values(inputs.env, ctx.env_file_values)
+    masked = tuple(secrets.redact_result(r, hidden) for r in results)
+    return Report(masked, strict=strict, seconds=round(time.monotonic() - started, 3))
+
+
+def _run_one(check: registry.Check, ctx: Context) -> CheckResult:
+    blocked = [n for n in check.needs if ctx.status_of(n) in (FAIL, SKIP)]
+    if blocked:
+        reasons = ", ".join(f"{n} {ctx.status_of(n)}{'ed' if ctx.status_of(n) == FAIL else 'ped'}"
+                            for n in blocked)
+        return CheckResult(check.id, SKIP, f"skipped: {reasons}", title=check.title)
+    began = time.monotonic()
+    try:
+        result = check.func(ctx)
+    except SeedcoreError as err:
+        result = CheckResult(check.id, FAIL, err.message, err.hint)
+    except Exception as err:  # a check's own bug must not hide the other checks
+        last = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+        where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
+        result = CheckResult(check.id, FAIL, f"the check itself failed: {type(err).__name__}: {err}{where}",
+                             "this is a seedcore bug; rerun with -v and report it")
+    return replace(result, title=result.title or check.title, seconds=round(time.monotonic() - began, 3))
+
+
+def diagnose(
+    address: str | None = None,
+    namespace: str | None = None,
+    env_file: Path | None = None,
+    *,
+    strict: bool = False,
+    timeout: float | None = None,
+    organism_config: Path | None = None,
+) -> Report:
+    """Library entry point: resolve settings, connect() once (recording a failure), run the checks.
+
+    Safe to call in a process that already holds a Ray connection: connect() then refuses
+    (ConnectionConflict) and the connection and namespace checks say why. Nothing is exited
+    or printed.
+    """
+    import os
+
+    from seedcore_cli import connection, settings
+
+    before = os.environ.get(connection.LOOPBACK_ENV)
+    inputs = Inputs(address=address, namespace=namespace, env_file=env_file,
+                    loopback_env_before=before, organism_config=organism_config)
+    if timeout is not None:
+        inputs.timeout = timeout
+    try:
+        inputs.settings = settings.resolve(address=address, namespace=namespace, env_file=env_file)
+        inputs.connection = connection.connect(inputs.settings)
+    except SeedcoreError as err:
+        inputs.failure = err
+    return run(inputs, strict=strict)
+
+
+__all__ = ["run", "diagnose", "NOT_RECORDED"]
