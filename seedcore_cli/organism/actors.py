@@ -1,0 +1,157 @@
+"""The Organ and Agent actor classes (plain classes; `ray.remote` wraps them at creation time).
+
+Agent (`{organ_id}_agent_{i}`): SeedCore-like state (role probabilities by organ type,
+capability, mem_util, tasks processed, last heartbeat, refreshed by a background heartbeat every
+HEARTBEAT_INTERVAL_S); `execute_task(task)` does a small real piece of work (a hash chain over
+the task) and updates that state; `get_status()` reports it.
+
+Organ (named by its config id): holds its agents' handles (`register_agents`), answers
+`get_status()` (organ_id, organ_type, agent ids, agent count) and runs a task on one of its agents
+(`run_task`, round-robin unless an agent is named).
+
+Both are synchronous actors with one thread for calls: a call stuck in an actor makes its later
+calls wait, which is what `organism status` reports as unresponsive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import ray
+
+from seedcore_cli.organism.actorutil import SeedcoreActor
+from seedcore_cli.organism.config import ROLE_PROBS
+
+HEARTBEAT_INTERVAL_S = 5.0
+MEMORY_SLOTS = 64  # the agent keeps its last results; mem_util is how full that memory is
+MAX_WORK_ROUNDS = 200_000
+DEFAULT_TASK_TIMEOUT_S = 60.0
+
+
+class Agent(SeedcoreActor):
+    """One SeedCore agent."""
+
+    def __init__(self, agent_id: str, organ_id: str, organ_type: str, creator: str = "") -> None:
+        super().__init__(creator)
+        self.agent_id = agent_id
+        self.organ_id = organ_id
+        self.organ_type = organ_type
+        self.role_probs = dict(ROLE_PROBS.get(organ_type, {"E": 1 / 3, "S": 1 / 3, "O": 1 / 3}))
+        self.capability = 0.5
+        self.tasks_processed = 0
+        self.tasks_failed = 0
+        self.created_at = time.time()
+        self.last_heartbeat = self.created_at
+        self._memory: deque[dict] = deque(maxlen=MEMORY_SLOTS)
+        self._lock = threading.Lock()
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_INTERVAL_S)
+            self.last_heartbeat = time.time()
+
+    @property
+    def mem_util(self) -> float:
+        return round(len(self._memory) / MEMORY_SLOTS, 4)
+
+    def execute_task(self, task: Any) -> dict:
+        """Hash the task `rounds` times (default 1000): a small, real, deterministic computation."""
+        started = time.perf_counter()
+        spec = task if isinstance(task, dict) else {"payload": task}
+        try:
+            rounds = int(spec.get("rounds", 1000))
+            if not 1 <= rounds <= MAX_WORK_ROUNDS:
+                raise ValueError(f"rounds must be between 1 and {MAX_WORK_ROUNDS}")
+            digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).digest()
+            for _ in range(rounds):
+                digest = hashlib.sha256(digest).digest()
+        except (TypeError, ValueError) as err:
+            with self._lock:
+                self.tasks_failed += 1
+                self.capability = round(0.9 * self.capability, 4)
+                self.last_heartbeat = time.time()
+            return {"agent_id": self.agent_id, "ok": False, "error": str(err)}
+        result = {
+            "agent_id": self.agent_id,
+            "organ_id": self.organ_id,
+            "ok": True,
+            "task_type": spec.get("type", "general_query"),
+            "result": digest.hex(),
+            "rounds": rounds,
+            "seconds": round(time.perf_counter() - started, 6),
+        }
+        with self._lock:
+            self.tasks_processed += 1
+            self.capability = round(min(1.0, 0.9 * self.capability + 0.1), 4)
+            self._memory.append({"task_type": result["task_type"], "result": result["result"][:16]})
+            self.last_heartbeat = time.time()
+        return result
+
+    def get_status(self) -> dict:
+        now = time.time()
+        return {
+            "agent_id": self.agent_id,
+            "organ_id": self.organ_id,
+            "organ_type": self.organ_type,
+            "role_probs": dict(self.role_probs),
+            "capability": self.capability,
+            "mem_util": self.mem_util,
+            "tasks_processed": self.tasks_processed,
+            "tasks_failed": self.tasks_failed,
+            "last_heartbeat": self.last_heartbeat,
+            "heartbeat_age_s": round(max(0.0, now - self.last_heartbeat), 3),
+            "uptime_s": round(now - self.created_at, 3),
+        }
+
+
+class Organ(SeedcoreActor):
+    """One SeedCore organ: a named group of agents of one type."""
+
+    def __init__(self, organ_id: str, organ_type: str, description: str = "",
+                 task_types: tuple[str, ...] = (), creator: str = "") -> None:
+        super().__init__(creator)
+        self.organ_id = organ_id
+        self.organ_type = organ_type
+        self.description = description
+        self.task_types = list(task_types)
+        self.created_at = time.time()
+        self._agents: dict[str, Any] = {}
+        self._next = 0
+
+    def register_agents(self, agents: dict[str, Any]) -> list[str]:
+        """Add or replace agent handles by id (idempotent); returns the registered ids."""
+        self._agents.update(agents)
+        return sorted(self._agents)
+
+    def unregister_agent(self, agent_id: str) -> bool:
+        return self._agents.pop(agent_id, None) is not None
+
+    def get_status(self) -> dict:
+        return {
+            "organ_id": self.organ_id,
+            "organ_type": self.organ_type,
+            "description": self.description,
+            "task_types": list(self.task_types),
+            "agent_ids": sorted(self._agents),
+            "agent_count": len(self._agents),
+            "uptime_s": round(time.time() - self.created_at, 3),
+        }
+
+    def run_task(self, task: Any, agent_id: str | None = None,
+                 timeout: float = DEFAULT_TASK_TIMEOUT_S) -> dict:
+        """Run `task` on the named agent, or on the next one in turn; wait at most `timeout`."""
+        if not self._agents:
+            raise RuntimeError(f"organ {self.organ_id!r} has no registered agents")
+        if agent_id is None:
+            ids = sorted(self._agents)
+            agent_id = ids[self._next % len(ids)]
+            self._next += 1
+        elif agent_id not in self._agents:
+            raise KeyError(f"agent {agent_id!r} is not registered with organ {self.organ_id!r}")
+        return ray.get(self._agents[agent_id].execute_task.remote(task), timeout=timeout)

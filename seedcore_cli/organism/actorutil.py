@@ -1,0 +1,370 @@
+"""Ray-facing helpers shared by `singletons` and the organism: get-or-create, probes, nodes.
+
+Works the same in driver and Ray Client (ray://) mode: it uses only `ray.get_actor`, actor
+calls, `ray.wait`, `ray.nodes()` and `ray.util.list_named_actors`, plus the dashboard's State
+REST API over plain HTTP (never `ray.util.state`, which calls ray.init again under Ray Client).
+
+- `ensure(specs, namespace, ...)`: get or create detached named actors, concurrently; a name held
+  by another class raises `ActorConflict` before anything is created; the create race between
+  several processes is settled by Ray's `get_if_exists` and a per-call creator token tells which
+  process created each actor.
+- `probe(instance)`: run inside any actor through `__ray_call__`; reports its class, node, id.
+- `wait_all(refs, timeout)`: every call bounded by one deadline; a dead or hung actor never holds
+  the caller past it.
+- `node_index()` / `NodeInfo`: node id -> IP and head flag, from `ray.nodes()`.
+- `state_actors(dashboard_url, namespace, timeout)`: the namespace's actors (DEAD ones too) from
+  the State REST API, or None when the dashboard does not answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable
+
+import ray
+
+from seedcore_cli.errors import ActorConflict
+
+CREATE_TIMEOUT_S = 120.0
+
+KIND_SINGLETON = "singleton"
+KIND_ORGAN = "organ"
+KIND_AGENT = "agent"
+
+ACTION_CREATED = "created"
+ACTION_EXISTS = "exists"
+ACTION_WOULD_CREATE = "would create"
+ACTION_CONFLICT = "conflict"
+
+STATE_ALIVE = "ALIVE"
+STATE_UNRESPONSIVE = "UNRESPONSIVE"
+STATE_DEAD = "DEAD"
+STATE_NONE = "-"
+
+Progress = Callable[[int, int], None]
+
+
+class SeedcoreActor:
+    """Base of seedcore's actor classes: remembers which bootstrap created it; answers ping()."""
+
+    def __init__(self, creator: str = "") -> None:
+        self._seedcore_creator = creator
+
+    def ping(self) -> dict:
+        return probe(self)
+
+
+def probe(instance: Any) -> dict:
+    """Runs inside an actor (via `__ray_call__`, so it works on any class): who and where am I."""
+    context = ray.get_runtime_context()
+    return {
+        "class": type(instance).__name__,
+        "node_id": context.get_node_id(),
+        "actor_id": context.get_actor_id() or "",
+        "pid": os.getpid(),
+        "creator": getattr(instance, "_seedcore_creator", None),
+    }
+
+
+def probe_status(instance: Any) -> dict:
+    """probe() plus the actor's own get_status() when it has one (organs and agents do)."""
+    info = probe(instance)
+    get_status = getattr(instance, "get_status", None)
+    if callable(get_status):
+        info["status"] = get_status()
+    return info
+
+
+def _ship_by_value() -> None:
+    """Send seedcore's actor code with the call, so the cluster needs no seedcore install."""
+    from ray import cloudpickle
+
+    import seedcore_cli
+
+    try:
+        cloudpickle.register_pickle_by_value(seedcore_cli)
+    except ValueError:  # already registered
+        pass
+
+
+def remote_class(cls: type):
+    """`ray.remote(cls)`, built when needed (nothing Ray-bound exists at import time)."""
+    _ship_by_value()
+    return ray.remote(cls)
+
+
+def lookup(name: str, namespace: str):
+    """The live actor holding `name` in `namespace`, or None."""
+    try:
+        return ray.get_actor(name, namespace=namespace)
+    except ValueError:
+        return None
+
+
+def named_actors() -> set[str]:
+    """Names of the live named actors in the connected namespace."""
+    return {entry if isinstance(entry, str) else entry["name"] for entry in ray.util.list_named_actors()}
+
+
+def descriptor_class(handle: Any) -> str | None:
+    """The class name a driver-mode handle carries (Ray Client handles do not: None)."""
+    descriptor = getattr(handle, "_ray_actor_creation_function_descriptor", None)
+    return getattr(descriptor, "class_name", None) or None
+
+
+@dataclass
+class Waited:
+    """What wait_all() found: results by key, errors by key, keys still pending at the deadline."""
+
+    results: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+    pending: set = field(default_factory=set)
+
+
+def wait_all(refs: dict[Hashable, Any], timeout: float, progress: Progress | None = None) -> Waited:
+    """Wait for every ref until one deadline; never blocks longer than `timeout`."""
+    waited = Waited()
+    if not refs:
+        return waited
+    key_of = {ref: key for key, ref in refs.items()}
+    deadline = time.monotonic() + max(0.0, timeout)
+    pending = list(refs.values())
+    done = 0
+    while pending:
+        remaining = max(0.0, deadline - time.monotonic())
+        batch = 1 if progress else len(pending)
+        ready, pending = ray.wait(pending, num_returns=batch, timeout=remaining)
+        for ref in ready:
+            key = key_of[ref]
+            try:
+                waited.results[key] = ray.get(ref, timeout=max(1.0, remaining))
+            except Exception as err:  # noqa: BLE001 - RayActorError, RayTaskError, ...: reported per key
+                waited.errors[key] = err
+        done += len(ready)
+        if progress and ready:
+            progress(done, len(refs))
+        if not ready or time.monotonic() >= deadline:
+            break
+    waited.pending = {key_of[ref] for ref in pending}
+    return waited
+
+
+def is_actor_died(err: BaseException) -> bool:
+    return isinstance(err, ray.exceptions.RayActorError)
+
+
+def short_error(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    node_id: str
+    ip: str
+    alive: bool
+    is_head: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.ip} ({self.node_id[:8]}{', head' if self.is_head else ''})"
+
+
+def node_index() -> dict[str, NodeInfo]:
+    """node id -> NodeInfo for every node the GCS knows (works under Ray Client too)."""
+    index: dict[str, NodeInfo] = {}
+    for node in ray.nodes():
+        node_id = node.get("NodeID", "")
+        index[node_id] = NodeInfo(
+            node_id=node_id,
+            ip=node.get("NodeManagerAddress", ""),
+            alive=bool(node.get("Alive")),
+            is_head="node:__internal_head__" in (node.get("Resources") or {}),
+        )
+    return index
+
+
+def node_ip(node_id: str, nodes: dict[str, NodeInfo]) -> str:
+    info = nodes.get(node_id or "")
+    return info.ip if info else ""
+
+
+def node_label(node_id: str, nodes: dict[str, NodeInfo]) -> str:
+    if not node_id:
+        return ""
+    info = nodes.get(node_id)
+    return info.label if info else node_id[:8]
+
+
+# --- the State REST API ----------------------------------------------------------------------
+
+
+def state_actors(dashboard_url: str, namespace: str, timeout: float) -> list[dict] | None:
+    """The namespace's actors from the dashboard (`/api/v0/actors`), DEAD ones included.
+
+    Plain HTTP, so it works in every connection mode; None when there is no dashboard or it does
+    not answer within `timeout`.
+    """
+    if not dashboard_url:
+        return None
+    query = urllib.parse.urlencode([
+        ("filter_keys", "ray_namespace"), ("filter_predicates", "="), ("filter_values", namespace),
+        ("limit", "10000"), ("detail", "true"), ("timeout", str(max(1, int(timeout)))),
+    ])
+    try:
+        with urllib.request.urlopen(f"{dashboard_url.rstrip('/')}/api/v0/actors?{query}",
+                                    timeout=max(0.2, timeout)) as response:
+            body = json.loads(response.read().decode("utf-8"))
+        return list(body["data"]["result"]["result"])
+    except Exception:  # noqa: BLE001 - best effort: callers fall back to what the actors say
+        return None
+
+
+# --- get or create ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """One detached named actor seedcore wants: its name, kind, class and constructor kwargs."""
+
+    name: str
+    kind: str
+    cls: type
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def class_name(self) -> str:
+        return self.cls.__name__
+
+
+@dataclass
+class ActorReport:
+    """One row of `bootstrap`: what was done to an actor and how it is now."""
+
+    name: str
+    kind: str
+    class_name: str
+    action: str
+    state: str
+    node_id: str = ""
+    node_ip: str = ""
+    node: str = ""
+    actor_id: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == STATE_ALIVE or self.action == ACTION_WOULD_CREATE
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action,
+                "state": self.state, "node_id": self.node_id, "node_ip": self.node_ip,
+                "node": self.node, "actor_id": self.actor_id, "error": self.error}
+
+
+@dataclass
+class Ensured:
+    """ensure()'s answer: a report per spec (in spec order) and the live handles by name."""
+
+    reports: list[ActorReport]
+    handles: dict[str, Any]
+
+
+def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> ActorConflict:
+    parts = [f"actor {spec.name!r} in namespace {namespace!r} is a {found}, expected {spec.class_name}"
+             for spec, found in conflicts]
+    return ActorConflict(
+        "; ".join(parts) + "; nothing was killed or replaced",
+        "use another namespace (--namespace), or remove that actor yourself if it is not needed",
+    )
+
+
+def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
+           timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None) -> Ensured:
+    """Get or create each spec'd actor (detached, num_cpus=0) in `namespace`, concurrently.
+
+    Raises ActorConflict, before creating anything, when a name is held by another class (and
+    after creating, if another process won a race with another class). Actors that do not answer
+    within `timeout` are reported with state UNRESPONSIVE (or DEAD); the caller decides.
+    """
+    specs = list(specs)
+    deadline = time.monotonic() + timeout
+    nodes = node_index()
+    handles = {spec.name: lookup(spec.name, namespace) for spec in specs}
+    reports: dict[str, ActorReport] = {}
+    conflicts: list[tuple[ActorSpec, str]] = []
+
+    # 1. What already holds each name, and is it what we expect?
+    existing = [spec for spec in specs if handles[spec.name] is not None]
+    waited = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe) for spec in existing},
+                      deadline - time.monotonic())
+    missing = [spec for spec in specs if handles[spec.name] is None]
+    for spec in existing:
+        info = waited.results.get(spec.name)
+        found = info["class"] if info else descriptor_class(handles[spec.name])
+        if found and found != spec.class_name:
+            conflicts.append((spec, found))
+            reports[spec.name] = ActorReport(spec.name, spec.kind, found, ACTION_CONFLICT,
+                                             STATE_ALIVE if info else STATE_UNRESPONSIVE)
+        elif info:
+            reports[spec.name] = _report(spec, ACTION_EXISTS, info, nodes)
+        elif spec.name in waited.errors and is_actor_died(waited.errors[spec.name]):
+            missing.append(spec)  # died since the lookup: create it again
+            handles[spec.name] = None
+        else:
+            error = short_error(waited.errors[spec.name]) if spec.name in waited.errors else (
+                f"did not answer within {timeout:g} s")
+            reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name, ACTION_EXISTS,
+                                             STATE_UNRESPONSIVE, error=error)
+    if conflicts and not dry_run:
+        raise conflict_error(conflicts, namespace)
+    if dry_run:
+        for spec in missing:
+            reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name,
+                                             ACTION_WOULD_CREATE, STATE_NONE)
+        return Ensured([reports[spec.name] for spec in specs], handles)
+
+    # 2. Create the missing ones all at once; Ray's get_if_exists settles races between processes.
+    token = uuid.uuid4().hex
+    remote = {spec.cls: None for spec in missing}
+    for cls in remote:
+        remote[cls] = remote_class(cls)
+    for spec in missing:
+        handles[spec.name] = remote[spec.cls].options(
+            name=spec.name, namespace=namespace, lifetime="detached", get_if_exists=True, num_cpus=0,
+        ).remote(creator=token, **dict(spec.kwargs))
+    waited = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe) for spec in missing},
+                      deadline - time.monotonic(), progress)
+    for spec in missing:
+        info = waited.results.get(spec.name)
+        if info and info["class"] != spec.class_name:
+            conflicts.append((spec, info["class"]))
+        elif info:
+            action = ACTION_CREATED if info.get("creator") == token else ACTION_EXISTS
+            reports[spec.name] = _report(spec, action, info, nodes)
+        else:
+            err = waited.errors.get(spec.name)
+            died = err is not None and is_actor_died(err)
+            reports[spec.name] = ActorReport(
+                spec.name, spec.kind, spec.class_name, ACTION_CREATED,
+                STATE_DEAD if died else STATE_UNRESPONSIVE,
+                error=short_error(err) if err else f"not ready within {timeout:g} s")
+    if conflicts:
+        raise conflict_error(conflicts, namespace)
+    return Ensured([reports[spec.name] for spec in specs], handles)
+
+
+def _report(spec: ActorSpec, action: str, info: dict, nodes: dict[str, NodeInfo]) -> ActorReport:
+    node_id = info.get("node_id", "")
+    return ActorReport(spec.name, spec.kind, info["class"], action, STATE_ALIVE, node_id=node_id,
+                       node_ip=node_ip(node_id, nodes), node=node_label(node_id, nodes),
+                       actor_id=info.get("actor_id", ""))

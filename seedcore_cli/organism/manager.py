@@ -1,0 +1,196 @@
+"""OrganismManager: brings the organism up, reports it, tears it down. Built from a Connection.
+
+It cannot exist without a live connection (its constructor takes the Connection `connect()`
+returned) and is never created at import time: commands build it after the root callback
+connected.
+
+- `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
+  gets or creates the singletons, each organ (a detached actor named by its id) and its agents
+  (`{organ_id}_agent_{i}`), all in one concurrent batch, then registers the agents with their
+  organ. Idempotent and race-safe; `ActorConflict` before anything is created when a name is held
+  by another class; `dry_run` reports what would be created and creates nothing.
+- `status(timeout) -> OrganismStatus` (see `organism.status`).
+- `plan_teardown(include_singletons=False) -> list[TeardownItem]` then `teardown(items)`: kills
+  the namespace's Organ and Agent actors (and the singletons with the flag), nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ray
+
+from seedcore_cli import singletons
+from seedcore_cli.errors import OperationFailed
+from seedcore_cli.organism import actorutil
+from seedcore_cli.organism.actors import Agent, Organ
+from seedcore_cli.organism.actorutil import (
+    CREATE_TIMEOUT_S,
+    KIND_AGENT,
+    KIND_ORGAN,
+    KIND_SINGLETON,
+    STATE_ALIVE,
+    STATE_UNRESPONSIVE,
+    ActorReport,
+    ActorSpec,
+)
+from seedcore_cli.organism.config import OrganismConfig, load
+
+if TYPE_CHECKING:
+    from seedcore_cli.connection import Connection
+    from seedcore_cli.organism.status import OrganismStatus
+
+TEARDOWN_WAIT_S = 15.0
+
+
+@dataclass
+class BootstrapResult:
+    namespace: str
+    config_source: str
+    dry_run: bool
+    actors: list[ActorReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(report.ok for report in self.actors)
+
+    def count(self, action: str) -> int:
+        return sum(1 for report in self.actors if report.action == action)
+
+    def to_dict(self) -> dict:
+        return {"namespace": self.namespace, "config": self.config_source, "dry_run": self.dry_run,
+                "ok": self.ok, "created": self.count(actorutil.ACTION_CREATED),
+                "existing": self.count(actorutil.ACTION_EXISTS),
+                "would_create": self.count(actorutil.ACTION_WOULD_CREATE),
+                "actors": [report.to_dict() for report in self.actors]}
+
+
+@dataclass
+class TeardownItem:
+    name: str
+    kind: str
+    class_name: str
+    action: str = "would kill"  # then: killed | already gone | still alive
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action}
+
+
+class OrganismManager:
+    """The organism in the connection's namespace."""
+
+    def __init__(self, connection: "Connection", config: OrganismConfig | None = None) -> None:
+        if connection is None:
+            raise TypeError("OrganismManager needs the Connection that connect() returned")
+        self.connection = connection
+        self.namespace = connection.namespace
+        self._config = config
+
+    @property
+    def config(self) -> OrganismConfig:
+        if self._config is None:
+            self._config = load()
+        return self._config
+
+    def specs(self, singletons_only: bool = False) -> list[ActorSpec]:
+        """Every actor the organism needs, singletons first, then organs, then agents."""
+        specs = singletons.specs()
+        if singletons_only:
+            return specs
+        for organ in self.config.organs:
+            specs.append(ActorSpec(organ.id, KIND_ORGAN, Organ, (
+                ("organ_id", organ.id), ("organ_type", organ.type),
+                ("description", organ.description), ("task_types", tuple(organ.task_types)))))
+        for organ in self.config.organs:
+            for agent_id in organ.agent_ids:
+                specs.append(ActorSpec(agent_id, KIND_AGENT, Agent, (
+                    ("agent_id", agent_id), ("organ_id", organ.id), ("organ_type", organ.type))))
+        return specs
+
+    def initialize(self, singletons_only: bool = False, dry_run: bool = False,
+                   timeout: float = CREATE_TIMEOUT_S, progress: actorutil.Progress | None = None
+                   ) -> BootstrapResult:
+        deadline = time.monotonic() + timeout
+        ensured = actorutil.ensure(self.specs(singletons_only), self.namespace, dry_run=dry_run,
+                                   timeout=timeout, progress=progress)
+        if not dry_run and not singletons_only:
+            self._register_agents(ensured, deadline - time.monotonic())
+        return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports)
+
+    def _register_agents(self, ensured: actorutil.Ensured, timeout: float) -> None:
+        """Tell each live organ about its live agents (idempotent: a dict update)."""
+        reports = {report.name: report for report in ensured.reports}
+        refs = {}
+        for organ in self.config.organs:
+            if reports[organ.id].state != STATE_ALIVE:
+                continue
+            agents = {agent_id: ensured.handles[agent_id] for agent_id in organ.agent_ids
+                      if reports[agent_id].state == STATE_ALIVE}
+            refs[organ.id] = ensured.handles[organ.id].register_agents.remote(agents)
+        waited = actorutil.wait_all(refs, max(1.0, timeout))
+        for organ_id in set(waited.errors) | waited.pending:
+            err = waited.errors.get(organ_id)
+            report = reports[organ_id]
+            report.state = STATE_UNRESPONSIVE
+            report.error = ("registering agents failed: " + actorutil.short_error(err)) if err else (
+                "did not answer when registering its agents")
+
+    def status(self, timeout: float) -> "OrganismStatus":
+        from seedcore_cli.organism import status
+
+        return status.collect(self.connection, self.config, timeout)
+
+    # --- teardown ----------------------------------------------------------------------------
+
+    def plan_teardown(self, include_singletons: bool = False, timeout: float = 10.0) -> list[TeardownItem]:
+        """The actors teardown would kill: Organ and Agent actors in the namespace, by class."""
+        handles = {name: actorutil.lookup(name, self.namespace) for name in sorted(actorutil.named_actors())}
+        handles = {name: handle for name, handle in handles.items() if handle is not None}
+        classes = {name: actorutil.descriptor_class(handle) for name, handle in handles.items()}
+        unknown = [name for name, cls in classes.items() if cls is None]  # Ray Client handles
+        if unknown:
+            waited = actorutil.wait_all(
+                {name: handles[name].__ray_call__.remote(actorutil.probe) for name in unknown}, timeout)
+            rows = None
+            if waited.pending:
+                rows = actorutil.state_actors(self.connection.dashboard_url, self.namespace, timeout)
+            live = {row.get("name"): row for row in rows or [] if row.get("state") != "DEAD"}
+            for name in unknown:
+                info = waited.results.get(name)
+                classes[name] = info["class"] if info else live.get(name, {}).get("class_name")
+        items = []
+        for name, cls in classes.items():
+            if cls == "Organ":
+                items.append(TeardownItem(name, KIND_ORGAN, cls))
+            elif cls == "Agent":
+                items.append(TeardownItem(name, KIND_AGENT, cls))
+            elif include_singletons and singletons.SINGLETONS.get(name) == cls:
+                items.append(TeardownItem(name, KIND_SINGLETON, cls))
+        order = {KIND_AGENT: 0, KIND_ORGAN: 1, KIND_SINGLETON: 2}
+        return sorted(items, key=lambda item: (order[item.kind], item.name))
+
+    def teardown(self, items: list[TeardownItem], wait: float = TEARDOWN_WAIT_S) -> list[TeardownItem]:
+        """Kill each planned actor (no restart) and wait until its name is released."""
+        for item in items:
+            handle = actorutil.lookup(item.name, self.namespace)
+            if handle is None:
+                item.action = "already gone"
+                continue
+            ray.kill(handle, no_restart=True)
+            item.action = "killed"
+        deadline = time.monotonic() + wait
+        killed = {item.name for item in items if item.action == "killed"}
+        while killed and time.monotonic() < deadline:
+            killed &= actorutil.named_actors()
+            if killed:
+                time.sleep(0.1)
+        for item in items:
+            if item.name in killed:
+                item.action = "still alive"
+        if killed:
+            raise OperationFailed(f"{len(killed)} actor(s) still hold their names {wait:g} s after "
+                                  f"ray.kill: {', '.join(sorted(killed))}", "run the teardown again")
+        return items
+

@@ -1,0 +1,272 @@
+"""Organism health, discovered from the cluster: `collect(connection, config, timeout)`.
+
+The config says what should exist; the cluster says what does. Every organ, agent and singleton
+is asked for its status at once (one actor call each, through `__ray_call__` so a foreign class
+answers too) and all calls share one deadline (`ray.wait` with a timeout): a dead or hung actor
+never holds the caller past `timeout` (plus a few GCS look-ups, milliseconds each).
+
+States of an actor: healthy (answered as the expected class), unresponsive (no answer within the
+timeout, or its status call failed), dead (gone, but the State API or its organ remembers it),
+missing (never seen), conflict (the name is held by another class). An organ is `degraded` when
+it answers but one of its agents is not healthy. Organs alive in the namespace but absent from
+the config are listed with `extra=True` and do not count towards health.
+
+Public API (plain dataclasses, no Typer or Rich; used by `organism status` and `diagnose`):
+
+- `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S) -> OrganismStatus`
+- `OrganismStatus.healthy` (every expected organ, agent and singleton healthy),
+  `.problems()` (one line each), `.to_dict()`; `OrganStatus`, `AgentStatus`, `SingletonStatus`.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from seedcore_cli import singletons
+from seedcore_cli.organism import actorutil
+from seedcore_cli.organism.config import OrganismConfig, load
+
+if TYPE_CHECKING:
+    from seedcore_cli.connection import Connection
+
+DEFAULT_TIMEOUT_S = 5.0
+
+HEALTHY = "healthy"
+DEGRADED = "degraded"
+DEAD = "dead"
+MISSING = "missing"
+UNRESPONSIVE = "unresponsive"
+CONFLICT = "conflict"
+
+
+@dataclass
+class AgentStatus:
+    agent_id: str
+    organ_id: str
+    state: str
+    node_id: str = ""
+    node_ip: str = ""
+    node: str = ""
+    actor_id: str = ""
+    heartbeat_age_s: float | None = None
+    tasks_processed: int | None = None
+    capability: float | None = None
+    mem_util: float | None = None
+    error: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == HEALTHY
+
+    def to_dict(self) -> dict:
+        return {"agent_id": self.agent_id, "organ_id": self.organ_id, "state": self.state,
+                "node_id": self.node_id, "node_ip": self.node_ip, "node": self.node,
+                "actor_id": self.actor_id, "heartbeat_age_s": self.heartbeat_age_s,
+                "tasks_processed": self.tasks_processed, "capability": self.capability,
+                "mem_util": self.mem_util, "error": self.error}
+
+
+@dataclass
+class OrganStatus:
+    organ_id: str
+    organ_type: str
+    state: str
+    extra: bool = False
+    agents_expected: int = 0
+    node_id: str = ""
+    node_ip: str = ""
+    node: str = ""
+    actor_id: str = ""
+    error: str = ""
+    agents: list[AgentStatus] = field(default_factory=list)
+
+    @property
+    def agents_alive(self) -> int:
+        """Agents that answered within the timeout."""
+        return sum(1 for agent in self.agents if agent.healthy)
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == HEALTHY
+
+    def to_dict(self) -> dict:
+        return {"organ_id": self.organ_id, "organ_type": self.organ_type, "state": self.state,
+                "extra": self.extra, "agents_alive": self.agents_alive,
+                "agents_expected": self.agents_expected, "node_id": self.node_id,
+                "node_ip": self.node_ip, "node": self.node, "actor_id": self.actor_id,
+                "error": self.error, "agents": [agent.to_dict() for agent in self.agents]}
+
+
+@dataclass
+class SingletonStatus:
+    name: str
+    class_name: str
+    state: str
+    node_id: str = ""
+    node_ip: str = ""
+    node: str = ""
+    actor_id: str = ""
+    error: str = ""
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == HEALTHY
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "class": self.class_name, "state": self.state,
+                "node_id": self.node_id, "node_ip": self.node_ip, "node": self.node,
+                "actor_id": self.actor_id, "error": self.error}
+
+
+@dataclass
+class OrganismStatus:
+    namespace: str
+    config_source: str
+    timeout_s: float
+    elapsed_s: float
+    organs: list[OrganStatus]
+    singletons: list[SingletonStatus]
+    state_api: bool  # whether the dashboard's State API answered (dead vs missing, nodes of hung actors)
+
+    @property
+    def expected_organs(self) -> list[OrganStatus]:
+        return [organ for organ in self.organs if not organ.extra]
+
+    @property
+    def healthy(self) -> bool:
+        return (all(organ.healthy for organ in self.expected_organs)
+                and all(item.healthy for item in self.singletons))
+
+    def problems(self) -> list[str]:
+        lines = [f"singleton {item.name}: {item.state}" + (f" ({item.error})" if item.error else "")
+                 for item in self.singletons if not item.healthy]
+        for organ in self.expected_organs:
+            if organ.state != HEALTHY:
+                lines.append(f"organ {organ.organ_id}: {organ.state}" + (f" ({organ.error})" if organ.error else ""))
+            lines += [f"agent {agent.agent_id}: {agent.state}" + (f" ({agent.error})" if agent.error else "")
+                      for agent in organ.agents if not agent.healthy]
+        return lines
+
+    def to_dict(self) -> dict:
+        return {"namespace": self.namespace, "healthy": self.healthy, "config": self.config_source,
+                "timeout_s": self.timeout_s, "elapsed_s": self.elapsed_s, "state_api": self.state_api,
+                "singletons": [item.to_dict() for item in self.singletons],
+                "organs": [organ.to_dict() for organ in self.organs], "problems": self.problems()}
+
+
+@dataclass
+class _Seen:
+    """What the cluster said about one name."""
+
+    state: str
+    info: dict = field(default_factory=dict)  # the probe's answer (class, node_id, status, ...)
+    node_id: str = ""
+    actor_id: str = ""
+    error: str = ""
+
+    @property
+    def status(self) -> dict:
+        return self.info.get("status") or {}
+
+
+def collect(connection: "Connection", config: OrganismConfig | None = None,
+            timeout: float = DEFAULT_TIMEOUT_S) -> OrganismStatus:
+    """Ask every expected (and every extra) organ, agent and singleton for its status at once."""
+    config = config if config is not None else load()
+    namespace = connection.namespace
+    started = time.monotonic()
+    deadline = started + timeout
+    pool = ThreadPoolExecutor(max_workers=1)
+    state_future = pool.submit(actorutil.state_actors, connection.dashboard_url, namespace, timeout)
+    pool.shutdown(wait=False)
+
+    expected: dict[str, str] = dict(singletons.SINGLETONS)
+    for organ in config.organs:
+        expected[organ.id] = "Organ"
+        expected.update({agent_id: "Agent" for agent_id in organ.agent_ids})
+    alive = actorutil.named_actors()
+    handles: dict[str, Any] = {}
+    for name in sorted(alive):
+        handle = actorutil.lookup(name, namespace)
+        if handle is None:
+            continue
+        # Names outside the config: only organs and agents interest us (others are not probed
+        # when the handle already tells their class, as it does in driver mode).
+        if name in expected or actorutil.descriptor_class(handle) in (None, "Organ", "Agent"):
+            handles[name] = handle
+    nodes = actorutil.node_index()
+    refs = {name: handle.__ray_call__.remote(actorutil.probe_status) for name, handle in handles.items()}
+    waited = actorutil.wait_all(refs, deadline - time.monotonic())
+    try:
+        rows = state_future.result(timeout=max(0.05, deadline - time.monotonic()))
+    except Exception:  # noqa: BLE001 - the State API is optional
+        rows = None
+    live_rows = {row.get("name"): row for row in rows or [] if row.get("state") != "DEAD"}
+    dead_names = {row.get("name") for row in rows or [] if row.get("state") == "DEAD"}
+
+    def seen(name: str, expected_class: str, remembered: bool = False) -> _Seen:
+        if name not in handles:
+            state = DEAD if (name in dead_names or remembered) else MISSING
+            return _Seen(state, error="killed or crashed" if state == DEAD else "no such actor")
+        row = live_rows.get(name) or {}
+        if name in waited.results:
+            info = waited.results[name]
+            if info.get("class") != expected_class:
+                return _Seen(CONFLICT, info, info.get("node_id", ""), info.get("actor_id", ""),
+                             f"held by a {info.get('class')}, expected {expected_class}")
+            return _Seen(HEALTHY, info, info.get("node_id", ""), info.get("actor_id", ""))
+        found = actorutil.descriptor_class(handles[name]) or row.get("class_name")
+        if found and found != expected_class:
+            return _Seen(CONFLICT, {}, row.get("node_id", ""), row.get("actor_id", ""),
+                         f"held by a {found}, expected {expected_class}")
+        err = waited.errors.get(name)
+        if err is not None and actorutil.is_actor_died(err):
+            return _Seen(DEAD, {}, row.get("node_id", ""), row.get("actor_id", ""), "died")
+        error = actorutil.short_error(err) if err is not None else f"no answer within {timeout:g} s"
+        return _Seen(UNRESPONSIVE, {}, row.get("node_id", ""), row.get("actor_id", ""), error)
+
+    def where(item: _Seen) -> dict:
+        return {"node_id": item.node_id, "node_ip": actorutil.node_ip(item.node_id, nodes),
+                "node": actorutil.node_label(item.node_id, nodes), "actor_id": item.actor_id}
+
+    def agent_status(agent_id: str, organ_id: str, remembered: bool) -> AgentStatus:
+        item = seen(agent_id, "Agent", remembered)
+        status = item.status
+        return AgentStatus(agent_id=agent_id, organ_id=organ_id, state=item.state, error=item.error,
+                           heartbeat_age_s=status.get("heartbeat_age_s"),
+                           tasks_processed=status.get("tasks_processed"),
+                           capability=status.get("capability"), mem_util=status.get("mem_util"),
+                           **where(item))
+
+    def organ_status(organ_id: str, organ_type: str, agent_ids: list[str], extra: bool) -> OrganStatus:
+        item = seen(organ_id, "Organ")
+        registered = set(item.status.get("agent_ids", []))
+        if extra:
+            agent_ids = sorted(registered)
+        agents = [agent_status(agent_id, organ_id, agent_id in registered) for agent_id in agent_ids]
+        state = item.state
+        if state == HEALTHY and not all(agent.healthy for agent in agents):
+            state = DEGRADED
+        return OrganStatus(organ_id=organ_id, organ_type=item.status.get("organ_type", organ_type),
+                           state=state, extra=extra, agents_expected=len(agent_ids),
+                           error=item.error, agents=agents, **where(item))
+
+    organs = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
+    for name in sorted(set(handles) - set(expected)):
+        info = waited.results.get(name)
+        row = live_rows.get(name) or {}
+        cls = (info or {}).get("class") or actorutil.descriptor_class(handles[name]) or row.get("class_name")
+        if cls == "Organ":
+            organs.append(organ_status(name, "", [], True))
+
+    singleton_status = []
+    for name, class_name in singletons.SINGLETONS.items():
+        item = seen(name, class_name)
+        singleton_status.append(SingletonStatus(name=name, class_name=class_name, state=item.state,
+                                                error=item.error, **where(item)))
+    return OrganismStatus(namespace=namespace, config_source=config.source, timeout_s=timeout,
+                          elapsed_s=round(time.monotonic() - started, 3), organs=organs,
+                          singletons=singleton_status, state_api=rows is not None)
