@@ -93,6 +93,7 @@ class ActorRow:
     required_resources: dict[str, float] | None = None
     placement_group_id: str | None = None
     repr_name: str | None = None
+    # Ray's death_cause dict as the State API gives it, minus the pickled exception
     death_cause_detail: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,9 +221,10 @@ def _death(cause: Any) -> tuple[str | None, str | None]:
     if not isinstance(context, dict):
         return str(context), kind
     text = context.get("error_message") or ""
-    if not text and context.get("formatted_exception"):
+    trace = context.get("formatted_exception_string") or context.get("formatted_exception")
+    if not text and trace:
         # A creation task's traceback: its last line names the exception.
-        lines = [line.strip() for line in str(context["formatted_exception"]).splitlines() if line.strip()]
+        lines = [line.strip() for line in str(trace).splitlines() if line.strip()]
         text = lines[-1] if lines else ""
     text = " ".join(str(text).split())  # one line
     reason = context.get("reason") or kind
@@ -261,8 +263,17 @@ def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
         required_resources=dict(resources) if isinstance(resources, dict) else {},
         placement_group_id=entry.get("placement_group_id") or None,
         repr_name=entry.get("repr_name") or "",
-        death_cause_detail=entry.get("death_cause") or None,
+        death_cause_detail=_readable(entry.get("death_cause")),
     )
+
+
+def _readable(cause: Any) -> dict[str, Any] | None:
+    """Ray's death_cause without `serialized_exception` (a base64 pickle; the text is kept)."""
+    if not isinstance(cause, dict) or not cause:
+        return None
+    return {kind: ({k: v for k, v in context.items() if k != "serialized_exception"}
+                   if isinstance(context, dict) else context)
+            for kind, context in cause.items()}
 
 
 def rows_from_api(entries: Iterable[Mapping[str, Any]], detail: bool = True) -> list[ActorRow]:
