@@ -22,17 +22,17 @@ class Check:
 
 
 CHECKS: list[Check] = []
+# Run and display order; a check may only need checks before it.
+ORDER = ("configuration", "local_install", "address", "reachability", "connection", "versions",
+         "namespace", "singletons", "organism", "dashboard_security")
 
 
 def check(id: str, title: str, needs: tuple[str, ...] = ()) -> Callable:
-    """Register the decorated function as check `id` (registration order = run order)."""
+    """Register the decorated function as check `id`; ORDER decides where it runs."""
 
     def register(func: Callable[[Context], CheckResult]) -> Callable[[Context], CheckResult]:
         if any(existing.id == id for existing in CHECKS):
             raise ValueError(f"check {id!r} registered twice")
-        unknown = [n for n in needs if all(c.id != n for c in CHECKS)]
-        if unknown:
-            raise ValueError(f"check {id!r} needs unregistered checks {unknown}")
         CHECKS.append(Check(id, title, func, needs))
         return func
 
@@ -40,7 +40,7 @@ def check(id: str, title: str, needs: tuple[str, ...] = ()) -> Callable:
 
 
 def load() -> list[Check]:
-    """Import the check modules (registration happens on import), in run order."""
+    """Import the check modules (registration happens on import); the checks in ORDER."""
     from seedcore_cli.diagnose.checks import (  # noqa: F401
         c01_configuration,
         c02_install,
@@ -54,4 +54,9 @@ def load() -> list[Check]:
         c10_security,
     )
 
-    return list(CHECKS)
+    checks = sorted(CHECKS, key=lambda c: ORDER.index(c.id))
+    for position, c in enumerate(checks):
+        late = [n for n in c.needs if n not in ORDER[:position]]
+        if late:
+            raise ValueError(f"check {c.id!r} needs {late}, which do not run before it")
+    return checks
