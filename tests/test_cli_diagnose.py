@@ -76,16 +76,39 @@ def kill_named(gcs: str, namespace: str, names, tmp_path) -> None:
 
 
 SINGLETON_NAMES = ("miss_tracker", "shared_cache", "mw")
+SMALL_CONFIG = """
+seedcore:
+  organism:
+    organ_types:
+      - id: utility_organ_9
+        type: Utility
+        agent_count: 1
+"""
+
+
+def deploy_organism(gcs: str, namespace: str, tmp_path, config_path=None) -> tuple[str, ...]:
+    """Singletons, organs and agents in `namespace`, as bootstrap makes them; returns every name."""
+    from seedcore_cli import connection
+    from seedcore_cli.organism import config as organism_config
+    from seedcore_cli.organism.manager import OrganismManager
+
+    config = organism_config.load(config_path)
+    try:
+        result = OrganismManager(_connect(gcs, namespace, tmp_path), config).initialize(timeout=120)
+        assert result.ok and all(r.state == "ALIVE" for r in result.actors), result.to_dict()
+    finally:
+        connection.disconnect()
+    return SINGLETON_NAMES + tuple(config.names())
 
 
 @pytest.fixture(scope="module")
 def deployed(ray_cluster, tmp_path_factory):
-    """A namespace holding healthy singletons, shared by the tests of this module (read-only)."""
+    """A namespace holding the default organism, shared by the tests of this module (read-only)."""
     namespace = f"t-deployed-{uuid.uuid4().hex[:8]}"
     tmp = tmp_path_factory.mktemp("deployed")
-    deploy_singletons(ray_cluster.gcs_address, namespace, tmp)
+    names = deploy_organism(ray_cluster.gcs_address, namespace, tmp)
     yield namespace
-    kill_named(ray_cluster.gcs_address, namespace, SINGLETON_NAMES, tmp)
+    kill_named(ray_cluster.gcs_address, namespace, names, tmp)
 
 
 # --- healthy -------------------------------------------------------------------------------------
@@ -98,10 +121,11 @@ def test_healthy_cluster_every_check_ok_exit_0_within_seconds(ray_cluster, deplo
     assert result.returncode == 0, result.stdout + result.stderr
     found = checks(result.stdout)
     for check_id in ("configuration", "local_install", "address", "reachability", "connection", "versions",
-                     "namespace", "singletons", "dashboard_security"):
+                     "namespace", "singletons", "organism", "dashboard_security"):
         assert found[check_id]["status"] == "ok", found[check_id]
     assert verdict(result.stdout)["verdict"] == "ok"
-    assert "3 SeedCore actor name(s) here" in found["namespace"]["seen"]
+    assert "9 SeedCore actor name(s) here" in found["namespace"]["seen"]
+    assert "3/3 organs healthy, 3/3 agents healthy" in found["organism"]["seen"]
     assert "driver to 127.0.0.1" in found["connection"]["seen"]
     assert elapsed < 15, elapsed  # a couple of seconds when the machine is quiet
 
@@ -121,6 +145,7 @@ def test_ray_client_mode_healthy(ray_cluster, deployed):
     assert found["connection"]["status"] == "ok" and "client to ray://" in found["connection"]["seen"]
     assert found["versions"]["status"] == "ok" and "Ray Client" in found["versions"]["seen"]
     assert found["singletons"]["status"] == "ok", found["singletons"]
+    assert found["organism"]["status"] == "ok", found["organism"]
     assert found["namespace"]["status"] == "ok"
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -267,6 +292,25 @@ def test_a_singleton_name_held_by_another_class(ray_cluster, namespace, cli, tmp
     finally:
         connection.disconnect()
         kill_named(ray_cluster.gcs_address, namespace, ["shared_cache"], tmp_path)
+
+
+def test_a_killed_agent_degrades_the_organism(ray_cluster, namespace, cli, tmp_path):
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL_CONFIG)
+    names = deploy_organism(ray_cluster.gcs_address, namespace, tmp_path, config)
+    try:
+        kill_named(ray_cluster.gcs_address, namespace, ["utility_organ_9_agent_0"], tmp_path)
+        args = ["--address", ray_cluster.gcs_address, "--namespace", namespace, "diagnose", "-o", "json"]
+        result = cli(args + ["--config", str(config)])
+        found = checks(result.stdout)
+        org = found["organism"]
+        assert org["status"] == "fail"
+        assert "1/1 organs healthy" not in org["seen"] and "0/1 agents healthy" in org["seen"]
+        assert "agent utility_organ_9_agent_0: dead" in org["seen"] and "bootstrap" in org["hint"]
+        assert found["singletons"]["status"] == "ok"
+        assert result.exit_code == 1
+    finally:
+        kill_named(ray_cluster.gcs_address, namespace, names, tmp_path)
 
 
 # --- secrets -------------------------------------------------------------------------------------
