@@ -11,14 +11,16 @@ fits on a 1-CPU cluster), and answers `ping()`.
 Public API (the classes are plain Python; `ray.remote` wraps them only when actors are created):
 
 - `SINGLETONS`: name -> expected class name.
-- `ensure(connection, dry_run=False, timeout=...) -> list[ActorReport]`: get or create all three;
+- `ensure(connection, dry_run=False, timeout=..., namespace=None) -> list[ActorReport]`: get or create all three;
   idempotent, race-safe between processes; raises `ActorConflict` (exit 1) when a name is held by
   another class, before creating anything.
-- `inspect(connection, timeout=5.0) -> list[SingletonHealth]`: for `diagnose`: per singleton,
+- `inspect(connection, timeout=5.0, namespace=None) -> list[SingletonHealth]`: for `diagnose`: per singleton,
   exists / class / alive / detached / ping ok / node, every call bounded by `timeout`;
   `SingletonHealth.healthy`, `.problem`, `.to_dict()`.
 
-Nothing here calls ray.init: callers pass the Connection that `connect()` returned.
+Nothing here calls ray.init: callers pass the Connection that `connect()` returned; `namespace`
+defaults to the connection's (named actors are addressed by explicit namespace, never by the
+job's).
 """
 
 from __future__ import annotations
@@ -112,12 +114,12 @@ def specs() -> list[ActorSpec]:
 
 
 def ensure(connection: "Connection", dry_run: bool = False, timeout: float = CREATE_TIMEOUT_S,
-           progress=None) -> list[ActorReport]:
-    """Get or create the three singletons in the connection's namespace (see module docstring)."""
+           progress=None, namespace: str | None = None) -> list[ActorReport]:
+    """Get or create the three singletons in `namespace` (default: the connection's)."""
     from seedcore_cli.organism import actorutil
 
-    return actorutil.ensure(specs(), connection.namespace, dry_run=dry_run, timeout=timeout,
-                            progress=progress).reports
+    return actorutil.ensure(specs(), namespace or connection.namespace, dry_run=dry_run,
+                            timeout=timeout, progress=progress).reports
 
 
 @dataclass
@@ -166,19 +168,20 @@ class SingletonHealth:
                 "problem": self.problem}
 
 
-def inspect(connection: "Connection", timeout: float = 5.0) -> list[SingletonHealth]:
+def inspect(connection: "Connection", timeout: float = 5.0, namespace: str | None = None
+            ) -> list[SingletonHealth]:
     """Look at each singleton without creating anything; every call bounded by `timeout`."""
     from concurrent.futures import ThreadPoolExecutor
 
     from seedcore_cli.organism import actorutil
 
+    namespace = namespace or connection.namespace
     deadline = time.monotonic() + timeout
     pool = ThreadPoolExecutor(max_workers=1)
-    state_future = pool.submit(actorutil.state_actors, connection.dashboard_url, connection.namespace,
-                               timeout)
+    state_future = pool.submit(actorutil.state_actors, connection.dashboard_url, namespace, timeout)
     pool.shutdown(wait=False)
     nodes = actorutil.node_index()
-    handles = {name: actorutil.lookup(name, connection.namespace) for name in SINGLETONS}
+    handles = {name: actorutil.lookup(name, namespace) for name in SINGLETONS}
     started = time.monotonic()
     refs = {name: h.__ray_call__.remote(actorutil.probe) for name, h in handles.items() if h is not None}
     waited = actorutil.wait_all(refs, deadline - time.monotonic())

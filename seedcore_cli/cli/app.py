@@ -19,8 +19,10 @@ from typer.core import TyperGroup
 
 from seedcore_cli import __version__
 from seedcore_cli.cli import actors as actors_commands
+from seedcore_cli.cli import bootstrap as bootstrap_commands
 from seedcore_cli.cli import cluster as cluster_commands
 from seedcore_cli.cli import diagnose as diagnose_commands
+from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, state
 from seedcore_cli.cli.output import OutputFormat, make_consoles, message, render
 from seedcore_cli.errors import EXIT_FAILED, SeedcoreError
@@ -77,6 +79,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(cluster_commands.app, name="cluster")
+app.command("bootstrap")(bootstrap_commands.bootstrap)
+app.add_typer(organism_commands.app, name="organism")
 app.command("diagnose")(diagnose_commands.diagnose)
 app.add_typer(actors_commands.app, name="actors")
 

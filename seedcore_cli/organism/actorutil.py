@@ -107,9 +107,10 @@ def lookup(name: str, namespace: str):
         return None
 
 
-def named_actors() -> set[str]:
-    """Names of the live named actors in the connected namespace."""
-    return {entry if isinstance(entry, str) else entry["name"] for entry in ray.util.list_named_actors()}
+def named_actors(namespace: str) -> set[str]:
+    """Names of the live named actors in `namespace` (any namespace, not only the job's)."""
+    return {entry["name"] for entry in ray.util.list_named_actors(all_namespaces=True)
+            if entry.get("namespace") == namespace}
 
 
 def descriptor_class(handle: Any) -> str | None:

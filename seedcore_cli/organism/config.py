@@ -240,7 +240,7 @@ class _Validator:
     def mapping(self, value: Any, place: str, line: int | None, allowed: tuple[str, ...],
                 required: tuple[str, ...]) -> dict | None:
         if not isinstance(value, dict):
-            self.fail(place, line, f"expected a mapping with {', '.join(required or allowed)}, "
+            self.fail(place or "document", line, f"expected a mapping with {', '.join(required or allowed)}, "
                                    f"got {_kind(value)}")
             return None
         lines = getattr(value, "lines", {})

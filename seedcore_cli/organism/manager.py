@@ -2,7 +2,8 @@
 
 It cannot exist without a live connection (its constructor takes the Connection `connect()`
 returned) and is never created at import time: commands build it after the root callback
-connected.
+connected. Its namespace is the connection's unless one is given (actors are always addressed
+with an explicit namespace, so `bootstrap --namespace NS` needs no second connection).
 
 - `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
   gets or creates the singletons, each organ (a detached actor named by its id) and its agents
@@ -81,11 +82,12 @@ class TeardownItem:
 class OrganismManager:
     """The organism in the connection's namespace."""
 
-    def __init__(self, connection: "Connection", config: OrganismConfig | None = None) -> None:
+    def __init__(self, connection: "Connection", config: OrganismConfig | None = None,
+                 namespace: str | None = None) -> None:
         if connection is None:
             raise TypeError("OrganismManager needs the Connection that connect() returned")
         self.connection = connection
-        self.namespace = connection.namespace
+        self.namespace = namespace or connection.namespace
         self._config = config
 
     @property
@@ -140,13 +142,13 @@ class OrganismManager:
     def status(self, timeout: float) -> "OrganismStatus":
         from seedcore_cli.organism import status
 
-        return status.collect(self.connection, self.config, timeout)
+        return status.collect(self.connection, self.config, timeout, namespace=self.namespace)
 
     # --- teardown ----------------------------------------------------------------------------
 
     def plan_teardown(self, include_singletons: bool = False, timeout: float = 10.0) -> list[TeardownItem]:
         """The actors teardown would kill: Organ and Agent actors in the namespace, by class."""
-        handles = {name: actorutil.lookup(name, self.namespace) for name in sorted(actorutil.named_actors())}
+        handles = {name: actorutil.lookup(name, self.namespace) for name in sorted(actorutil.named_actors(self.namespace))}
         handles = {name: handle for name, handle in handles.items() if handle is not None}
         classes = {name: actorutil.descriptor_class(handle) for name, handle in handles.items()}
         unknown = [name for name, cls in classes.items() if cls is None]  # Ray Client handles
@@ -183,7 +185,7 @@ class OrganismManager:
         deadline = time.monotonic() + wait
         killed = {item.name for item in items if item.action == "killed"}
         while killed and time.monotonic() < deadline:
-            killed &= actorutil.named_actors()
+            killed &= actorutil.named_actors(self.namespace)
             if killed:
                 time.sleep(0.1)
         for item in items:

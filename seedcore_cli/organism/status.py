@@ -13,7 +13,7 @@ the config are listed with `extra=True` and do not count towards health.
 
 Public API (plain dataclasses, no Typer or Rich; used by `organism status` and `diagnose`):
 
-- `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S) -> OrganismStatus`
+- `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S, namespace=None) -> OrganismStatus`
 - `OrganismStatus.healthy` (every expected organ, agent and singleton healthy),
   `.problems()` (one line each), `.to_dict()`; `OrganStatus`, `AgentStatus`, `SingletonStatus`.
 """
@@ -173,10 +173,13 @@ class _Seen:
 
 
 def collect(connection: "Connection", config: OrganismConfig | None = None,
-            timeout: float = DEFAULT_TIMEOUT_S) -> OrganismStatus:
-    """Ask every expected (and every extra) organ, agent and singleton for its status at once."""
+            timeout: float = DEFAULT_TIMEOUT_S, namespace: str | None = None) -> OrganismStatus:
+    """Ask every expected (and every extra) organ, agent and singleton for its status at once.
+
+    `namespace` defaults to the connection's; `config` to the packaged default.
+    """
     config = config if config is not None else load()
-    namespace = connection.namespace
+    namespace = namespace or connection.namespace
     started = time.monotonic()
     deadline = started + timeout
     pool = ThreadPoolExecutor(max_workers=1)
@@ -187,7 +190,7 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     for organ in config.organs:
         expected[organ.id] = "Organ"
         expected.update({agent_id: "Agent" for agent_id in organ.agent_ids})
-    alive = actorutil.named_actors()
+    alive = actorutil.named_actors(namespace)
     handles: dict[str, Any] = {}
     for name in sorted(alive):
         handle = actorutil.lookup(name, namespace)

@@ -1,0 +1,50 @@
+"""`seedcore bootstrap`: bring the organism up (singletons, organs, agents). Never imports ray.
+
+The root callback has connected (and started the embedded local cluster when nothing runs and
+no address is configured) before this runs; `--config` was validated while the flags were parsed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from seedcore_cli.cli.context import state
+from seedcore_cli.cli.organism import ConfigOption, NamespaceOption, OutputOption, manager, progress
+from seedcore_cli.cli.output import OutputFormat, message, render
+from seedcore_cli.errors import EXIT_FAILED
+
+COLUMNS = ["name", "kind", "class", "action", "state", "node"]
+
+
+def bootstrap(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    config: ConfigOption = None,
+    singletons_only: Annotated[bool, typer.Option(
+        "--singletons-only", help="Only miss_tracker, shared_cache and mw.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Connect and report what would be created; create nothing.")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1.0, help="Seconds to wait for the actors to come up.")] = 120.0,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Bring the SeedCore organism up: singletons, organs and agents (idempotent)."""
+    consoles = state(ctx).consoles
+    organism = manager(ctx, namespace, config)
+    with progress(consoles, "Starting actors") as on_progress:
+        result = organism.initialize(singletons_only=singletons_only, dry_run=dry_run, timeout=timeout,
+                                     progress=on_progress)
+    rows = [(r.name, r.kind, r.class_name, r.action, r.state, r.node) for r in result.actors]
+    render(consoles, output, result.to_dict(), COLUMNS, rows)
+    if dry_run:
+        summary = f"Dry run: {result.count('would create')} actor(s) would be created"
+    else:
+        summary = f"{result.count('created')} actor(s) created"
+    message(consoles, f"{summary}, {result.count('exists')} already existed, in namespace {result.namespace}.")
+    for report in result.actors:
+        if not report.ok:
+            message(consoles, f"{report.name}: {report.state} {report.error}".rstrip(), "red")
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,212 @@
+"""`seedcore organism status|teardown`, and the options `bootstrap` shares. Never imports ray.
+
+The Ray-facing work is `seedcore_cli.organism` (imported inside the commands, after the root
+callback connected); this module parses, calls and renders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+
+import typer
+
+from seedcore_cli.cli.context import state
+from seedcore_cli.cli.output import Consoles, OutputFormat, build_table, message, print_json
+from seedcore_cli.errors import EXIT_FAILED, BadInput
+
+if TYPE_CHECKING:
+    from seedcore_cli.connection import Connection
+    from seedcore_cli.organism.manager import OrganismManager
+    from seedcore_cli.organism.status import OrganismStatus
+
+app = typer.Typer(help="Check the SeedCore organism's health, or tear it down.", no_args_is_help=True)
+
+WATCH_INTERVAL_S = 2.0
+
+
+# --- options shared with `bootstrap` --------------------------------------------------------
+
+
+def _check_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+    """Validate the organism config while the flags are parsed: before connecting or creating."""
+    if not ctx.resilient_parsing:
+        from seedcore_cli.organism import config  # yaml only, no ray
+
+        config.load(value)  # ConfigError: exit 2 naming file, place and problem
+    return value
+
+
+def _check_namespace(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
+    if value is not None and not ctx.resilient_parsing:
+        from seedcore_cli.settings import Sourced, validate_namespace
+
+        validate_namespace(Sourced(value, "--namespace"))
+    return value
+
+
+ConfigOption = Annotated[Optional[Path], typer.Option(
+    "--config", envvar="SEEDCORE_ORGANISM_CONFIG", callback=_check_config, show_default=False,
+    help="Organism config (YAML) (default: the packaged one, 3 organs).")]
+NamespaceOption = Annotated[Optional[str], typer.Option(
+    "--namespace", callback=_check_namespace, show_default=False,
+    help="Namespace of the organism (default: the connection's, see `seedcore --help`).")]
+OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")]
+
+
+def target_namespace(conn: "Connection", namespace: Optional[str]) -> str:
+    """The subcommand's --namespace, else the connection's; two different --namespace flags clash."""
+    if namespace is None or namespace == conn.namespace:
+        return conn.namespace
+    if conn.namespace_source == "--namespace":
+        raise BadInput(f"two namespaces given: --namespace {conn.namespace} before the command and "
+                       f"--namespace {namespace} after it", "give --namespace once")
+    return namespace
+
+
+def manager(ctx: typer.Context, namespace: Optional[str], config: Optional[Path] = None,
+            with_config: bool = True) -> "OrganismManager":
+    """The OrganismManager for this command, built from the root callback's live connection."""
+    conn = state(ctx).require_connection()
+    from seedcore_cli.organism.config import load
+    from seedcore_cli.organism.manager import OrganismManager
+
+    return OrganismManager(conn, load(config) if with_config else None, target_namespace(conn, namespace))
+
+
+@contextlib.contextmanager
+def progress(consoles: Consoles, what: str) -> Iterator:
+    """A spinner on stderr counting ready actors, only when stderr is a terminal."""
+    if not consoles.interactive:
+        yield None
+        return
+    with consoles.err.status(f"{what}...") as status:
+        yield lambda done, total: status.update(f"{what}: {done}/{total} ready")
+
+
+# --- organism status ------------------------------------------------------------------------
+
+
+def _age(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.1f} s"
+
+
+def status_tables(result: "OrganismStatus", agents: bool) -> list:
+    organs = build_table(
+        ["organ", "type", "state", "agents", "node"],
+        [(organ.organ_id + (" (extra)" if organ.extra else ""), organ.organ_type, organ.state,
+          f"{organ.agents_alive}/{organ.agents_expected}", organ.node) for organ in result.organs],
+        title=f"Organs in namespace {result.namespace}")
+    tables = [organs]
+    if agents:
+        tables.append(build_table(
+            ["agent", "organ", "state", "heartbeat age", "tasks", "node"],
+            [(agent.agent_id, agent.organ_id, agent.state, _age(agent.heartbeat_age_s),
+              "" if agent.tasks_processed is None else agent.tasks_processed, agent.node)
+             for organ in result.organs for agent in organ.agents],
+            title="Agents"))
+    tables.append(build_table(["singleton", "class", "state", "node"],
+                              [(item.name, item.class_name, item.state, item.node)
+                               for item in result.singletons], title="Singletons"))
+    return tables
+
+
+def _summary(result: "OrganismStatus") -> str:
+    if result.healthy:
+        organs = len(result.expected_organs)
+        agents = sum(organ.agents_expected for organ in result.expected_organs)
+        return f"healthy: {organs} organ(s), {agents} agent(s), 3 singletons in namespace {result.namespace}"
+    problems = result.problems()
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    return f"unhealthy: {shown}"
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    config: ConfigOption = None,
+    agents: Annotated[bool, typer.Option("--agents", help="One row per agent too: state and heartbeat age.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds each status call may take.")] = 5.0,
+    watch: Annotated[bool, typer.Option("--watch", help="Redraw the view live until interrupted (terminal only).")] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show the organism's health; exit 0 only when everything expected is healthy."""
+    consoles = state(ctx).consoles
+    if watch and output == OutputFormat.json:
+        raise BadInput("--watch draws a live table; it cannot be combined with -o json", "drop one of them")
+    if watch and not consoles.out.is_terminal:
+        raise BadInput("--watch needs a terminal (stdout is not one)", "drop --watch, or run it in a terminal")
+    organism = manager(ctx, namespace, config)
+    result = _watch(consoles, organism, timeout, agents) if watch else organism.status(timeout)
+    if output == OutputFormat.json:
+        print_json(result.to_dict())
+    elif not watch:
+        for table in status_tables(result, agents):
+            consoles.out.print(table)
+    message(consoles, _summary(result), None if result.healthy else "red")
+    if not result.healthy:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agents: bool) -> "OrganismStatus":
+    from rich.console import Group
+    from rich.live import Live
+    from rich.text import Text
+
+    result = organism.status(timeout)
+    with Live(console=consoles.out, auto_refresh=False) as live:
+        try:
+            while True:
+                stamp = Text(f"{time.strftime('%H:%M:%S')}  {_summary(result)}  (Ctrl-C to stop)")
+                live.update(Group(*status_tables(result, agents), stamp), refresh=True)
+                time.sleep(WATCH_INTERVAL_S)
+                result = organism.status(timeout)
+        except KeyboardInterrupt:
+            pass
+    return result
+
+
+# --- organism teardown ----------------------------------------------------------------------
+
+
+def _require_yes_off_terminal(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    """Without --yes, teardown asks on a terminal; with no terminal to ask on, it refuses (exit 2)."""
+    if not value and not ctx.resilient_parsing and not sys.stdin.isatty():
+        raise BadInput("refusing to tear down without confirmation: stdin is not a terminal",
+                       "pass --yes to confirm")
+    return value
+
+
+@app.command()
+def teardown(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    include_singletons: Annotated[bool, typer.Option(
+        "--include-singletons", help="Kill miss_tracker, shared_cache and mw too.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", callback=_require_yes_off_terminal,
+                                      help="Do not ask for confirmation (required off a terminal).")] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Kill the organism's organs and agents in the namespace (singletons only when asked)."""
+    consoles = state(ctx).consoles
+    organism = manager(ctx, namespace, with_config=False)
+    items = organism.plan_teardown(include_singletons=include_singletons)
+    if items and not yes:
+        message(consoles, f"In namespace {organism.namespace}: " + ", ".join(item.name for item in items))
+        if not typer.confirm(f"Kill these {len(items)} actor(s)?", default=False, err=True):
+            message(consoles, "Nothing was killed.")
+            raise typer.Exit(EXIT_FAILED)
+    organism.teardown(items)
+    if output == OutputFormat.json:
+        print_json({"namespace": organism.namespace, "killed": sum(item.action == "killed" for item in items),
+                    "actors": [item.to_dict() for item in items]})
+    elif items:
+        consoles.out.print(build_table(["name", "kind", "class", "action"],
+                                       [(i.name, i.kind, i.class_name, i.action) for i in items]))
+    message(consoles, f"Killed {sum(item.action == 'killed' for item in items)} actor(s) in namespace "
+                      f"{organism.namespace}." if items else
+                      f"Nothing to tear down in namespace {organism.namespace}.")

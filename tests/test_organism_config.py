@@ -1,0 +1,166 @@
+"""The organism config: SeedCore's schema, and an exact message for each kind of mistake.
+
+Pure parsing, no Ray: `bootstrap` validates while parsing flags, before connecting. The CLI side
+(exit 2, nothing created) is in test_cli_bootstrap.py.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from seedcore_cli.errors import EXIT_BAD_INPUT, ConfigError
+from seedcore_cli.organism import config
+
+
+def organ(**fields) -> dict:
+    base = {"id": "cognitive_organ_1", "type": "Cognitive", "agent_count": 1}
+    base.update(fields)
+    return {key: value for key, value in base.items() if value is not ...}
+
+
+def document(*organs: str) -> str:
+    body = "".join(textwrap.indent(textwrap.dedent(item).strip("\n"), "      ") + "\n" for item in organs)
+    return "seedcore:\n  organism:\n    organ_types:\n" + body
+
+
+GOOD = """\
+- id: cognitive_organ_1
+  type: Cognitive
+  description: Reasoning
+  agent_count: 2
+  task_types: [general_query, planning]
+"""
+
+
+def test_the_packaged_default_has_three_organs_with_one_agent_each():
+    cfg = config.load(environ={})
+    assert [(o.id, o.type, o.agent_count) for o in cfg.organs] == [
+        ("cognitive_organ_1", "Cognitive", 1), ("actuator_organ_1", "Actuator", 1),
+        ("utility_organ_1", "Utility", 1)]
+    assert cfg.agent_names() == ("cognitive_organ_1_agent_0", "actuator_organ_1_agent_0",
+                                 "utility_organ_1_agent_0")
+    assert "default" in cfg.source
+
+
+def test_a_good_file_parses_with_agent_names(tmp_path):
+    path = tmp_path / "organism.yaml"
+    path.write_text(document(GOOD, "- {id: act, type: Actuator, agent_count: 0}"))
+    cfg = config.load(path, environ={})
+    first, second = cfg.organs
+    assert first == config.OrganSpec("cognitive_organ_1", "Cognitive", 2, "Reasoning",
+                                     ("general_query", "planning"))
+    assert first.agent_ids == ("cognitive_organ_1_agent_0", "cognitive_organ_1_agent_1")
+    assert second.agent_ids == () and second.description == "" and second.task_types == ()
+    assert cfg.source == str(path)
+
+
+def test_the_flag_beats_the_environment_which_beats_the_default(tmp_path):
+    flag, env = tmp_path / "flag.yaml", tmp_path / "env.yaml"
+    flag.write_text(document("- {id: from_flag, type: Utility, agent_count: 1}"))
+    env.write_text(document("- {id: from_env, type: Utility, agent_count: 1}"))
+    environ = {config.CONFIG_ENV: str(env)}
+    assert config.load(flag, environ=environ).organs[0].id == "from_flag"
+    assert config.load(None, environ=environ).organs[0].id == "from_env"
+    assert config.load(None, environ={}).organs[0].id == "cognitive_organ_1"
+
+
+def test_role_probabilities_follow_seedcore():
+    assert config.ROLE_PROBS == {
+        "Cognitive": {"E": 0.3, "S": 0.6, "O": 0.1},
+        "Actuator": {"E": 0.7, "S": 0.2, "O": 0.1},
+        "Utility": {"E": 0.2, "S": 0.3, "O": 0.5},
+    }
+
+
+def test_reserved_names_are_the_singletons():
+    from seedcore_cli import singletons
+
+    assert set(config.RESERVED_NAMES) == set(singletons.SINGLETONS)
+
+
+# Each kind of bad config: (text, the place named, words of the problem). The same table drives
+# the CLI test (exit 2, nothing created) in test_cli_bootstrap.py.
+BAD_CONFIGS = {
+    "yaml-syntax": ("seedcore:\n  organism: [unclosed\n", "YAML syntax error at line", "line"),
+    "tab-indent": ("seedcore:\n\torganism: {}\n", "YAML syntax error", "line 2"),
+    "empty-file": ("", "document", "empty"),
+    "top-not-mapping": ("- a\n- b\n", "document (line 1)", "expected a mapping with seedcore, got a list"),
+    "unknown-top-key": ("seedcore:\n  organism:\n    organ_types: []\nextra: 1\n", "extra (line 4)", "unknown key 'extra'"),
+    "missing-organism": ("seedcore: {}\n", "seedcore", "missing required key 'organism'"),
+    "missing-organ-types": ("seedcore:\n  organism: {}\n", "seedcore.organism", "missing required key 'organ_types'"),
+    "organ-types-not-list": ("seedcore:\n  organism:\n    organ_types: {a: 1}\n", "seedcore.organism.organ_types (line 3)", "expected a list"),
+    "no-organs": ("seedcore:\n  organism:\n    organ_types: []\n", "seedcore.organism.organ_types", "empty"),
+    "unknown-organ-key": (document(GOOD, "- {id: b, type: Utility, agent_count: 1, agents: 3}"),
+                          "seedcore.organism.organ_types[1].agents (line 9)", "unknown key 'agents'"),
+    "missing-agent-count": (document("- {id: b, type: Utility}"),
+                            "seedcore.organism.organ_types[0] (line 4)", "missing required key 'agent_count'"),
+    "missing-id": (document("- {type: Utility, agent_count: 1}"),
+                   "seedcore.organism.organ_types[0]", "missing required key 'id'"),
+    "duplicate-id": (document(GOOD, "- {id: cognitive_organ_1, type: Utility, agent_count: 1}"),
+                     "seedcore.organism.organ_types[1].id (line 9)", "duplicate organ id 'cognitive_organ_1'"),
+    "duplicate-key": (document("- id: a\n  id: b\n  type: Utility\n  agent_count: 1"),
+                      "line 5", "duplicate key 'id'"),
+    "unknown-type": (document(GOOD, "- {id: b, type: Cognitve, agent_count: 1}"),
+                     "seedcore.organism.organ_types[1].type", "unknown organ type 'Cognitve'"),
+    "negative-count": (document(GOOD, "- {id: b, type: Utility, agent_count: -1}"),
+                       "seedcore.organism.organ_types[1].agent_count", "must not be negative"),
+    "string-count": (document("- {id: b, type: Utility, agent_count: two}"),
+                     "seedcore.organism.organ_types[0].agent_count", "whole number, got a string ('two')"),
+    "float-count": (document("- {id: b, type: Utility, agent_count: 1.5}"),
+                    "seedcore.organism.organ_types[0].agent_count", "whole number, got a number (1.5)"),
+    "bool-count": (document("- {id: b, type: Utility, agent_count: true}"),
+                   "seedcore.organism.organ_types[0].agent_count", "whole number, got a boolean"),
+    "huge-count": (document("- {id: b, type: Utility, agent_count: 1000000}"),
+                   "seedcore.organism.organ_types[0].agent_count", "too large (at most 100"),
+    "bad-id": (document("- {id: 'bad id!', type: Utility, agent_count: 1}"),
+               "seedcore.organism.organ_types[0].id", "'bad id!' is not a valid actor name"),
+    "numeric-id": (document("- {id: 42, type: Utility, agent_count: 1}"),
+                   "seedcore.organism.organ_types[0].id", "id must be a string"),
+    "reserved-id": (document("- {id: mw, type: Utility, agent_count: 1}"),
+                    "seedcore.organism.organ_types[0].id", "reserved for a singleton"),
+    "id-clashes-with-agent": (document("- {id: a, type: Utility, agent_count: 1}",
+                                       "- {id: a_agent_0, type: Utility, agent_count: 1}"),
+                              "seedcore.organism.organ_types[1].id", "clashes with an agent of organ 'a'"),
+    "bad-task-types": (document("- {id: b, type: Utility, agent_count: 1, task_types: [ok, '']}"),
+                       "seedcore.organism.organ_types[0].task_types[1]", "non-empty string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_each_kind_of_bad_config_names_file_place_and_problem(tmp_path, case):
+    text, place, problem = BAD_CONFIGS[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path, environ={})
+    err = caught.value
+    assert err.exit_code == EXIT_BAD_INPUT
+    assert err.message.startswith(f"{path}: "), err.message
+    assert place in err.message and problem in err.message, err.message
+
+
+def test_every_problem_is_counted_not_only_the_first(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text(document("- {id: a, type: Nope, agent_count: -3}"))
+    with pytest.raises(ConfigError) as caught:
+        config.load(path, environ={})
+    assert "unknown organ type 'Nope'" in caught.value.message
+    assert caught.value.hint == "1 more problem(s) in the same file"
+
+
+def test_a_missing_file_and_a_directory_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(tmp_path / "nope.yaml", environ={})
+    with pytest.raises(ConfigError, match="is not a file"):
+        config.load(tmp_path, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(None, environ={config.CONFIG_ENV: str(tmp_path / "from-env.yaml")})
+
+
+def test_non_utf8_is_a_config_error(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("seedcore: {organism: {organ_types: [{id: caf\xe9}]}}".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        config.load(path, environ={})

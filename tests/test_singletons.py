@@ -1,0 +1,147 @@
+"""The singleton actors: their behaviour, get-or-create against a real cluster, and inspect().
+
+Effects are checked with Ray's own API (ray.get_actor, the State API), not only seedcore's word.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from organism_support import connect, named, organism_cleanup, state_actors  # noqa: F401 - fixture
+from seedcore_cli import singletons
+from seedcore_cli.errors import ActorConflict
+
+
+# --- the classes themselves (plain Python) ---------------------------------------------------
+
+
+def test_mw_store_counts_ranks_and_evicts_the_coldest():
+    store = singletons.MwStore(max_items=3)
+    assert store.incr("a") == 1 and store.incr("a", delta=4) == 5
+    store.incr("b", 2)
+    store.incr("c", 1)
+    store.incr("d", 3)  # full: evicts the coldest, c (1)
+    assert dict(store.topn(10)) == {"a": 5, "d": 3, "b": 2}
+    assert store.topn(2) == [("a", 5), ("d", 3)] and store.size() == 3
+    store.incr("e")  # evicts b (2), the coldest now
+    assert "b" not in dict(store.topn(10)) and store.size() == 3
+
+
+def test_mw_store_among_equals_evicts_the_oldest():
+    store = singletons.MwStore(max_items=2)
+    store.incr("old")
+    store.incr("new")
+    store.incr("newest")
+    assert dict(store.topn(5)) == {"new": 1, "newest": 1}
+
+
+def test_mw_store_default_bound_is_ten_thousand():
+    assert singletons.MwStore().max_items == 10_000
+    with pytest.raises(ValueError):
+        singletons.MwStore(max_items=0)
+
+
+def test_miss_tracker_and_shared_cache():
+    tracker = singletons.MissTracker()
+    for item in ["x", "y", "x", "z", "x", "y"]:
+        tracker.incr(item)
+    assert tracker.get_top_n(2) == [("x", 3), ("y", 2)]
+    cache = singletons.SharedCache()
+    assert cache.get("k") is None and cache.set("k", {"v": 1})
+    assert cache.get("k") == {"v": 1} and cache.get_all() == {"k": {"v": 1}}
+    assert cache.delete("k") and not cache.delete("k") and cache.get_all() == {}
+
+
+def test_singleton_names_and_classes():
+    assert singletons.SINGLETONS == {"miss_tracker": "MissTracker", "shared_cache": "SharedCache",
+                                     "mw": "MwStore"}
+
+
+# --- on the cluster --------------------------------------------------------------------------
+
+
+def test_ensure_creates_detached_actors_once_and_they_work(ray_cluster, namespace, organism_cleanup):
+    import ray
+
+    conn = connect(ray_cluster, namespace)
+    first = singletons.ensure(conn)
+    assert [(r.name, r.action, r.state) for r in first] == [
+        ("miss_tracker", "created", "ALIVE"), ("shared_cache", "created", "ALIVE"), ("mw", "created", "ALIVE")]
+    rows = state_actors(ray_cluster, namespace)
+    assert {name: (row.class_name, row.is_detached, row.required_resources.get("CPU", 0))
+            for name, row in rows.items()} == {
+        "miss_tracker": ("MissTracker", True, 0), "shared_cache": ("SharedCache", True, 0),
+        "mw": ("MwStore", True, 0)}
+    assert {r.name: r.actor_id for r in first} == {name: row.actor_id for name, row in rows.items()}
+
+    again = singletons.ensure(conn)
+    assert [r.action for r in again] == ["exists"] * 3
+    assert [r.actor_id for r in again] == [r.actor_id for r in first]
+
+    mw = ray.get_actor("mw", namespace=namespace)
+    ray.get([mw.incr.remote("hot", 5), mw.incr.remote("warm", 2), mw.incr.remote("hot")])
+    assert ray.get(mw.topn.remote(2)) == [("hot", 6), ("warm", 2)]
+    assert ray.get(mw.ping.remote())["class"] == "MwStore"
+    cache = ray.get_actor("shared_cache", namespace=namespace)
+    ray.get(cache.set.remote("k", [1, 2]))
+    assert ray.get(cache.get_all.remote()) == {"k": [1, 2]}
+    tracker = ray.get_actor("miss_tracker", namespace=namespace)
+    ray.get([tracker.incr.remote("a"), tracker.incr.remote("a"), tracker.incr.remote("b")])
+    assert ray.get(tracker.get_top_n.remote(1)) == [("a", 2)]
+
+
+def test_a_name_held_by_another_class_is_a_conflict_and_nothing_is_created(ray_cluster, namespace,
+                                                                          organism_cleanup):
+    import ray
+
+    conn = connect(ray_cluster, namespace)
+
+    class Impostor:
+        def value(self):
+            return 42
+
+    impostor = ray.remote(Impostor).options(name="shared_cache", namespace=namespace,
+                                            lifetime="detached", num_cpus=0).remote()
+    assert ray.get(impostor.value.remote()) == 42
+    with pytest.raises(ActorConflict) as caught:
+        singletons.ensure(conn)
+    text = caught.value.message
+    assert "'shared_cache'" in text and "Impostor" in text and "expected SharedCache" in text
+    assert repr(namespace) in text
+    assert named(namespace) == {"shared_cache"}  # nothing else was created
+    assert ray.get(impostor.value.remote()) == 42  # untouched
+
+
+def test_inspect_reports_missing_healthy_wrong_class_and_silent(ray_cluster, namespace, organism_cleanup):
+    import ray
+
+    conn = connect(ray_cluster, namespace)
+    before = singletons.inspect(conn, timeout=3)
+    assert [(h.name, h.exists, h.healthy) for h in before] == [
+        ("miss_tracker", False, False), ("shared_cache", False, False), ("mw", False, False)]
+    assert before[0].problem == "missing"
+
+    singletons.ensure(conn)
+    healthy = {h.name: h for h in singletons.inspect(conn, timeout=5)}
+    assert all(h.healthy and h.detached is True and h.ping_ok for h in healthy.values()), healthy
+    rows = state_actors(ray_cluster, namespace)
+    assert {n: h.node_id for n, h in healthy.items()} == {n: r.node_id for n, r in rows.items()}
+    assert healthy["mw"].node_ip == "127.0.0.1" and healthy["mw"].to_dict()["healthy"] is True
+
+    # mw busy in a long call: no ping within the timeout; shared_cache replaced by another class.
+    mw = ray.get_actor("mw", namespace=namespace)
+    mw.__ray_call__.remote(lambda self: time.sleep(30))
+    ray.kill(ray.get_actor("shared_cache", namespace=namespace), no_restart=True)
+    time.sleep(0.5)
+    ray.remote(singletons.MissTracker).options(name="shared_cache", namespace=namespace,
+                                               lifetime="detached", num_cpus=0).remote()
+    started = time.monotonic()
+    after = {h.name: h for h in singletons.inspect(conn, timeout=2)}
+    assert time.monotonic() - started < 8
+    assert after["miss_tracker"].healthy
+    assert not after["mw"].healthy and not after["mw"].ping_ok and after["mw"].class_name == "MwStore"
+    assert "no answer within 2 s" in after["mw"].problem
+    assert after["shared_cache"].class_name == "MissTracker" and not after["shared_cache"].healthy
+    assert after["shared_cache"].problem == "held by a MissTracker, expected SharedCache"
