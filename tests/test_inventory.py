@@ -60,7 +60,13 @@ def project_ours(row: inventory.ActorRow) -> tuple:
 def project_ray(actor) -> tuple:
     return (actor.actor_id, actor.name or "", actor.class_name, actor.state, actor.ray_namespace,
             actor.node_id or "", actor.pid or 0, actor.job_id, int(actor.num_restarts), bool(actor.is_detached),
-            dict(actor.required_resources or {}), inventory._readable(actor.death_cause))
+            dict(actor.required_resources or {}), without_pickle(actor.death_cause))
+
+
+def without_pickle(cause):
+    """Ray's death_cause minus the base64 pickle seedcore leaves out of its rows."""
+    return {kind: {k: v for k, v in context.items() if k != "serialized_exception"}
+            for kind, context in (cause or {}).items()} or None
 
 
 def sort_like_seedcore(rows: list) -> list:

@@ -1,0 +1,163 @@
+"""`seedcore actors list` end to end: the real app against the session's loopback cluster.
+
+Driver mode runs in-process (CliRunner); Ray Client mode runs the real `seedcore` in a child
+process, by --address ray://... and by RAY_ADDRESS=ray://... (the trap: Ray's own State API
+helpers raise "Ray Client is already connected" there). Rows are checked against Ray's
+`ray.util.state.list_actors`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+import ray  # tests may import ray; conftest has set the loopback variable first
+
+from conftest import free_port, run_seedcore, start_head, stop_head
+from seedcore_cli import connection, settings
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ROW_KEYS = {"name", "class_name", "state", "namespace", "node_id", "pid", "actor_id", "job_id", "num_restarts",
+            "death_cause", "death_reason", "is_detached", "required_resources", "placement_group_id", "repr_name",
+            "death_cause_detail"}
+
+
+@ray.remote(num_cpus=0)
+class Organ:
+    def ping(self):
+        return "pong"
+
+
+def connect(cluster, ns: str):
+    return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=ns))
+
+
+def ray_rows(cluster, ns: str) -> list:
+    from ray.util.state import list_actors
+
+    return list_actors(address=cluster.dashboard_url, filters=[("ray_namespace", "=", ns)], detail=True,
+                       limit=10_000, raise_on_missing_output=True)
+
+
+@pytest.fixture(scope="module")
+def deployment(ray_cluster):
+    """A namespace holding two live detached actors and a killed one (3 actors)."""
+    ns = f"t-cli-{uuid.uuid4().hex[:8]}"
+    connect(ray_cluster, ns)
+    handles = [Organ.options(name=name, lifetime="detached").remote()
+               for name in ("miss_tracker", "beta_organ_1", "beta_organ_1_agent_0")]
+    ray.get([h.ping.remote() for h in handles])
+    ray.kill(handles[2], no_restart=True)
+    deadline = time.monotonic() + 60
+    while sorted(a.state for a in ray_rows(ray_cluster, ns)) != ["ALIVE", "ALIVE", "DEAD"]:
+        assert time.monotonic() < deadline, "the killed actor never showed DEAD"
+        time.sleep(0.25)
+    connection.disconnect()
+    yield ns
+    connect(ray_cluster, ns)
+    for name in ("miss_tracker", "beta_organ_1"):
+        ray.kill(ray.get_actor(name, namespace=ns))
+    connection.disconnect()
+
+
+def args(cluster, ns: str, *rest: str, address: str | None = None) -> list[str]:
+    return ["--address", address or cluster.gcs_address, "--namespace", ns, "actors", "list", *rest]
+
+
+def test_json_rows_equal_ray_and_nothing_else_on_stdout(ray_cluster, deployment, cli):
+    result = cli(args(ray_cluster, deployment, "-o", "json"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    rows = json.loads(result.stdout)  # the whole of stdout is the JSON document
+    assert all(set(row) == ROW_KEYS for row in rows)
+    expected = sorted(ray_rows(ray_cluster, deployment), key=lambda a: a.name)
+    assert [(r["actor_id"], r["name"], r["class_name"], r["state"], r["namespace"], r["node_id"], r["pid"],
+             r["is_detached"]) for r in rows] == [
+        (a.actor_id, a.name, a.class_name, a.state, a.ray_namespace, a.node_id, a.pid, a.is_detached) for a in expected]
+    assert [r["name"] for r in rows] == ["beta_organ_1", "beta_organ_1_agent_0", "miss_tracker"]
+    dead = rows[1]
+    assert dead["state"] == "DEAD" and "ray.kill" in dead["death_cause"] and dead["death_reason"] == "RAY_KILL"
+
+
+def test_table_columns_and_detail(ray_cluster, deployment, cli):
+    plain = cli(args(ray_cluster, deployment))
+    assert plain.exit_code == 0, plain.stderr
+    header = plain.stdout.splitlines()[1]
+    assert [c.strip() for c in header.strip("┃ ").split("┃")] == ["name", "class", "state", "namespace", "node", "pid"]
+    assert "miss_tracker" in plain.stdout and "DEAD" in plain.stdout and "ray.kill" not in plain.stdout
+    detail = cli(args(ray_cluster, deployment, "--detail", "--state", "dead"), env={"COLUMNS": "400"})  # no folding
+    assert detail.exit_code == 0, detail.stderr
+    assert "death cause" in detail.stdout and "actor id" in detail.stdout and "restarts" in detail.stdout
+    assert "killed by `ray.kill`" in detail.stdout and "beta_organ_1_agent_0" in detail.stdout
+    assert "miss_tracker" not in detail.stdout
+    glob = cli(args(ray_cluster, deployment, "--name", "*_organ_*", "--class", "Organ", "-o", "json"))
+    assert [r["name"] for r in json.loads(glob.stdout)] == ["beta_organ_1", "beta_organ_1_agent_0"]
+
+
+def test_ray_client_mode_gives_the_same_rows(ray_cluster, deployment, cli):
+    driver = cli(args(ray_cluster, deployment, "-o", "json"))
+    assert driver.exit_code == 0, driver.stderr
+    by_flag = run_seedcore(args(ray_cluster, deployment, "-o", "json", address=ray_cluster.client_address))
+    assert by_flag.returncode == 0, by_flag.stderr
+    # The trap: RAY_ADDRESS=ray://... in the environment, where ray.util.state would call ray.init again.
+    by_env = run_seedcore(["--namespace", deployment, "-v", "actors", "list", "-o", "json"],
+                          env={"RAY_ADDRESS": ray_cluster.client_address})
+    assert by_env.returncode == 0, by_env.stderr
+    assert "connected (client)" in by_env.stderr and "already connected" not in by_env.stderr
+    assert json.loads(by_flag.stdout) == json.loads(driver.stdout) == json.loads(by_env.stdout)
+
+
+def test_limit_note_on_stderr(ray_cluster, deployment, cli):
+    result = cli(args(ray_cluster, deployment, "--limit", "1", "-o", "json"))
+    assert result.exit_code == 0
+    assert [r["name"] for r in json.loads(result.stdout)] == ["beta_organ_1"]
+    assert "Showing 1 of 3 actors" in result.stderr
+    table = cli(args(ray_cluster, deployment, "--limit", "2"))
+    assert "Showing 2 of 3 actors" in table.stderr and "Showing" not in table.stdout
+    full = cli(args(ray_cluster, deployment, "--limit", "3"))
+    assert "Showing" not in full.stderr
+
+
+def test_namespace_hint_when_the_namespace_is_empty(ray_cluster, deployment, namespace, cli):
+    result = cli(args(ray_cluster, namespace, "-o", "json"))
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+    assert f"Hint: no matching actors in namespace {namespace!r}" in result.stderr
+    assert f"namespace {deployment!r} holds beta_organ_1, miss_tracker" in result.stderr
+    assert "--all-namespaces" in result.stderr
+    asked = cli(args(ray_cluster, namespace, "--name", "beta_organ_1"))
+    assert deployment in asked.stderr and "No actors matched" in asked.stderr and asked.stdout == ""
+    nowhere = cli(args(ray_cluster, namespace, "--name", "no_such_actor"))
+    assert nowhere.exit_code == 0 and "Hint" not in nowhere.stderr
+    everywhere = cli(args(ray_cluster, namespace, "--all-namespaces", "-o", "json"))
+    assert deployment in {r["namespace"] for r in json.loads(everywhere.stdout)} and "Hint" not in everywhere.stderr
+
+
+@pytest.mark.parametrize("bad", [["--state", "BOGUS"], ["--limit", "0"], ["--limit", "10001"], ["--name", ""],
+                                 ["--output", "yaml"], ["--bogus"]])
+def test_bad_input_exits_2(ray_cluster, namespace, cli, bad):
+    result = cli(args(ray_cluster, namespace, *bad))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_dashboard_unavailable_exits_3(ray_cluster, namespace, cli):
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = cli(args(ray_cluster, namespace), env={"RAY_API_SERVER_ADDRESS": closed})
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith("Error: the Ray dashboard at " + closed) and "RAY_API_SERVER_ADDRESS" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_cluster_without_dashboard_exits_3(namespace):
+    process, cluster = start_head(extra=["--include-dashboard=false"])
+    try:
+        result = run_seedcore(["--address", cluster.gcs_address, "--namespace", namespace, "actors", "list"])
+        assert result.returncode == 3, result.stderr
+        assert result.stderr.startswith("Error: the cluster reports no dashboard") and "--include-dashboard=true" in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    finally:
+        stop_head(process)
