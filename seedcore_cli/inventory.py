@@ -40,6 +40,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -66,6 +67,7 @@ API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
 
 CURRENT = "<current>"  # list_actors(namespace=CURRENT): the connection's namespace
 _GLOB_CHARS = frozenset("*?[")
+_SERVER_LIMIT_RE = re.compile(r"exceeds the supported limit (\d+)")
 _ENDPOINT = "/api/v0/actors"
 
 
@@ -422,8 +424,16 @@ def fetch(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, deta
     ]
     for key, predicate, value in filters:
         params += [("filter_keys", key), ("filter_predicates", predicate), ("filter_values", value)]
-    # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
-    return _get(url + _ENDPOINT, params, timeout=timeout + 5, source=source, environ=environ)
+    try:
+        # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
+        return _get(url + _ENDPOINT, params, timeout=timeout + 5, source=source, environ=environ)
+    except OperationFailed as err:
+        # A head started with a lower RAY_MAX_LIMIT_FROM_API_SERVER names its limit: ask again.
+        found = _SERVER_LIMIT_RE.search(err.message)
+        if not found or not 0 < int(found.group(1)) < limit:
+            raise
+        return fetch(url, filters, limit=int(found.group(1)), detail=detail, timeout=timeout,
+                     source=source, environ=environ)
 
 
 # ---------------------------------------------------------------------------------------------

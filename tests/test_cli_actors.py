@@ -161,3 +161,57 @@ def test_cluster_without_dashboard_exits_3(namespace):
         assert "Traceback" not in result.stderr and result.stdout == ""
     finally:
         stop_head(process)
+
+
+# ------------------------------------------------------------------------------------------
+# Rendering (pure; the benchmark times `render_text` and `table_rows` with 5,000 rows)
+
+
+def fake_rows(count: int, detail: bool = True):
+    from seedcore_cli import inventory
+
+    entries = [{"actor_id": f"{i:032x}", "class_name": "Agent", "state": "DEAD" if i % 7 == 0 else "ALIVE",
+                "job_id": "01000000", "name": f"organ{i % 9}_agent_{i}", "node_id": "ab" * 28, "pid": 1000 + i,
+                "ray_namespace": f"ns{i % 3}", "required_resources": {"CPU": 0.5, "GPU": 1.0}, "is_detached": True,
+                "num_restarts": "2", "death_cause": {"actor_died_error_context": {
+                    "error_message": "The actor died\nbecause its node died.", "reason": "NODE_DIED"}} if i % 7 == 0 else None}
+               for i in range(count)]
+    return inventory.rows_from_api(entries, detail)
+
+
+def test_table_rows_cells():
+    from seedcore_cli.cli import actors
+
+    columns, cells = actors.table_rows(fake_rows(8), detail=True)
+    assert columns == ("name", "class", "state", "namespace", "node", "pid", "restarts", "death cause", "detached",
+                       "resources", "actor id")
+    assert cells[0] == ("organ0_agent_0", "Agent", "DEAD", "ns0", "abababab", "1000", "2",
+                        "The actor died because its node died.", "yes", "CPU=0.5, GPU=1", "0" * 32)
+    assert cells[1][7] == "-"
+    brief_columns, brief = actors.table_rows(fake_rows(2, detail=False))
+    assert brief_columns == actors.COLUMNS and all(len(row) == 6 for row in brief)
+
+
+def test_large_listings_render_as_plain_columns():
+    import io
+
+    from rich.console import Console
+
+    from seedcore_cli import inventory
+    from seedcore_cli.cli import actors
+    from seedcore_cli.cli.output import Consoles, OutputFormat
+
+    rows = fake_rows(actors.RICH_MAX_ROWS + 500)
+    text = actors.render_text(rows, detail=True)
+    lines = text.splitlines()
+    assert len(lines) == len(rows) + 1 and lines[0].split()[:3] == ["name", "class", "state"]
+    assert "│" not in text and "The actor died because its node died." in text
+    small = actors.render_text(rows[:3])
+    assert "┃ name" in small  # a screenful keeps the usual Rich table
+    out, err = io.StringIO(), io.StringIO()
+    consoles = Consoles(out=Console(file=out), err=Console(file=err))
+    query = inventory.make_query(None, limit=len(rows), detail=True)
+    actors.show(consoles, inventory.ActorListing(rows=rows, total=len(rows) + 5, query=query, dashboard_url="x"),
+                OutputFormat.table, hint=None)
+    assert out.getvalue() == text
+    assert f"Showing {len(rows)} of {len(rows) + 5} actors" in err.getvalue()

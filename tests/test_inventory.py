@@ -279,15 +279,17 @@ class FakeDashboard:
         self.status = 200
         self.body: bytes = b""
         self.requests: list[tuple[str, dict]] = []
+        self.queued: list[tuple[int, bytes]] = []  # answered first, in order
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 fake.requests.append((self.path, dict(self.headers)))
-                self.send_response(fake.status)
+                status, body = fake.queued.pop(0) if fake.queued else (fake.status, fake.body)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(fake.body)
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
@@ -373,6 +375,20 @@ def test_http_errors_map_to_exit_codes(fake_dashboard):
     fake_dashboard.status, fake_dashboard.body = 200, b"<html>grafana</html>"
     with pytest.raises(DashboardUnavailable, match="not with the State API"):
         inventory.list_actors(conn, environ={})
+
+
+def test_a_lower_server_limit_is_honoured(fake_dashboard):
+    refusal = {"result": False, "data": {"result": None},
+               "msg": "Given limit 10000 exceeds the supported limit 500. Use a lower limit, or set the "
+                      "`RAY_MAX_LIMIT_FROM_API_SERVER` environment variable to a larger value."}
+    fake_dashboard.queued.append((500, json.dumps(refusal).encode()))
+    fake_dashboard.answer([entry("a")])
+    listing = inventory.list_actors(fake_connection(fake_dashboard.url), environ={})
+    assert [r.name for r in listing.rows] == ["a"]
+    from urllib.parse import parse_qs, urlsplit
+
+    limits = [parse_qs(urlsplit(path).query)["limit"] for path, _ in fake_dashboard.requests]
+    assert limits == [["10000"], ["500"]]
 
 
 def test_partial_answers_are_flagged(fake_dashboard):

@@ -132,4 +132,6 @@ def list_command(
         conn, namespace=None if all_namespaces else conn.namespace, states=[s.value for s in state or []],
         class_name=class_name, name_globs=name or [], limit=limit,
         detail=detail or output == OutputFormat.json)
+    if app_state(ctx).verbose:
+        message(app_state(ctx).consoles, f"listed through the State API at {listing.dashboard_url}")
     show(app_state(ctx).consoles, listing, output, _hint(listing, conn))
