@@ -208,12 +208,15 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     except Exception:  # noqa: BLE001 - the State API is optional
         rows = None
     live_rows = {row.get("name"): row for row in rows or [] if row.get("state") != "DEAD"}
-    dead_names = {row.get("name") for row in rows or [] if row.get("state") == "DEAD"}
+    dead_causes = {row.get("name"): _death_cause(row) for row in rows or [] if row.get("state") == "DEAD"}
 
     def seen(name: str, expected_class: str, remembered: bool = False) -> _Seen:
         if name not in handles:
-            state = DEAD if (name in dead_names or remembered) else MISSING
-            return _Seen(state, error="killed or crashed" if state == DEAD else "no such actor")
+            if name in dead_causes:
+                return _Seen(DEAD, error=dead_causes[name])
+            if remembered:
+                return _Seen(DEAD, error="registered with its organ, but gone")
+            return _Seen(MISSING)
         row = live_rows.get(name) or {}
         if name in waited.results:
             info = waited.results[name]
@@ -273,3 +276,12 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     return OrganismStatus(namespace=namespace, config_source=config.source, timeout_s=timeout,
                           elapsed_s=round(time.monotonic() - started, 3), organs=organs,
                           singletons=singleton_status, state_api=rows is not None)
+
+
+def _death_cause(row: dict) -> str:
+    """The State API's death cause, shortened: 'killed by ray.kill', 'worker died', ..."""
+    cause = row.get("death_cause") or {}
+    context = next(iter(cause.values()), {}) if isinstance(cause, dict) else {}
+    text = (context or {}).get("error_message", "") if isinstance(context, dict) else ""
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text.replace("The actor is dead because ", "").rstrip(".")
