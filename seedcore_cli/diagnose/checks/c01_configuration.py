@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from seedcore_cli import settings as settings_mod
-from seedcore_cli.diagnose.context import Context
+from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.diagnose.secrets import shown
@@ -49,7 +49,13 @@ def _merged(ctx: Context) -> dict[str, str]:
 @check(ID, "Configuration")
 def configuration(ctx: Context) -> CheckResult:
     inputs = ctx.inputs
-    details = watched_variables(inputs.env)
+    environ = dict(inputs.env)
+    loopback = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    if inputs.loopback_env_before != NOT_RECORDED:  # as the user set it, not as connect() left it
+        environ.pop(loopback, None)
+        if inputs.loopback_env_before is not None:
+            environ[loopback] = inputs.loopback_env_before
+    details = watched_variables(environ)
     try:
         path, values = settings_mod.read_env_file(inputs.env_file, inputs.cwd)
     except SettingsError:

@@ -42,6 +42,9 @@ def reachability(ctx: Context) -> CheckResult:
     s, host, port = ctx.settings, ctx.host, ctx.port
     what = "Ray Client server" if ctx.mode == connection.MODE_CLIENT else "GCS"
     details: list[tuple[str, str]] = []
+    failure = ctx.inputs.failure
+    if isinstance(failure, Unreachable):  # connect() probed this very target moments ago
+        return fail(ID, failure.message, failure.hint, details=((what, f"{host}:{port}"),))
     try:
         # The same probe and wording connect() uses: closed port, ray:// at a GCS port,
         # a GCS address at the Ray Client port, something else entirely.

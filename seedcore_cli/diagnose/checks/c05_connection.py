@@ -35,9 +35,9 @@ def detect_session() -> RaySession | None:
     context = ray.get_runtime_context()
     namespace = context.namespace
     if client:
-        current = connection_mod.current()
-        address = current.resolved_address if current and current.mode == "client" else "Ray Client"
-        return RaySession("client", namespace, address, _owner(), contexts)
+        worker = getattr(ray_client.ray.get_context(), "client_worker", None)
+        target = getattr(worker, "_conn_str", "") or "?"
+        return RaySession("client", namespace, f"ray://{target}", _owner(), contexts)
     try:
         address = context.gcs_address
     except Exception:  # noqa: BLE001 - informational only
