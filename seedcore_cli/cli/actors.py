@@ -107,7 +107,7 @@ def show(consoles: Consoles, listing: inventory.ActorListing, output: OutputForm
         message(consoles, f"No actors matched in {where}.")
     note = listing.limit_note()
     if note:
-        message(consoles, note.capitalize() + ".")
+        message(consoles, note[0].upper() + note[1:] + ".")
     if hint:
         message(consoles, f"Hint: {hint}", "yellow")
 
