@@ -236,6 +236,27 @@ def test_malformed_address_reported_and_later_checks_skipped(cli):
     assert result.exit_code == 1
 
 
+def test_legacy_ray_host_disagreeing_with_ray_address(ray_cluster, deployed, cli):
+    env = {"RAY_ADDRESS": ray_cluster.gcs_address, "RAY_HOST": "127.0.0.1", "RAY_PORT": "10001",
+           "SEEDCORE_NS": deployed}
+    result = cli(["diagnose", "-o", "json"], env=env)
+    conf = checks(result.stdout)["configuration"]
+    assert conf["status"] == "warn"
+    assert "RAY_HOST/RAY_PORT say ray://127.0.0.1:10001" in conf["seen"] and "RAY_ADDRESS" in conf["hint"]
+    assert result.exit_code == 0
+
+
+def test_nothing_configured_and_no_cluster_on_this_machine(cli, tmp_path):
+    env = {"RAY_TMPDIR": str(tmp_path), "SEEDCORE_STATE_DIR": str(tmp_path / "state")}
+    result = cli(["diagnose", "-o", "json"], env=env)
+    found = checks(result.stdout)
+    assert found["configuration"]["status"] == "ok"
+    assert found["address"]["status"] == "fail" and "no Ray cluster runs" in found["address"]["seen"]
+    assert "seedcore cluster start" in found["address"]["hint"]
+    assert found["reachability"]["status"] == "skip"
+    assert result.exit_code == 1
+
+
 # --- namespace and singletons --------------------------------------------------------------------
 
 

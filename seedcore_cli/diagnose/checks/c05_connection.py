@@ -32,12 +32,15 @@ def detect_session() -> RaySession | None:
         if contexts:  # only allow_multiple contexts: not the default one
             return RaySession("client", "", "Ray Client (allow_multiple context)", _owner(), contexts)
         return None
-    context = ray.get_runtime_context()
-    namespace = context.namespace
     if client:
+        # Ask the Ray Client API itself: ray.get_runtime_context() follows a thread-local hook
+        # and can answer from a stale local driver state instead.
+        namespace = ray_client.ray.get_runtime_context().namespace
         worker = getattr(ray_client.ray.get_context(), "client_worker", None)
         target = getattr(worker, "_conn_str", "") or "?"
         return RaySession("client", namespace, f"ray://{target}", _owner(), contexts)
+    context = ray.get_runtime_context()
+    namespace = context.namespace
     try:
         address = context.gcs_address
     except Exception:  # noqa: BLE001 - informational only

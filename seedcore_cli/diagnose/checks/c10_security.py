@@ -5,6 +5,7 @@ whether a token is available; a non-loopback cluster without authentication is a
 from __future__ import annotations
 
 import urllib.error
+from concurrent.futures import ThreadPoolExecutor
 import urllib.request
 from pathlib import Path
 from typing import Mapping
@@ -85,8 +86,10 @@ def dashboard_security(ctx: Context) -> CheckResult:
     if ctx.connection is not None:  # honours RAY_API_SERVER_ADDRESS, as `actors list` does
         url, _ = inventory.dashboard_url_for(ctx.connection, env)
         url = url or ctx.dashboard_url
-    state_api = inventory.check_dashboard(url, timeout=ctx.timeout, environ=env)
-    auth = cluster_auth(url, ctx.timeout)
+    with ThreadPoolExecutor(2) as pool:  # both bounded by the timeout; ask at once
+        asked = pool.submit(inventory.check_dashboard, url, ctx.timeout, env)
+        auth = cluster_auth(url, ctx.timeout)
+        state_api = asked.result()
     dash_host = urlsplit(url).hostname or "" if url else ""
     exposed = not is_loopback_host(ctx.host) or bool(dash_host and not is_loopback_host(dash_host))
     status, seen, hint = classify(exposed, auth, env.get("RAY_AUTH_MODE", ""), token_source(env))
