@@ -243,7 +243,9 @@ def _import_ray(loopback: bool):
 
 def _explain_init_error(err: Exception, settings: Settings, address: str) -> CannotConnect:
     text = str(err).strip()
-    first = text.splitlines()[0] if text else type(err).__name__
+    # One line, but keep what Ray said on later lines (e.g. a client server's init failure).
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = " / ".join(lines)[:400] if lines else type(err).__name__
     source = settings.address.source if settings.address else "default"
     lowered = text.lower()
     if "version mismatch" in lowered or "python minor versions differ" in lowered:
