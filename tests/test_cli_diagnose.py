@@ -201,6 +201,7 @@ def test_stale_current_cluster_file(ray_cluster, tmp_path):
     assert found["address"]["status"] == "fail"
     assert "stale current-cluster file" in found["address"]["seen"]
     assert str(tmp_path / "ray" / "ray_current_cluster") in found["address"]["seen"]
+    assert "seedcore cluster start" in found["address"]["hint"] and "RAY_ADDRESS" in found["address"]["hint"]
     assert found["reachability"]["status"] == "skip"
     assert result.returncode == 1
     assert elapsed < UNREACHABLE_BOUND_S, elapsed

@@ -75,8 +75,8 @@ def address(ctx: Context) -> CheckResult:
         ctx.protocols[f"{ctx.host}:{ctx.port}"] = "closed"
         return fail(ID, f"stale current-cluster file: {recorded_file} records {resolved}, where nothing "
                         "answers (the cluster that wrote it is gone)",
-                    "start a cluster (`seedcore cluster start`), or set RAY_ADDRESS to a running one; "
-                    f"`ray stop` on that machine removes {recorded_file.name}", details=tuple(details))
+                    "start a cluster (`seedcore cluster start`), set RAY_ADDRESS to a running one, "
+                    f"or delete the stale {recorded_file}", details=tuple(details))
 
     status, loop_seen, loop_hint = loopback_verdict(mode, ctx.host, ctx.inputs.loopback_env_before,
                                                     ctx.inputs.env.get(LOOPBACK_ENV))
