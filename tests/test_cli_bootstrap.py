@@ -124,6 +124,13 @@ def test_a_name_held_by_another_class_exits_1_and_leaves_it_alone(cli, ray_clust
     assert rows["actuator_organ_1"].actor_id == squatter_id and rows["actuator_organ_1"].state == "ALIVE"
     assert ray.get(squatter.hello.remote()) == "still here"
 
+    dry = cli([*base(ray_cluster, namespace), "bootstrap", "--dry-run", "-o", "json"])
+    assert dry.exit_code == 1
+    rows = {a["name"]: a for a in json.loads(dry.stdout)["actors"]}
+    assert (rows["actuator_organ_1"]["action"], rows["actuator_organ_1"]["class"]) == ("conflict", "Squatter")
+    assert rows["mw"]["action"] == "would create"
+    assert named(namespace) == {"actuator_organ_1"}
+
 
 def test_each_kind_of_bad_config_exits_2_before_connecting(cli, ray_cluster, namespace, tmp_path,
                                                            organism_cleanup):

@@ -264,6 +264,8 @@ class ActorReport:
 
     @property
     def ok(self) -> bool:
+        if self.action == ACTION_CONFLICT:
+            return False
         return self.state == STATE_ALIVE or self.action == ACTION_WOULD_CREATE
 
     def to_dict(self) -> dict:
