@@ -99,9 +99,9 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
         )
 
     started = time.monotonic()
-    mode, address, started_local = _resolve_target(settings, start_local)
+    mode, address, started_local = resolve_target(settings, start_local)
     host, port = _split(address)
-    _check_reachable(settings, mode, host, port)
+    check_reachable(settings, mode, host, port)
     ray = _import_ray(loopback=is_loopback_host(host))
     if ray.is_initialized():
         raise ConnectionConflict(
@@ -153,7 +153,7 @@ def disconnect() -> None:
     _current, _current_key = None, None
 
 
-def _resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, bool]:
+def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, bool]:
     """(mode, address for ray.init, whether the local cluster was started now)."""
     target: Target = settings.target
     source = settings.address.source if settings.address else "default"
@@ -190,7 +190,7 @@ def _split(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _check_reachable(settings: Settings, mode: str, host: str, port: int) -> None:
+def check_reachable(settings: Settings, mode: str, host: str, port: int) -> None:
     """A short probe before ray.init: closed ports and wrong protocols fail here, in seconds."""
     origin = f"from {settings.address.source}" if settings.address else "default"
     recorded = settings.target.kind == "auto" or (settings.target.kind == "default" and mode == MODE_DRIVER)
@@ -221,13 +221,28 @@ def _check_reachable(settings: Settings, mode: str, host: str, port: int) -> Non
         )
 
 
+_UNCHANGED = object()
+_loopback_env_before: "str | None | object" = _UNCHANGED
+
+
+def loopback_env_before_connect() -> str | None:
+    """RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER as the user had it, before connect() set it to 0."""
+    if _loopback_env_before is _UNCHANGED:
+        return os.environ.get(LOOPBACK_ENV)
+    return _loopback_env_before  # type: ignore[return-value]
+
+
 def _import_ray(loopback: bool):
     """Import ray; for a loopback target, keep Ray from rewriting 127.0.0.1 to the network IP.
 
     Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is imported; without it set to 0 a
     driver resolves 127.0.0.1 to the machine's network IP and hangs connecting to the GCS.
     """
-    if loopback and LOOPBACK_ENV not in os.environ:
+    global _loopback_env_before
+    if loopback:
+        if _loopback_env_before is _UNCHANGED:
+            _loopback_env_before = os.environ.get(LOOPBACK_ENV)
+        # Forced even over an explicit "1": with it, ray.init on 127.0.0.1 can only hang.
         os.environ[LOOPBACK_ENV] = "0"
     already_imported = "ray" in sys.modules
     import ray

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,15 +10,7 @@ import typer
 from seedcore_cli.cli.context import state
 from seedcore_cli.cli.output import OutputFormat, message, print_json, print_table
 
-_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-# As the process started, before connect() may set it for itself (it only ever sets "0").
-_LOOPBACK_AT_START = os.environ.get(_LOOPBACK_ENV)
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
-
-
-def _loopback_before() -> str | None:
-    now = os.environ.get(_LOOPBACK_ENV)
-    return now if now != "0" else _LOOPBACK_AT_START
 
 
 def diagnose(
@@ -33,12 +24,13 @@ def diagnose(
         show_default=False)] = None,
 ) -> None:
     """Name the cause of a Ray connection problem: config, install, address, ports, namespace, actors."""
+    from seedcore_cli import connection
     from seedcore_cli.diagnose import Inputs, run
 
     app_state, root = state(ctx), ctx.find_root().params
     inputs = Inputs(address=root.get("address"), namespace=root.get("namespace"), env_file=root.get("env_file"),
                     settings=app_state.settings, connection=app_state.connection, failure=app_state.failure,
-                    loopback_env_before=_loopback_before(), timeout=timeout, organism_config=config)
+                    loopback_env_before=connection.loopback_env_before_connect(), timeout=timeout, organism_config=config)
     report = run(inputs, strict=strict)
     _render(ctx, report, output)
     raise typer.Exit(report.exit_code)

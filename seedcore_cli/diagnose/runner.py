@@ -63,13 +63,9 @@ def diagnose(
     (ConnectionConflict) and the connection and namespace checks say why. Nothing is exited
     or printed.
     """
-    import os
-
     from seedcore_cli import connection, settings
 
-    before = os.environ.get(connection.LOOPBACK_ENV)
-    inputs = Inputs(address=address, namespace=namespace, env_file=env_file,
-                    loopback_env_before=before, organism_config=organism_config)
+    inputs = Inputs(address=address, namespace=namespace, env_file=env_file, organism_config=organism_config)
     if timeout is not None:
         inputs.timeout = timeout
     try:
@@ -77,6 +73,7 @@ def diagnose(
         inputs.connection = connection.connect(inputs.settings)
     except SeedcoreError as err:
         inputs.failure = err
+    inputs.loopback_env_before = connection.loopback_env_before_connect()
     return run(inputs, strict=strict)
 
 

@@ -48,7 +48,7 @@ def address(ctx: Context) -> CheckResult:
     details: list[tuple[str, str]] = [("kind", target.kind)]
     recorded_file = connection.ray_current_cluster_file()
     try:
-        mode, resolved, _ = connection._resolve_target(s, start_local=False)
+        mode, resolved, _ = connection.resolve_target(s, start_local=False)
     except NoCluster as err:
         local = local_cluster.status()
         if local.stale:

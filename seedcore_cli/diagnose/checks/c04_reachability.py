@@ -48,7 +48,7 @@ def reachability(ctx: Context) -> CheckResult:
     try:
         # The same probe and wording connect() uses: closed port, ray:// at a GCS port,
         # a GCS address at the Ray Client port, something else entirely.
-        connection._check_reachable(s, ctx.mode, host, port)
+        connection.check_reachable(s, ctx.mode, host, port)
     except Unreachable as err:
         return fail(ID, err.message, err.hint, details=((what, f"{host}:{port}"),))
     speaks = "client" if ctx.mode == connection.MODE_CLIENT else "gcs"
