@@ -25,7 +25,7 @@ from seedcore_cli.cli import diagnose as diagnose_commands
 from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, state
 from seedcore_cli.cli.output import OutputFormat, make_consoles, message, render
-from seedcore_cli.errors import EXIT_FAILED, SeedcoreError
+from seedcore_cli.errors import EXIT_FAILED, BadInput, SeedcoreError
 
 # How each command uses the cluster, by the first word(s) of its path. Default: connect.
 NO_CONNECTION = {("cluster",)}
@@ -91,11 +91,11 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _command_path(ctx: typer.Context) -> tuple[str, ...]:
-    """Parse the chosen subcommand chain's arguments now; return its names.
+def _parse_subcommand(ctx: typer.Context) -> tuple[tuple[str, ...], dict]:
+    """Parse the chosen subcommand chain's arguments now; return its names and the leaf's params.
 
-    Runs each sub-context's parser (eager --help prints and exits here; usage errors exit 2
-    here), then discards it: Typer parses again when it invokes the command.
+    Runs each sub-context's parser (eager --help prints and exits here; usage errors and bad
+    --config files exit 2 here), then discards it: Typer parses again when it invokes the command.
     """
     path: list[str] = []
     command, parent = ctx.command, ctx
@@ -108,7 +108,15 @@ def _command_path(ctx: typer.Context) -> tuple[str, ...]:
         sub_ctx = sub_command.make_context(name, list(rest), parent=parent)
         command, parent = sub_command, sub_ctx
         args = [*getattr(sub_ctx, "_protected_args", []), *sub_ctx.args]
-    return tuple(path)
+    return tuple(path), (parent.params if parent is not ctx else {})
+
+
+def _one_namespace(before: str | None, after: str | None) -> str | None:
+    """`seedcore --namespace NS cmd` and `seedcore cmd --namespace NS` both work; two differing clash."""
+    if before is not None and after is not None and before != after:
+        raise BadInput(f"two namespaces given: --namespace {before} before the command and "
+                       f"--namespace {after} after it", "give --namespace once")
+    return after if after is not None else before
 
 
 @app.callback()
@@ -132,9 +140,10 @@ def root(
     ctx.obj = AppState(consoles=consoles, verbose=verbose)
     if ctx.resilient_parsing or ctx.invoked_subcommand is None:
         return
-    path = _command_path(ctx)
+    path, leaf_params = _parse_subcommand(ctx)
     if _matches(path, NO_CONNECTION):
         return
+    namespace = _one_namespace(namespace, leaf_params.get("namespace"))
     _connect_once(ctx.obj, address, namespace, env_file,
                   start_local=_matches(path, STARTS_LOCAL_CLUSTER),
                   tolerate_failure=_matches(path, REPORTS_CONNECT_FAILURE))

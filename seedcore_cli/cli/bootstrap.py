@@ -32,7 +32,7 @@ def bootstrap(
 ) -> None:
     """Bring the SeedCore organism up: singletons, organs and agents (idempotent)."""
     consoles = state(ctx).consoles
-    organism = manager(ctx, namespace, config)
+    organism = manager(ctx, config)
     with progress(consoles, "Starting actors") as on_progress:
         result = organism.initialize(singletons_only=singletons_only, dry_run=dry_run, timeout=timeout,
                                      progress=on_progress)

@@ -51,30 +51,22 @@ def _check_namespace(ctx: typer.Context, param: typer.CallbackParam, value: Opti
 ConfigOption = Annotated[Optional[Path], typer.Option(
     "--config", envvar="SEEDCORE_ORGANISM_CONFIG", callback=_check_config, show_default=False,
     help="Organism config (YAML) (default: the packaged one, 3 organs).")]
+# Declared on the commands so `seedcore bootstrap --namespace NS` parses; the root callback reads
+# it while it pre-parses the command and connects in that namespace (app.py, _one_namespace).
 NamespaceOption = Annotated[Optional[str], typer.Option(
     "--namespace", callback=_check_namespace, show_default=False,
-    help="Namespace of the organism (default: the connection's, see `seedcore --help`).")]
+    help="Namespace of the organism; the same as `seedcore --namespace NS` (one connection, in it).")]
 OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")]
 
 
-def target_namespace(conn: "Connection", namespace: Optional[str]) -> str:
-    """The subcommand's --namespace, else the connection's; two different --namespace flags clash."""
-    if namespace is None or namespace == conn.namespace:
-        return conn.namespace
-    if conn.namespace_source == "--namespace":
-        raise BadInput(f"two namespaces given: --namespace {conn.namespace} before the command and "
-                       f"--namespace {namespace} after it", "give --namespace once")
-    return namespace
-
-
-def manager(ctx: typer.Context, namespace: Optional[str], config: Optional[Path] = None,
+def manager(ctx: typer.Context, config: Optional[Path] = None,
             with_config: bool = True) -> "OrganismManager":
     """The OrganismManager for this command, built from the root callback's live connection."""
     conn = state(ctx).require_connection()
     from seedcore_cli.organism.config import load
     from seedcore_cli.organism.manager import OrganismManager
 
-    return OrganismManager(conn, load(config) if with_config else None, target_namespace(conn, namespace))
+    return OrganismManager(conn, load(config) if with_config else None)
 
 
 @contextlib.contextmanager
@@ -140,7 +132,7 @@ def status(
         raise BadInput("--watch draws a live table; it cannot be combined with -o json", "drop one of them")
     if watch and not consoles.out.is_terminal:
         raise BadInput("--watch needs a terminal (stdout is not one)", "drop --watch, or run it in a terminal")
-    organism = manager(ctx, namespace, config)
+    organism = manager(ctx, config)
     result = _watch(consoles, organism, timeout, agents) if watch else organism.status(timeout)
     if output == OutputFormat.json:
         print_json(result.to_dict())
@@ -193,7 +185,7 @@ def teardown(
 ) -> None:
     """Kill the organism's organs and agents in the namespace (singletons only when asked)."""
     consoles = state(ctx).consoles
-    organism = manager(ctx, namespace, with_config=False)
+    organism = manager(ctx, with_config=False)
     items = organism.plan_teardown(include_singletons=include_singletons)
     if items and not yes:
         message(consoles, f"In namespace {organism.namespace}: " + ", ".join(item.name for item in items))

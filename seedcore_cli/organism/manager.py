@@ -2,8 +2,8 @@
 
 It cannot exist without a live connection (its constructor takes the Connection `connect()`
 returned) and is never created at import time: commands build it after the root callback
-connected. Its namespace is the connection's unless one is given (actors are always addressed
-with an explicit namespace, so `bootstrap --namespace NS` needs no second connection).
+connected. Its namespace is the connection's unless one is given (library use: actors are
+always addressed with an explicit namespace).
 
 - `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
   gets or creates the singletons, each organ (a detached actor named by its id) and its agents
