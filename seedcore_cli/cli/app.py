@@ -188,4 +188,14 @@ def info(
 
 
 def main() -> None:
-    app(prog_name="seedcore")
+    try:
+        app(prog_name="seedcore")
+    finally:
+        _disconnect()
+
+
+def _disconnect() -> None:
+    """Leave Ray explicitly: its atexit handler would first sleep 0.5 s to let logs drain."""
+    connection = sys.modules.get("seedcore_cli.connection")  # imported only if we connected
+    if connection is not None:
+        connection.disconnect()
