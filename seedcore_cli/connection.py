@@ -101,7 +101,7 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
 
     started = time.monotonic()
     mode, address, started_local = resolve_target(settings, start_local)
-    host, port = _split(address)
+    host, port = split_address(address)
     check_reachable(settings, mode, host, port)
     ray = _import_ray(loopback=is_loopback_host(host))
     if ray.is_initialized():
@@ -185,7 +185,8 @@ def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, boo
     raise NoCluster(what, "run `seedcore cluster start`, or set RAY_ADDRESS (HOST:PORT or ray://HOST:10001)")
 
 
-def _split(address: str) -> tuple[str, int]:
+def split_address(address: str) -> tuple[str, int]:
+    """('host', port) of 'HOST:PORT', 'ray://HOST:PORT' or 'http://HOST:PORT' (IPv6 in brackets)."""
     hostport = address.split("://", 1)[-1]
     host, _, port = hostport.rpartition(":")
     return host.strip("[]"), int(port)

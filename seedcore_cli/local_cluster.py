@@ -2,7 +2,7 @@
 
 `ray start --head --block` runs as our child in its own process session; SIGTERM to that one
 process drains and stops every Ray process it started, so `stop` touches nothing else on the
-machine (never `ray stop`, never a kill by process name). What was started is recorded in a JSON
+machine (never Ray's own stop command, never a kill by process name). What was started is recorded in a JSON
 state file in the state directory (SEEDCORE_STATE_DIR, default ~/.seedcore).
 """
 

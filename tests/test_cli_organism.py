@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOOPBACK, run_seedcore
+from conftest import LOOPBACK, run_seedcore, stop_head
 from organism_support import (  # noqa: F401 - organism_cleanup is a fixture
     connect,
     named,
@@ -230,13 +229,7 @@ def two_node_cluster(tmp_path):
         from seedcore_cli import connection
 
         connection.disconnect()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)  # our own session only
-                process.wait()
+        stop_head(process)
         log.close()
         shutil.rmtree(private_tmp, ignore_errors=True)
 

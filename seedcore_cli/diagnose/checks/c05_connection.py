@@ -67,7 +67,7 @@ def connection(ctx: Context) -> CheckResult:
         details = tuple((k, str(v)) for k, v in conn.to_dict().items())
         if session is not None and session.client_contexts > (1 if session.kind == "client" else 0):
             return warn(ID, f"{seen}; {session.client_contexts} Ray Client contexts are open in this process",
-                        "another ray.init(..., allow_multiple=True) made more than one client: "
+                        "another ray.init call with allow_multiple=True made more than one client: "
                         + CONFLICT_HINT, details=details)
         return ok(ID, seen, details=details)
     if failure is None:

@@ -17,7 +17,7 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 
 
 def is_anonymous(namespace: str) -> bool:
-    """Ray gives a driver that calls ray.init() without namespace= a random UUID namespace."""
+    """Ray gives a driver that connects with ray.init but no namespace= a random UUID namespace."""
     return bool(_UUID.match(namespace))
 
 
@@ -73,7 +73,7 @@ def namespace(ctx: Context) -> CheckResult:
     details += [(f"actors in {ns}", _names(found)) for ns, found in holding.items()]
 
     if runtime != configured.value:
-        why = "an anonymous namespace (ray.init() without namespace=)" if is_anonymous(runtime) else repr(runtime)
+        why = "an anonymous namespace (a ray.init call without namespace=)" if is_anonymous(runtime) else repr(runtime)
         return fail(ID, f"this process's Ray runtime namespace is {why}, but the configured namespace is "
                         f"{configured.value!r} (from {configured.source}): named actors are looked up in the "
                         f"wrong namespace{searched}",
@@ -83,7 +83,7 @@ def namespace(ctx: Context) -> CheckResult:
     if moved:
         other, found = moved
         if is_anonymous(other):
-            where = (f"only in the anonymous namespace {other} (made by a ray.init() without namespace=; "
+            where = (f"only in the anonymous namespace {other} (made by a ray.init call without namespace=; "
                      "no other job can find them by name)")
             hint = (f"create them in a named namespace: `seedcore bootstrap --namespace {configured.value}`, "
                     "and give every SeedCore service's ray.init a namespace")
