@@ -187,7 +187,7 @@ def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, boo
 
 def split_address(address: str) -> tuple[str, int]:
     """('host', port) of 'HOST:PORT', 'ray://HOST:PORT' or 'http://HOST:PORT' (IPv6 in brackets)."""
-    hostport = address.split("://", 1)[-1]
+    hostport = address.split("://", 1)[-1].split("/", 1)[0]
     host, _, port = hostport.rpartition(":")
     return host.strip("[]"), int(port)
 
