@@ -166,10 +166,15 @@ def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, boo
         cluster = local_cluster.running()
         if cluster is not None:
             return MODE_LOCAL, cluster.gcs_address, False
+    stale = ""
     if target.kind in ("default", "auto"):
         recorded = recorded_cluster_address()
-        if recorded:
+        # `auto` means that cluster, reachable or not (check_reachable says it is gone); with
+        # nothing configured, a recorded cluster that no longer answers is just not there.
+        if recorded and (target.kind == "auto" or probe.tcp_open(*split_address(recorded), PROBE_TIMEOUT_S)):
             return MODE_DRIVER, recorded, False
+        if recorded:
+            stale = f" (the cluster recorded in {ray_current_cluster_file()} at {recorded} does not answer)"
         if target.kind == "auto":
             raise NoCluster(
                 f"no running Ray cluster found for address 'auto' (from {source}): "
@@ -180,7 +185,7 @@ def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, boo
         cluster, _ = local_cluster.start()
         return MODE_LOCAL, cluster.gcs_address, True
     what = "the seedcore local cluster is not running" if target.kind == "local" else (
-        "no Ray address is configured and no Ray cluster runs on this machine"
+        "no Ray address is configured and no Ray cluster runs on this machine" + stale
     )
     raise NoCluster(what, "run `seedcore cluster start`, or set RAY_ADDRESS (HOST:PORT or ray://HOST:10001)")
 
@@ -220,6 +225,14 @@ def check_reachable(settings: Settings, mode: str, host: str, port: int) -> None
         raise Unreachable(
             f"{host}:{port} ({origin}) answers but is neither a Ray GCS nor a Ray Client server",
             "check the port: GCS defaults to 6379, Ray Client to 10001",
+        )
+    if spoken == "slow":
+        # Silent ports are refused too: a server that waits for its client to speak (Redis on
+        # 6379, say) would otherwise leave ray.init hanging for minutes.
+        raise Unreachable(
+            f"{host}:{port} ({origin}) accepts connections but gave no Ray answer within "
+            f"{PROBE_TIMEOUT_S:g} s",
+            "check that it is a Ray GCS (default 6379) or Ray Client (10001) port and that the head is not overloaded",
         )
 
 
@@ -279,6 +292,13 @@ def _explain_init_error(err: Exception, settings: Settings, address: str) -> Can
         return CannotConnect(
             f"Ray refused the connection to {address} (from {source}): authentication failed",
             "set RAY_AUTH_TOKEN (see `ray get-auth-token` on the head) and retry",
+        )
+    if "starting ray client server failed" in lowered:
+        return CannotConnect(
+            f"the Ray Client proxy at {address} (from {source}) could not start a server for this "
+            "client",
+            "retry; if it persists, read ray_client_server_*.err in the head's session logs (clusters "
+            "sharing a machine also share the per-client port range 23000-24000)",
         )
     if "timeout" in lowered or "timed out" in lowered:
         return Unreachable(

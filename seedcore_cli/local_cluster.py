@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from seedcore_cli import probe
-from seedcore_cli.errors import OperationFailed
+from seedcore_cli.errors import BadInput, OperationFailed
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 90.0
@@ -34,7 +34,13 @@ _WORKER_PORTS = range(10002, 20000)
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("SEEDCORE_STATE_DIR") or Path.home() / ".seedcore")
+    configured = os.environ.get("SEEDCORE_STATE_DIR")
+    path = Path(configured or Path.home() / ".seedcore")
+    if path.exists() and not path.is_dir():
+        origin = "from SEEDCORE_STATE_DIR" if configured else "the default"
+        raise BadInput(f"state directory {str(path)!r} ({origin}) is not a directory",
+                       "point SEEDCORE_STATE_DIR at a directory")
+    return path
 
 
 def state_file() -> Path:
@@ -219,7 +225,11 @@ def start(num_cpus: int | None = None) -> tuple[LocalCluster, bool]:
             dashboard_port=dashboard_port, temp_dir=temp_dir, log_file=str(log_file),
             started_at=time.time(),
         )
-        _wait_ready(process, cluster)
+        try:
+            _wait_ready(process, cluster)
+        except BaseException:  # not ready, or Ctrl-C: leave nothing running that no record names
+            _terminate(process.pid)
+            raise
         tmp = state_file().with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(cluster), indent=2))
         tmp.replace(state_file())
@@ -243,7 +253,6 @@ def _wait_ready(process: subprocess.Popen, cluster: LocalCluster) -> None:
         if ready:
             return
         time.sleep(0.3)
-    _terminate(process.pid)
     raise OperationFailed(
         f"the local cluster did not become ready within {START_TIMEOUT_S:.0f} s",
         f"see {cluster.log_file}",
@@ -264,13 +273,17 @@ def _terminate(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def stop() -> LocalCluster | None:
-    """Stop the recorded local cluster by its pid. Returns it, or None if none was recorded."""
+def stop() -> tuple[LocalCluster | None, bool]:
+    """Stop the recorded local cluster by its pid and forget it.
+
+    Returns (the recorded cluster or None, whether it was running and got stopped).
+    """
     with _lock():
         cluster = _read_state()
         if cluster is None:
-            return None
-        if _is_ours(cluster):
+            return None, False
+        running_now = _is_ours(cluster)
+        if running_now:
             _terminate(cluster.pid)
         state_file().unlink(missing_ok=True)
-        return cluster
+        return cluster, running_now

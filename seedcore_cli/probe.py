@@ -27,13 +27,18 @@ def tcp_open(host: str, port: int, timeout: float = 2.0) -> bool:
 
 @dataclass(frozen=True)
 class Protocol:
-    """What a port speaks: 'closed', 'gcs', 'client', or 'other' (open, neither)."""
+    """What a port speaks: 'closed', 'gcs', 'client', 'other' (open, neither), or 'slow' (open,
+    no gRPC answer within the timeout: a loaded server, so no verdict)."""
 
     name: str
 
 
-def _grpc_implements(host: str, port: int, method: str, timeout: float) -> bool | None:
-    """True if the server implements `method`, False if not, None if no gRPC answer."""
+_SLOW = "slow"
+
+
+def _grpc_implements(host: str, port: int, method: str, timeout: float) -> bool | str | None:
+    """True if the server implements `method`, False if not, None if it does not speak gRPC,
+    'slow' if it did not answer in time."""
     import grpc  # a dependency of ray[default]; imported only when probing
 
     channel = grpc.insecure_channel(f"{host}:{port}")
@@ -45,7 +50,9 @@ def _grpc_implements(host: str, port: int, method: str, timeout: float) -> bool 
         code = err.code()
         if code == grpc.StatusCode.UNIMPLEMENTED:
             return False
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return _SLOW
+        if code == grpc.StatusCode.UNAVAILABLE:
             return None
         return True  # e.g. NOT_FOUND, UNAUTHENTICATED: the method exists
     finally:
@@ -57,11 +64,14 @@ def protocol_of(host: str, port: int, timeout: float = 2.0) -> Protocol:
     if not tcp_open(host, port, timeout):
         return Protocol("closed")
     gcs = _grpc_implements(host, port, _GCS_METHOD, timeout)
-    if gcs:
+    if gcs is True:
         return Protocol("gcs")
-    if gcs is False and _grpc_implements(host, port, _CLIENT_METHOD, timeout):
-        return Protocol("client")
-    return Protocol("other")
+    if gcs is False:
+        client = _grpc_implements(host, port, _CLIENT_METHOD, timeout)
+        if client is True:
+            return Protocol("client")
+        gcs = client
+    return Protocol(_SLOW if gcs == _SLOW else "other")
 
 
 def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:

@@ -82,7 +82,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 def parse_port(text: str, what: str, source: str) -> int:
-    if not text.strip().isdigit():
+    if not re.fullmatch(r"[0-9]+", text.strip()):  # ASCII digits only ('²'.isdigit() is True)
         raise SettingsError(
             f"{what} port {text!r} (from {source}) is not a number",
             "use a port between 1 and 65535",
@@ -168,7 +168,12 @@ def read_env_file(env_file: Path | None, cwd: Path | None = None) -> tuple[Path 
         if not candidate.is_file():
             return None, {}
         path = candidate
-    values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        values = {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
+    except (OSError, UnicodeDecodeError) as err:
+        origin = "--env-file" if env_file is not None else "the working directory"
+        raise SettingsError(f"env file {str(path)!r} (from {origin}) cannot be read: {err}",
+                            "save it as UTF-8 text, or pass another file with --env-file") from err
     return path, values
 
 

@@ -140,7 +140,33 @@ def test_traceback_only_with_verbose_or_debug():
     assert "Traceback" in verbose.stderr and "(from --address)" in verbose.stderr
 
 
-def test_no_ansi_codes_off_a_terminal(ray_cluster):
-    result = run_seedcore(["--address", ray_cluster.gcs_address, "info"])
-    assert result.returncode == 0 and "\x1b[" not in result.stdout + result.stderr
-    assert "resolved_address" in result.stdout
+def test_unreadable_or_odd_environment_values_are_bad_input(tmp_path, cli):
+    (tmp_path / "latin1.env").write_bytes("SEEDCORE_NS=caf\xe9\n".encode("latin-1"))
+    result = cli(["--env-file", str(tmp_path / "latin1.env"), "info"])
+    assert result.exit_code == 2 and "cannot be read" in result.stderr and "latin1.env" in result.stderr
+    result = cli(["info"], env={"RAY_HOST": "127.0.0.1", "RAY_PORT": "\u00b2"})
+    assert result.exit_code == 2 and "(from RAY_PORT) is not a number" in result.stderr
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("")
+    result = cli(["cluster", "status"], env={"SEEDCORE_STATE_DIR": str(a_file)})
+    assert result.exit_code == 2 and "(from SEEDCORE_STATE_DIR) is not a directory" in result.stderr
+
+
+def test_dry_run_bootstrap_never_starts_a_cluster(tmp_path):
+    env = {"RAY_TMPDIR": str(tmp_path), "SEEDCORE_STATE_DIR": str(tmp_path / "state")}
+    result = run_seedcore(["bootstrap", "--dry-run"], env=env)
+    assert result.returncode == 3 and "seedcore cluster start" in result.stderr
+    assert not (tmp_path / "state" / "local-cluster.json").exists()
+
+
+def test_colour_follows_the_terminal_and_the_switches(ray_cluster):
+    """FORCE_COLOR makes Rich colour a pipe (as on a terminal); NO_COLOR and --no-color undo it."""
+    args = ["--address", ray_cluster.gcs_address, "info"]
+    warn = {"SEEDCORE_NS": "alpha", "RAY_NAMESPACE": "beta"}  # a yellow warning on stderr
+    coloured = run_seedcore(args, env={**warn, "FORCE_COLOR": "1"})
+    assert coloured.returncode == 0 and "\x1b[33m" in coloured.stderr  # the control case
+    plain = run_seedcore(args, env=warn)
+    assert "\x1b[" not in plain.stdout + plain.stderr
+    for extra_args, extra_env in (([], {"NO_COLOR": "1"}), (["--no-color"], {})):
+        result = run_seedcore(extra_args + args, env={**warn, "FORCE_COLOR": "1", **extra_env})
+        assert result.returncode == 0 and "\x1b[33m" not in result.stderr and "differ" in result.stderr

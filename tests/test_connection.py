@@ -128,3 +128,45 @@ def test_init_errors_become_one_line_causes():
     assert err.exit_code == 3 and "version mismatch" in err.message and "\n" not in err.message
     err = connection._explain_init_error(ConnectionError("ray client connection timeout"), s, "ray://h:1")
     assert isinstance(err, Unreachable)
+
+
+def test_a_silent_port_is_refused_fast():
+    """A server that never speaks first (Redis on 6379, say) must not leave ray.init hanging."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()) for _ in range(4)], daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unreachable, match="gave no Ray answer"):
+            _connect(f"127.0.0.1:{port}", "x")
+        assert time.monotonic() - started < 5
+    finally:
+        server.close()
+
+
+def test_a_stale_recorded_cluster_is_not_used_by_default(tmp_path, monkeypatch):
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.setenv("SEEDCORE_STATE_DIR", str(tmp_path / "state"))
+    s = settings.resolve(namespace="x", environ={})
+    # Read-only: no cluster, and the message says the recorded one does not answer.
+    with pytest.raises(NoCluster, match="does not answer"):
+        connection.resolve_target(s, start_local=False)
+    # bootstrap: falls through to starting the local cluster (the process boundary is faked here;
+    # test_cli_bootstrap starts a real one from nothing).
+    from seedcore_cli import local_cluster
+
+    fake = local_cluster.LocalCluster(pid=1, gcs_port=7, client_port=8, dashboard_port=9,
+                                      temp_dir="/tmp/x", log_file="/tmp/x.log", started_at=0)
+    monkeypatch.setattr(local_cluster, "start", lambda: (fake, True))
+    assert connection.resolve_target(s, start_local=True) == ("local", "127.0.0.1:7", True)
+    # An explicit `auto` still means that cluster: it is reported gone, not replaced.
+    auto = settings.resolve(address="auto", namespace="x", environ={})
+    assert connection.resolve_target(auto, start_local=True)[1].startswith("127.0.0.1:")

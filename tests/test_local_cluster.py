@@ -82,3 +82,10 @@ def test_read_only_command_never_starts_a_cluster(state_env):
     result = run_seedcore(["--address", "local", "info"], env=state_env)
     assert result.returncode == 3 and "seedcore cluster start" in result.stderr
     assert not Path(state_env["SEEDCORE_STATE_DIR"], "local-cluster.json").exists()
+
+
+def test_stop_of_a_stale_record_says_so(state_env):
+    test_status_of_a_stale_state_file(state_env)
+    result = run_seedcore(["cluster", "stop"], env=state_env)
+    assert result.returncode == 0 and "was not running; forgot its record" in result.stderr
+    assert not Path(state_env["SEEDCORE_STATE_DIR"], "local-cluster.json").exists()

@@ -145,7 +145,8 @@ def root(
         return
     namespace = _one_namespace(namespace, leaf_params.get("namespace"))
     _connect_once(ctx.obj, address, namespace, env_file,
-                  start_local=_matches(path, STARTS_LOCAL_CLUSTER),
+                  # a dry run reports what would be created: it starts no cluster either
+                  start_local=_matches(path, STARTS_LOCAL_CLUSTER) and not leaf_params.get("dry_run"),
                   tolerate_failure=_matches(path, REPORTS_CONNECT_FAILURE))
 
 

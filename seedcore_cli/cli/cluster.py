@@ -44,11 +44,14 @@ def start(
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the local Ray head this tool started (by its pid; nothing else is touched)."""
-    stopped = local_cluster.stop()
-    if stopped is None:
-        message(state(ctx).consoles, "No seedcore local cluster is recorded; nothing to stop.")
+    cluster, was_running = local_cluster.stop()
+    if cluster is None:
+        text = "No seedcore local cluster is recorded; nothing to stop."
+    elif was_running:
+        text = f"Stopped the local cluster (pid {cluster.pid}, {cluster.gcs_address})."
     else:
-        message(state(ctx).consoles, f"Stopped the local cluster (pid {stopped.pid}, {stopped.gcs_address}).")
+        text = f"The recorded local cluster (pid {cluster.pid}) was not running; forgot its record."
+    message(state(ctx).consoles, text)
 
 
 @app.command()

@@ -35,9 +35,15 @@ class Consoles:
         return self.err.is_terminal
 
 
+def _columns(default: int = 200) -> int:
+    """Table width off a terminal: COLUMNS if it is a sane number, else wide (no squeezing)."""
+    text = os.environ.get("COLUMNS", "")
+    return int(text) if text.isascii() and text.isdigit() and 20 <= int(text) <= 10_000 else default
+
+
 def make_consoles(no_color: bool = False) -> Consoles:
     color_off = no_color or "NO_COLOR" in os.environ
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "200"))
+    width = None if sys.stdout.isatty() else _columns()
     return Consoles(
         out=Console(file=sys.stdout, no_color=color_off, highlight=False, width=width,
                     soft_wrap=False),
