@@ -72,6 +72,52 @@ def test_runner_turns_a_crashing_check_into_a_failure_not_a_crash():
     assert result.status == FAIL and "KeyError" in result.seen and result.hint
 
 
+def test_runner_bounds_a_hung_check_and_ignores_what_it_writes_late():
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def hung(ctx):
+        release.wait(30)  # a GCS call without a timeout of its own
+        ctx.dashboard_url = "http://late:1"
+        return CheckResult("hung", OK, "late")
+
+    ctx = Context(inputs=Inputs(timeout=0.1))
+    started = time.monotonic()
+    result = _run_one(registry.Check("hung", "Hung", hung), ctx)
+    elapsed = time.monotonic() - started
+    try:
+        assert result.status == FAIL and "no answer within 2.2 s" in result.seen and result.hint
+        assert 2.2 <= elapsed < 4, elapsed
+        assert result.seconds >= 2.2
+    finally:
+        release.set()
+    time.sleep(0.2)
+    assert ctx.dashboard_url == ""  # the abandoned check worked on a copy
+
+
+def test_runner_adopts_what_a_bounded_check_learns_and_keeps_unbounded_ones_on_this_thread():
+    import threading
+
+    threads = {}
+
+    def learns(ctx):
+        threads["bounded"] = threading.current_thread()
+        ctx.host, ctx.env_file_values["A"] = "10.0.0.1", "1"
+        return CheckResult("learns", OK, "")
+
+    def local(ctx):
+        threads["unbounded"] = threading.current_thread()
+        return CheckResult("local", OK, "")
+
+    ctx = Context(inputs=Inputs())
+    assert _run_one(registry.Check("learns", "Learns", learns), ctx).status == OK
+    assert ctx.host == "10.0.0.1" and ctx.env_file_values == {"A": "1"}
+    assert _run_one(registry.Check("local", "Local", local, bounded=False), ctx).status == OK
+    assert threads["unbounded"] is threading.current_thread() is not threads["bounded"]
+
+
 def test_every_check_is_registered_once_in_the_documented_order():
     ids = [c.id for c in registry.load()]
     assert ids == ["configuration", "local_install", "address", "reachability", "connection", "versions",
@@ -194,12 +240,39 @@ def test_security_classification(exposed, auth, mode, token, status):
         assert "CVE-2023-48022" in hint and "ShadowRay" in hint
 
 
-def test_token_source_names_where_never_what(tmp_path):
-    assert c10.token_source({"RAY_AUTH_TOKEN": "s3cr3t"}, home=tmp_path) == "RAY_AUTH_TOKEN"
+def test_token_source_names_where_never_what(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert c10.token_source({"RAY_AUTH_TOKEN": "s3cr3t"}) == "RAY_AUTH_TOKEN"
     file = tmp_path / "tok"
     file.write_text("s3cr3t\n")
-    assert c10.token_source({"RAY_AUTH_TOKEN_PATH": str(file)}, home=tmp_path) == f"RAY_AUTH_TOKEN_PATH ({file})"
-    assert c10.token_source({}, home=tmp_path) == ""
+    assert c10.token_source({"RAY_AUTH_TOKEN_PATH": str(file)}) == f"RAY_AUTH_TOKEN_PATH ({file})"
+    assert c10.token_source({}) == ""
     (tmp_path / ".ray").mkdir()
     (tmp_path / ".ray" / "auth_token").write_text("s3cr3t")
-    assert c10.token_source({}, home=tmp_path) == str(tmp_path / ".ray" / "auth_token")
+    assert c10.token_source({"RAY_AUTH_MODE": "token"}) == str(tmp_path / ".ray" / "auth_token")
+
+
+@pytest.mark.parametrize("environ,available", [
+    ({}, False),  # ~/.ray/auth_token exists, but without RAY_AUTH_MODE=token nobody sends it
+    ({"RAY_AUTH_MODE": "disabled"}, False),
+    ({"RAY_AUTH_MODE": "token"}, True),
+    ({"RAY_AUTH_MODE": "TOKEN"}, True),
+    ({"RAY_AUTH_TOKEN": "t"}, True),
+    ({"RAY_AUTH_TOKEN": "  "}, False),
+    ({"RAY_AUTH_TOKEN_PATH": "MISSING", "RAY_AUTH_MODE": "token"}, False),
+    ({"RAY_AUTH_TOKEN_PATH": "EMPTY", "RAY_AUTH_MODE": "token"}, False),
+    ({"RAY_AUTH_TOKEN_PATH": "FILE"}, True),
+])
+def test_token_available_exactly_when_actors_list_sends_one(environ, available, tmp_path, monkeypatch):
+    """diagnose's "a token is available" and the token `actors list` sends follow one rule."""
+    from seedcore_cli import inventory
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("home-token")
+    (tmp_path / "file").write_text("file-token")
+    (tmp_path / "empty").write_text("\n")
+    paths = {"MISSING": tmp_path / "missing", "FILE": tmp_path / "file", "EMPTY": tmp_path / "empty"}
+    environ = {k: str(paths.get(v, v)) for k, v in environ.items()}
+    assert ("Authorization" in inventory._headers(environ)) is available
+    assert bool(c10.token_source(environ)) is available

@@ -69,8 +69,7 @@ class Context:
     host: str = ""
     port: int = 0
     origin: str = ""  # 'from RAY_ADDRESS', 'recorded in /tmp/ray/ray_current_cluster', ...
-    # Reachability: what each probed port speaks, the cluster's metadata, the dashboard.
-    protocols: dict[str, str] = field(default_factory=dict)
+    # Reachability: the cluster's metadata (read from the GCS) and where the dashboard is.
     cluster_metadata: dict[str, Any] | None = None
     dashboard_url: str = ""
     dashboard_source: str = ""

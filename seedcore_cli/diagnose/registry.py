@@ -1,7 +1,9 @@
 """The checks, in the order they run and are shown. Each is one small function Context -> CheckResult.
 
 A check names the checks it needs; when one of those failed (or was skipped), the runner skips it
-with the reason instead of calling it.
+with the reason instead of calling it. The runner bounds every check's time (runner.check_bound),
+on a daemon thread; `bounded=False` keeps a check on the caller's thread, for one that reads Ray's
+thread-local state (which Ray Client context is current) and only asks the connection it holds.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Check:
     title: str
     func: Callable[[Context], CheckResult]
     needs: tuple[str, ...] = ()
+    bounded: bool = True
 
 
 CHECKS: list[Check] = []
@@ -27,13 +30,13 @@ ORDER = ("configuration", "local_install", "address", "reachability", "connectio
          "namespace", "singletons", "organism", "dashboard_security")
 
 
-def check(id: str, title: str, needs: tuple[str, ...] = ()) -> Callable:
+def check(id: str, title: str, needs: tuple[str, ...] = (), bounded: bool = True) -> Callable:
     """Register the decorated function as check `id`; ORDER decides where it runs."""
 
     def register(func: Callable[[Context], CheckResult]) -> Callable[[Context], CheckResult]:
         if any(existing.id == id for existing in CHECKS):
             raise ValueError(f"check {id!r} registered twice")
-        CHECKS.append(Check(id, title, func, needs))
+        CHECKS.append(Check(id, title, func, needs, bounded))
         return func
 
     return register

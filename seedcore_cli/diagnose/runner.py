@@ -1,13 +1,17 @@
-"""Run the registered checks in order, skip what depends on a failure, mask secrets, time it all."""
+"""Run the registered checks in order, skip what depends on a failure, mask secrets, time it all.
+
+Every check runs under a deadline (check_bound): a Ray or HTTP call that hangs (GCS lookups have no
+timeout of their own) fails that check instead of holding diagnose for Ray's 30-120 s.
+"""
 
 from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
-from seedcore_cli.diagnose import registry, secrets
+from seedcore_cli.diagnose import bounded, registry, secrets
 from seedcore_cli.diagnose.context import NOT_RECORDED, Context, Inputs
 from seedcore_cli.diagnose.model import FAIL, SKIP, CheckResult, Report
 from seedcore_cli.errors import SeedcoreError
@@ -29,6 +33,33 @@ def run(inputs: Inputs, strict: bool = False, only: tuple[str, ...] = ()) -> Rep
     return Report(masked, strict=strict, seconds=round(time.monotonic() - started, 3))
 
 
+def check_bound(timeout: float) -> float:
+    """Seconds one check may take: its calls take `timeout` each, at most two back to back, plus
+    slack for the GCS lookups and thread start-up of a loaded machine."""
+    return 2 * timeout + 2
+
+
+def _call(check: registry.Check, ctx: Context) -> CheckResult:
+    """The check's result; run on a daemon thread within check_bound() unless check.bounded is False.
+
+    A bounded check works on a copy of the context, adopted only when it finishes in time: a check
+    abandoned on its thread cannot change what later checks read.
+    """
+    if not check.bounded:
+        return check.func(ctx)
+    work = replace(ctx, results=dict(ctx.results), env_file_values=dict(ctx.env_file_values))
+    limit = check_bound(ctx.timeout)
+    try:
+        result = bounded.call(check.func, work, timeout=limit)
+    except bounded.TimedOut:
+        return CheckResult(check.id, FAIL, f"no answer within {limit:g} s (a Ray or State API call hung)",
+                           "the cluster is overloaded or hung: check the head (`ray status`, its GCS and "
+                           "dashboard logs), or rerun with a larger --timeout")
+    for f in fields(ctx):
+        setattr(ctx, f.name, getattr(work, f.name))
+    return result
+
+
 def _run_one(check: registry.Check, ctx: Context) -> CheckResult:
     blocked = [n for n in check.needs if ctx.status_of(n) in (FAIL, SKIP)]
     if blocked:
@@ -37,7 +68,7 @@ def _run_one(check: registry.Check, ctx: Context) -> CheckResult:
         return CheckResult(check.id, SKIP, f"skipped: {reasons}", title=check.title)
     began = time.monotonic()
     try:
-        result = check.func(ctx)
+        result = _call(check, ctx)
     except SeedcoreError as err:
         result = CheckResult(check.id, FAIL, err.message, err.hint)
     except Exception as err:  # a check's own bug must not hide the other checks

@@ -56,8 +56,8 @@ def address(ctx: Context) -> CheckResult:
         else:
             err_hint = err.hint
         return fail(ID, err.message, err_hint, details=(*details, ("current-cluster file", str(recorded_file))))
-    host, _, port = resolved.split("://", 1)[-1].rpartition(":")
-    ctx.mode, ctx.host, ctx.port = mode, host.strip("[]"), int(port)
+    ctx.mode = mode
+    ctx.host, ctx.port = connection.split_address(resolved)
     recorded = mode == connection.MODE_DRIVER and target.kind in ("auto", "default")
     if recorded:
         ctx.origin = f"recorded in {recorded_file}"
@@ -72,7 +72,6 @@ def address(ctx: Context) -> CheckResult:
     details += [("resolved", resolved), ("mode", mode)]
 
     if recorded and not probe.tcp_open(ctx.host, ctx.port, ctx.timeout):
-        ctx.protocols[f"{ctx.host}:{ctx.port}"] = "closed"
         return fail(ID, f"stale current-cluster file: {recorded_file} records {resolved}, where nothing "
                         "answers (the cluster that wrote it is gone)",
                     "start a cluster (`seedcore cluster start`), set RAY_ADDRESS to a running one, "

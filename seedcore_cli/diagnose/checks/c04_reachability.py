@@ -4,7 +4,6 @@ a port that answers in the wrong protocol for the scheme gets the right port as 
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 from seedcore_cli import connection, probe
 from seedcore_cli.diagnose import bounded
@@ -32,11 +31,6 @@ def gcs_facts(host: str, port: int, timeout: float) -> tuple[dict | None, str]:
     return meta, raw_dash.decode() if raw_dash else ""
 
 
-def _url_endpoint(url: str) -> tuple[str, int]:
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    return parts.hostname or "", parts.port or 80
-
-
 @check(ID, "Reachability", needs=("configuration", "address"))
 def reachability(ctx: Context) -> CheckResult:
     s, host, port = ctx.settings, ctx.host, ctx.port
@@ -52,7 +46,6 @@ def reachability(ctx: Context) -> CheckResult:
     except Unreachable as err:
         return fail(ID, err.message, err.hint, details=((what, f"{host}:{port}"),))
     speaks = "client" if ctx.mode == connection.MODE_CLIENT else "gcs"
-    ctx.protocols[f"{host}:{port}"] = speaks
     details.append((what, f"{host}:{port} answers ({speaks})"))
     parts = [f"{what} {host}:{port} answers"]
 
@@ -62,8 +55,9 @@ def reachability(ctx: Context) -> CheckResult:
         ctx.dashboard_url, ctx.dashboard_source = ctx.connection.dashboard_url, "the connection"
     if speaks == "gcs":
         try:
-            # bounded: never wait on Ray's own retries
-            meta, dash = bounded.call(gcs_facts, host, port, ctx.timeout, timeout=ctx.timeout * 2 + 1)
+            # bounded: never wait on Ray's own retries; two reads, half the timeout each, so that
+            # with the probes this check stays within the runner's bound
+            meta, dash = bounded.call(gcs_facts, host, port, ctx.timeout / 2, timeout=ctx.timeout + 1)
             ctx.cluster_metadata = meta
             if dash and not ctx.dashboard_url:
                 ctx.dashboard_url, ctx.dashboard_source = f"http://{dash}", "the GCS"
@@ -73,7 +67,7 @@ def reachability(ctx: Context) -> CheckResult:
         ctx.dashboard_url = f"http://{host}:{DEFAULT_DASHBOARD_PORT}"
         ctx.dashboard_source = "the default port"
 
-    dash_host, dash_port = _url_endpoint(ctx.dashboard_url)
+    dash_host, dash_port = connection.split_address(ctx.dashboard_url)
     if probe.tcp_open(dash_host, dash_port, ctx.timeout):
         parts.append(f"dashboard {dash_host}:{dash_port} open")
         details.append(("dashboard", f"{ctx.dashboard_url} open (from {ctx.dashboard_source})"))

@@ -57,7 +57,9 @@ def describe(session: RaySession) -> str:
     return f"{kind} to {session.address} in namespace {session.namespace!r}"
 
 
-@check(ID, "Connection", needs=("configuration", "reachability"))
+# On the caller's thread, not under the runner's deadline: which Ray Client context is current
+# is thread-local in Ray, and this only asks the connection the process already holds.
+@check(ID, "Connection", needs=("configuration", "reachability"), bounded=False)
 def connection(ctx: Context) -> CheckResult:
     session = ctx.session = detect_session()
     conn, failure = ctx.connection, ctx.inputs.failure

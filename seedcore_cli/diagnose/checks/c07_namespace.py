@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from seedcore_cli import inventory
+from seedcore_cli.diagnose import bounded
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip
 from seedcore_cli.diagnose.registry import check
@@ -65,11 +67,16 @@ def namespace(ctx: Context) -> CheckResult:
     conn = ctx.connection or _Dashboard(ctx.dashboard_url, runtime)
     searched = ""
     holding: dict[str, list[str]] = {}
+    # The State API's own query timeout, plus a second for the HTTP round trip (inventory.fetch
+    # would wait 5 s more than that: --timeout bounds this check instead).
+    wait = max(1.0, ctx.timeout)
     try:
-        holding = inventory.namespaces_holding(conn, deployment_names(ctx), timeout=max(1.0, ctx.timeout),
-                                               environ=ctx.inputs.env)
+        holding = bounded.call(partial(inventory.namespaces_holding, conn, deployment_names(ctx), timeout=wait,
+                                       environ=ctx.inputs.env), timeout=wait + 1)
     except SeedcoreError as err:
         searched = f"; other namespaces not searched ({err.message})"
+    except bounded.TimedOut as err:
+        searched = f"; other namespaces not searched (the State API gave {err})"
     details += [(f"actors in {ns}", _names(found)) for ns, found in holding.items()]
 
     if runtime != configured.value:

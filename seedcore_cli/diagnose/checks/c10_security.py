@@ -24,23 +24,20 @@ SHADOWRAY = ("anyone who reaches it can run code on the cluster (ShadowRay, CVE-
              "or keep Ray on a private network behind a firewall")
 
 
-def token_source(environ: Mapping[str, str], home: Path | None = None) -> str:
-    """Where a Ray auth token is available, in Ray's order ('' for none). Never the token itself."""
+def token_source(environ: Mapping[str, str]) -> str:
+    """Where the token `actors list` sends comes from, in Ray's order ('' for none); never the token.
+
+    Availability is inventory's own rule (~/.ray/auth_token counts only with RAY_AUTH_MODE=token),
+    so diagnose never reports a token that the State API calls would not send.
+    """
+    if not inventory._auth_token(environ):
+        return ""
     if environ.get("RAY_AUTH_TOKEN", "").strip():
         return "RAY_AUTH_TOKEN"
     path = environ.get("RAY_AUTH_TOKEN_PATH", "").strip()
     if path:
-        file = Path(path).expanduser()
-        return f"RAY_AUTH_TOKEN_PATH ({file})" if _nonempty(file) else ""
-    default = (home or Path.home()) / ".ray" / "auth_token"
-    return str(default) if _nonempty(default) else ""
-
-
-def _nonempty(path: Path) -> bool:
-    try:
-        return bool(path.read_text().strip())
-    except OSError:
-        return False
+        return f"RAY_AUTH_TOKEN_PATH ({Path(path).expanduser()})"
+    return str(Path.home() / ".ray" / "auth_token")
 
 
 def cluster_auth(dashboard_url: str, timeout: float) -> str:
