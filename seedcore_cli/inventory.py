@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed
+from seedcore_cli.singletons import SINGLETONS  # names only: singletons imports no ray
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
     from seedcore_cli.connection import Connection
@@ -62,7 +63,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 30
 # SeedCore's own actor names: the singletons, organs (`*_organ_*`) and agents (`{organ}_agent_{i}`).
-SEEDCORE_NAMES = ("miss_tracker", "shared_cache", "mw", "*_organ_*", "*_agent_*")
+SEEDCORE_NAMES = (*SINGLETONS, "*_organ_*", "*_agent_*")
 API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
 
 CURRENT = "<current>"  # list_actors(namespace=CURRENT): the connection's namespace
@@ -415,8 +416,12 @@ def _get(url: str, params: list[tuple[str, Any]], timeout: float, source: str,
 
 def fetch(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,
           timeout: float = DEFAULT_TIMEOUT_S, source: str = "the cluster",
-          environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """One `GET /api/v0/actors` as StateApiClient.list() builds it; returns `data.result`."""
+          environ: Mapping[str, str] | None = None, http_timeout: float | None = None) -> dict[str, Any]:
+    """One `GET /api/v0/actors` as StateApiClient.list() builds it; returns `data.result`.
+
+    The one State API client in seedcore (the organism's status and teardown use it too).
+    http_timeout bounds the HTTP round trip (default: the server's timeout plus 5 s).
+    """
     params: list[tuple[str, Any]] = [
         ("limit", limit),
         ("timeout", max(1, int(timeout))),
@@ -426,14 +431,15 @@ def fetch(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, deta
         params += [("filter_keys", key), ("filter_predicates", predicate), ("filter_values", value)]
     try:
         # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
-        return _get(url + _ENDPOINT, params, timeout=timeout + 5, source=source, environ=environ)
+        return _get(url + _ENDPOINT, params, timeout=timeout + 5 if http_timeout is None else http_timeout,
+                    source=source, environ=environ)
     except OperationFailed as err:
         # A head started with a lower RAY_MAX_LIMIT_FROM_API_SERVER names its limit: ask again.
         found = _SERVER_LIMIT_RE.search(err.message)
         if not found or not 0 < int(found.group(1)) < limit:
             raise
         return fetch(url, filters, limit=int(found.group(1)), detail=detail, timeout=timeout,
-                     source=source, environ=environ)
+                     source=source, environ=environ, http_timeout=http_timeout)
 
 
 # ---------------------------------------------------------------------------------------------

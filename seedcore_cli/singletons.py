@@ -18,7 +18,8 @@ Public API (the classes are plain Python; `ray.remote` wraps them only when acto
   exists / class / alive / detached / ping ok / node, every call bounded by `timeout`;
   `SingletonHealth.healthy`, `.problem`, `.to_dict()`.
 
-Nothing here calls ray.init: callers pass the Connection that `connect()` returned; `namespace`
+Importing this module does not import ray (`config`, `inventory` and the CLI read `SINGLETONS`);
+`ensure` and `inspect` import the Ray-facing `actorutil` when called. Nothing here calls ray.init: callers pass the Connection that `connect()` returned; `namespace`
 defaults to the connection's (named actors are addressed by explicit namespace, never by the
 job's).
 """
@@ -30,12 +31,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from seedcore_cli.organism.actorutil import (
+from seedcore_cli.organism.base import (
+    CREATE_TIMEOUT_S,
     KIND_SINGLETON,
     ActorReport,
     ActorSpec,
     SeedcoreActor,
-    CREATE_TIMEOUT_S,
 )
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def inspect(connection: "Connection", timeout: float = 5.0, namespace: str | Non
     namespace = namespace or connection.namespace
     deadline = time.monotonic() + timeout
     pool = ThreadPoolExecutor(max_workers=1)
-    state_future = pool.submit(actorutil.state_actors, connection.dashboard_url, namespace, timeout)
+    state_future = pool.submit(actorutil.state_actors, connection, namespace, timeout)
     pool.shutdown(wait=False)
     nodes = actorutil.node_index()
     handles = {name: actorutil.lookup(name, namespace) for name in SINGLETONS}
@@ -190,27 +191,27 @@ def inspect(connection: "Connection", timeout: float = 5.0, namespace: str | Non
         state = state_future.result(timeout=max(0.1, deadline - time.monotonic()))
     except Exception:  # noqa: BLE001 - the State API is optional
         state = None
-    live_state = {row.get("name"): row for row in state or [] if row.get("state") != "DEAD"}
+    live_state = {row.name: row for row in state or [] if row.state != "DEAD"}
 
     health: list[SingletonHealth] = []
     for name, expected in SINGLETONS.items():
         handle = handles[name]
-        row = live_state.get(name) or {}
+        row = live_state.get(name)
         item = SingletonHealth(name=name, expected_class=expected, exists=handle is not None)
         if state is not None and handle is not None:
-            item.detached = bool(row.get("is_detached")) if row else None
+            item.detached = bool(row.is_detached) if row else None
         if handle is None:
             health.append(item)
             continue
         info = waited.results.get(name)
+        item.class_name = actorutil.actor_class(info, handle, row) or ""
         if info is not None:
-            item.class_name, item.alive, item.ping_ok = info["class"], True, True
+            item.alive, item.ping_ok = True, True
             item.ping_ms = elapsed_ms
             item.node_id, item.actor_id = info.get("node_id", ""), info.get("actor_id", "")
         else:
-            item.class_name = actorutil.descriptor_class(handle) or row.get("class_name", "")
-            item.alive = row.get("state") == "ALIVE"
-            item.node_id, item.actor_id = row.get("node_id", ""), row.get("actor_id", "")
+            item.alive = row is not None and row.state == "ALIVE"
+            item.node_id, item.actor_id = (row.node_id, row.actor_id) if row else ("", "")
             err = waited.errors.get(name)
             item.error = actorutil.short_error(err) if err else f"no answer within {timeout:g} s"
         item.node_ip = actorutil.node_ip(item.node_id, nodes)

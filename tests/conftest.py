@@ -166,3 +166,32 @@ def cli():
         return runner.invoke(app, args, env=env, input=input, catch_exceptions=False)
 
     return invoke
+
+
+def connect_to(cluster: RayCluster, namespace: str):
+    """seedcore's one connection to `cluster` (a driver on its GCS) in `namespace`, for tests that
+    need Ray outside the CLI; the live one when it already is that connection."""
+    from seedcore_cli import connection, settings
+
+    current = connection.current()
+    if current is not None and (current.resolved_address, current.namespace) == (cluster.gcs_address, namespace):
+        return current
+    return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=namespace))
+
+
+# Ray's Client proxy gives each client a server on a port from the fixed range 23000-24000,
+# chosen by a bind test and then bound by a child process. Every Ray cluster on the machine
+# shares that range, so while other test sessions open Ray Client connections, the port can be
+# taken in between; Ray then reports one of these after ~30 s (the last is seedcore's wording of
+# them, connection.py). Not seedcore's doing: retry once.
+_RAY_CLIENT_PORT_RACE = ("Initialization failure from server", "Starting Ray client server failed",
+                         "could not start a server for this client")
+
+
+def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 120):
+    """run_seedcore for a Ray Client (ray://) invocation, once more if Ray's proxy lost the port race."""
+    result = run_seedcore(argv, env=env, timeout=timeout)
+    if result.returncode == 3 and any(text in result.stderr for text in _RAY_CLIENT_PORT_RACE):
+        time.sleep(1)
+        result = run_seedcore(argv, env=env, timeout=timeout)
+    return result

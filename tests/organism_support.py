@@ -1,4 +1,4 @@
-"""Helpers for the singleton and organism tests: connect, look with Ray's own API, clean up.
+"""Helpers for the singleton and organism tests: look with Ray's own API, clean up.
 
 Every test kills what it created (the session cluster is shared); `organism_cleanup` does it by
 namespace, by handle, never by process name.
@@ -11,15 +11,7 @@ from pathlib import Path
 
 import pytest
 
-
-def connect(cluster, namespace: str):
-    """seedcore's one connection, to the session cluster (for tests that need Ray before the CLI)."""
-    from seedcore_cli import connection, settings
-
-    current = connection.current()
-    if current is not None:
-        return current
-    return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=namespace))
+from conftest import connect_to
 
 
 def named(namespace: str) -> set[str]:
@@ -75,5 +67,5 @@ def organism_cleanup(ray_cluster, namespace):
     current = connection.current()
     if current is not None and current.resolved_address not in (ray_cluster.gcs_address,):
         return  # the test talked to another cluster; it cleans up after itself
-    connect(ray_cluster, namespace)
+    connect_to(ray_cluster, namespace)
     kill_namespace(namespace)

@@ -15,8 +15,8 @@ import uuid
 import pytest
 import ray  # tests may import ray; conftest has set the loopback variable first
 
-from conftest import free_port, run_seedcore, start_head, stop_head
-from seedcore_cli import connection, settings
+from conftest import connect_to, free_port, run_client, run_seedcore, start_head, stop_head
+from seedcore_cli import connection
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -31,10 +31,6 @@ class Organ:
         return "pong"
 
 
-def connect(cluster, ns: str):
-    return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=ns))
-
-
 def ray_rows(cluster, ns: str) -> list:
     from ray.util.state import list_actors
 
@@ -46,7 +42,7 @@ def ray_rows(cluster, ns: str) -> list:
 def deployment(ray_cluster):
     """A namespace holding two live detached actors and a killed one (3 actors)."""
     ns = f"t-cli-{uuid.uuid4().hex[:8]}"
-    connect(ray_cluster, ns)
+    connect_to(ray_cluster, ns)
     handles = [Organ.options(name=name, lifetime="detached").remote()
                for name in ("miss_tracker", "beta_organ_1", "beta_organ_1_agent_0")]
     ray.get([h.ping.remote() for h in handles])
@@ -57,7 +53,7 @@ def deployment(ray_cluster):
         time.sleep(0.25)
     connection.disconnect()
     yield ns
-    connect(ray_cluster, ns)
+    connect_to(ray_cluster, ns)
     for name in ("miss_tracker", "beta_organ_1"):
         ray.kill(ray.get_actor(name, namespace=ns))
     connection.disconnect()
@@ -97,20 +93,6 @@ def test_table_columns_and_detail(ray_cluster, deployment, cli):
     assert [r["name"] for r in json.loads(glob.stdout)] == ["beta_organ_1", "beta_organ_1_agent_0"]
 
 
-# Ray's Client proxy gives each client a server on a port from the fixed range 23000-24000,
-# chosen by a bind test and then bound by a child process. Every Ray cluster on the machine
-# shares that range, so while other test sessions open Ray Client connections, the port can be
-# taken in between; Ray then reports one of these after ~30 s. Not seedcore's doing: retry once.
-_RAY_CLIENT_PORT_RACE = ("Initialization failure from server", "Starting Ray client server failed")
-
-
-def run_client(argv: list[str], env: dict[str, str] | None = None):
-    result = run_seedcore(argv, env=env)
-    if result.returncode == 3 and any(text in result.stderr for text in _RAY_CLIENT_PORT_RACE):
-        result = run_seedcore(argv, env=env)
-    return result
-
-
 def test_ray_client_mode_gives_the_same_rows(ray_cluster, deployment, cli):
     driver = cli(args(ray_cluster, deployment, "-o", "json"))
     assert driver.exit_code == 0, driver.stderr
@@ -122,6 +104,30 @@ def test_ray_client_mode_gives_the_same_rows(ray_cluster, deployment, cli):
     assert by_env.returncode == 0, by_env.stderr
     assert "connected (client)" in by_env.stderr and "already connected" not in by_env.stderr
     assert json.loads(by_flag.stdout) == json.loads(driver.stdout) == json.loads(by_env.stdout)
+    # and against Ray's own State API, read here, not only seedcore's driver-mode output
+    expected = [(a.actor_id, a.name, a.class_name, a.state, a.ray_namespace, a.node_id, a.pid, a.is_detached)
+                for a in sorted(ray_rows(ray_cluster, deployment), key=lambda a: a.name)]
+    for client_rows in (json.loads(by_flag.stdout), json.loads(by_env.stdout)):
+        assert [(r["actor_id"], r["name"], r["class_name"], r["state"], r["namespace"], r["node_id"], r["pid"],
+                 r["is_detached"]) for r in client_rows] == expected
+
+
+def test_names_with_rich_markup_show_literally(ray_cluster, namespace, cli):
+    names = ["[bold]x[/bold]", "[prod]"]  # sorted
+    connect_to(ray_cluster, namespace)
+    handles = [Organ.options(name=name, lifetime="detached").remote() for name in names]
+    try:
+        ray.get([h.ping.remote() for h in handles])
+        table = cli(args(ray_cluster, namespace), env={"COLUMNS": "400"})  # no folding
+        assert table.exit_code == 0, table.stderr
+        assert [line.split("│")[1].strip() for line in table.stdout.splitlines() if "│" in line] == names
+        listed = cli(args(ray_cluster, namespace, "-o", "json"))
+        assert listed.exit_code == 0, listed.stderr
+        assert [r["name"] for r in json.loads(listed.stdout)] == names
+        assert names == sorted(a.name for a in ray_rows(ray_cluster, namespace))
+    finally:
+        for handle in handles:
+            ray.kill(handle)
 
 
 def test_limit_note_on_stderr(ray_cluster, deployment, cli):

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from conftest import SEEDCORE, run_seedcore
-from organism_support import connect, named, organism_cleanup, state_actors, write_config  # noqa: F401
+from conftest import connect_to
+from organism_support import named, organism_cleanup, state_actors, write_config  # noqa: F401
 from test_organism_config import BAD_CONFIGS
 
 DEFAULT_ORGANS = ["cognitive_organ_1", "actuator_organ_1", "utility_organ_1"]
@@ -91,7 +92,7 @@ def test_three_concurrent_bootstraps_end_with_one_actor_per_name(ray_cluster, na
     rows = state_actors(ray_cluster, namespace, alive_only=False)
     assert sorted(rows) == sorted(names) and all(r.state == "ALIVE" for r in rows.values())
     assert {n: r.actor_id for n, r in rows.items()} == {n: found.pop() for n, found in ids.items()}
-    connect(ray_cluster, namespace)
+    connect_to(ray_cluster, namespace)
     import ray
 
     organ = ray.get(ray.get_actor("solo_organ", namespace=namespace).get_status.remote())
@@ -102,7 +103,7 @@ def test_a_name_held_by_another_class_exits_1_and_leaves_it_alone(cli, ray_clust
                                                                  organism_cleanup):
     import ray
 
-    connect(ray_cluster, namespace)
+    connect_to(ray_cluster, namespace)
 
     class Squatter:
         def hello(self):
@@ -147,7 +148,7 @@ def test_each_kind_of_bad_config_exits_2_before_connecting(cli, ray_cluster, nam
         assert connection.current() is None, f"{case}: connected although the config is bad"
     missing = cli([*base(ray_cluster, namespace), "bootstrap", "--config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
-    connect(ray_cluster, namespace)
+    connect_to(ray_cluster, namespace)
     assert named(namespace) == set()
     assert state_actors(ray_cluster, namespace, alive_only=False) == {}
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LOOPBACK, run_seedcore, stop_head
+from conftest import LOOPBACK, connect_to, run_client, stop_head
 from organism_support import (  # noqa: F401 - organism_cleanup is a fixture
-    connect,
     named,
     organism_cleanup,
     state_actors,
@@ -234,29 +233,15 @@ def two_node_cluster(tmp_path):
         shutil.rmtree(private_tmp, ignore_errors=True)
 
 
-def run_client(args: list[str]):
-    """run_seedcore through Ray Client, once more if Ray's proxy could not start its per-client server.
-
-    Every Ray Client proxy on a machine picks per-client server ports from the same 23000-24000
-    range (check, then bind): with several clusters on one host (other test sessions), two can
-    pick the same port at once and one client fails with this message. Not seedcore's doing.
-    """
-    result = run_seedcore(args, timeout=120)
-    if result.returncode == 3 and "Starting Ray client server failed" in result.stderr:
-        time.sleep(1)
-        result = run_seedcore(args, timeout=120)
-    return result
-
-
 def test_status_reports_each_actors_node_on_two_nodes(cli, two_node_cluster, namespace, tmp_path):
     import ray
 
-    from seedcore_cli import connection, settings
+    from seedcore_cli import connection
     from seedcore_cli.organism import actorutil
     from seedcore_cli.organism.actors import Agent
 
     cluster = two_node_cluster
-    connection.connect(settings.resolve(address=cluster.gcs_address, namespace=namespace))
+    connect_to(cluster, namespace)
     assert wait_until(lambda: len([n for n in ray.nodes() if n["Alive"]]) == 2, timeout=60)
     worker_id = next(n["NodeID"] for n in ray.nodes() if "worker_node" in n["Resources"])
     head_id = next(n["NodeID"] for n in ray.nodes() if "worker_node" not in n["Resources"])
@@ -303,3 +288,48 @@ def test_status_reports_each_actors_node_on_two_nodes(cli, two_node_cluster, nam
     assert actions == {**{name: "exists" for name in truth}, "organ_c": "created", "organ_c_agent_0": "created"}
     rows = state_actors(cluster, namespace)
     assert rows["organ_c"].class_name == "Organ" and rows["organ_c_agent_0"].is_detached
+
+
+def test_teardown_spares_a_foreign_agent_class_and_an_actor_that_took_a_name_since_the_plan(
+        cli, ray_cluster, namespace, tmp_path, organism_cleanup):
+    import ray
+
+    from seedcore_cli.organism import actorutil
+    from seedcore_cli.organism.actors import Agent as SeedcoreAgent
+    from seedcore_cli.organism.manager import REPLACED, OrganismManager
+
+    cfg = write_config(tmp_path / "r.yaml", [("organ_r", "Utility", 2)])
+    bootstrap(cli, ray_cluster, namespace, cfg)
+
+    # Not seedcore's: a class that merely has the same name (qualname `Agent`, as Ray records it).
+    Agent = type("Agent", (), {"ping": lambda self: "foreign"})
+    foreign = ray.remote(Agent).options(name="foreign_agent", namespace=namespace, lifetime="detached",
+                                        num_cpus=0).remote()
+    assert ray.get(foreign.ping.remote()) == "foreign"
+
+    organism = OrganismManager(connect_to(ray_cluster, namespace))
+    plan = organism.plan_teardown()
+    assert [(item.name, item.kind, item.class_name) for item in plan] == [
+        ("organ_r_agent_0", "agent", "Agent"), ("organ_r_agent_1", "agent", "Agent"), ("organ_r", "organ", "Organ")]
+
+    # While the operator reads the prompt, organ_r_agent_1 is replaced by a new actor of that name.
+    ray.kill(ray.get_actor("organ_r_agent_1", namespace=namespace), no_restart=True)
+    assert wait_until(lambda: "organ_r_agent_1" not in named(namespace))
+    newcomer = actorutil.remote_class(SeedcoreAgent).options(
+        name="organ_r_agent_1", namespace=namespace, lifetime="detached", num_cpus=0,
+    ).remote(agent_id="organ_r_agent_1", organ_id="organ_r", organ_type="Utility")
+    newcomer_id = ray.get(newcomer.ping.remote())["actor_id"]
+
+    done = organism.teardown(plan)
+    assert [(item.name, item.action) for item in done] == [
+        ("organ_r_agent_0", "killed"), ("organ_r_agent_1", REPLACED), ("organ_r", "killed")]
+    alive = state_actors(ray_cluster, namespace)
+    assert alive["organ_r_agent_1"].actor_id == newcomer_id
+    assert alive["foreign_agent"].class_name == "Agent" and ray.get(foreign.ping.remote()) == "foreign"
+
+    # Through the CLI too: the foreign Agent is never planned, the newcomer (seedcore's) is.
+    result = cli([*base(ray_cluster, namespace), "organism", "teardown", "--yes", "-o", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert [(a["name"], a["action"]) for a in json.loads(result.stdout)["actors"]] == [("organ_r_agent_1", "killed")]
+    assert sorted(state_actors(ray_cluster, namespace)) == sorted(["foreign_agent", *SINGLETONS])
+    assert ray.get(foreign.ping.remote()) == "foreign"

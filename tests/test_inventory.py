@@ -19,8 +19,8 @@ import uuid
 import pytest
 import ray  # tests may import ray; conftest has set the loopback variable first
 
-from conftest import free_port
-from seedcore_cli import connection, inventory, settings
+from conftest import connect_to, free_port
+from seedcore_cli import connection, inventory
 from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -28,10 +28,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 # ------------------------------------------------------------------------------------------
 # Helpers
-
-
-def connect(cluster, ns: str):
-    return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=ns))
 
 
 def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
@@ -112,7 +108,7 @@ def deployment(ray_cluster):
     with its owner when that connection closes (another death cause).
     """
     ns = f"t-dep-{uuid.uuid4().hex[:8]}"
-    connect(ray_cluster, ns)
+    connect_to(ray_cluster, ns)
     detached = dict(lifetime="detached")
     handles = {
         "miss_tracker": Organ.options(name="miss_tracker", **detached).remote(),
@@ -128,7 +124,7 @@ def deployment(ray_cluster):
     wait_for(lambda: sorted(ray_states(ray_cluster, ns).values()).count("DEAD") == 3, what="3 dead actors")
     yield Deployment(ns, {"miss_tracker": "ALIVE", "alpha_organ_1": "ALIVE", "alpha_organ_1_agent_0": "ALIVE",
                           "alpha_organ_1_agent_1": "DEAD", "broken_organ_9": "DEAD", "": "DEAD"})
-    connect(ray_cluster, ns)
+    connect_to(ray_cluster, ns)
     for name in ("miss_tracker", "alpha_organ_1", "alpha_organ_1_agent_0"):
         ray.kill(ray.get_actor(name, namespace=ns))
     connection.disconnect()
@@ -139,7 +135,7 @@ def deployment(ray_cluster):
 
 
 def test_rows_equal_ray_state_api_for_the_namespace(ray_cluster, deployment):
-    conn = connect(ray_cluster, deployment.namespace)
+    conn = connect_to(ray_cluster, deployment.namespace)
     listing = inventory.list_actors(conn, detail=True)
     expected = sort_like_seedcore([project_ray(a) for a in ray_rows(ray_cluster, [("ray_namespace", "=", deployment.namespace)])])
     assert [project_ours(r) for r in listing.rows] == expected
@@ -158,7 +154,7 @@ def test_rows_equal_ray_state_api_for_the_namespace(ray_cluster, deployment):
     (dict(states=["ALIVE"], class_name="Agent", name_globs=["alpha_*"]), [("state", "=", "ALIVE"), ("class_name", "=", "Agent")], "alpha_*"),
 ])
 def test_filters_give_the_same_rows_as_ray(ray_cluster, deployment, kwargs, ray_filters, glob):
-    conn = connect(ray_cluster, deployment.namespace)
+    conn = connect_to(ray_cluster, deployment.namespace)
     listing = inventory.list_actors(conn, detail=True, **kwargs)
     reference = ray_rows(ray_cluster, [("ray_namespace", "=", deployment.namespace), *ray_filters])
     if glob:
@@ -170,7 +166,7 @@ def test_filters_give_the_same_rows_as_ray(ray_cluster, deployment, kwargs, ray_
 
 
 def test_all_namespaces_includes_other_namespaces_sorted(ray_cluster, deployment, namespace):
-    conn = connect(ray_cluster, namespace)
+    conn = connect_to(ray_cluster, namespace)
     other = Organ.options(name="zeta_organ_2").remote()
     ray.get(other.ping.remote())
     try:
@@ -190,7 +186,7 @@ def test_all_namespaces_includes_other_namespaces_sorted(ray_cluster, deployment
 
 
 def test_dead_actors_carry_their_death_cause(ray_cluster, deployment):
-    conn = connect(ray_cluster, deployment.namespace)
+    conn = connect_to(ray_cluster, deployment.namespace)
     rows = {r.name: r for r in inventory.list_actors(conn, states=["DEAD"], detail=True).rows}
     assert set(rows) == {"alpha_organ_1_agent_1", "broken_organ_9", ""}
     killed = rows["alpha_organ_1_agent_1"]
@@ -207,7 +203,7 @@ def test_dead_actors_carry_their_death_cause(ray_cluster, deployment):
 
 
 def test_limit_cuts_after_sorting_and_counts_every_match(ray_cluster, deployment):
-    conn = connect(ray_cluster, deployment.namespace)
+    conn = connect_to(ray_cluster, deployment.namespace)
     listing = inventory.list_actors(conn, limit=2)
     assert [r.name for r in listing.rows] == ["", "alpha_organ_1"]  # first two by name, not by id
     assert listing.total == 6 and listing.cut
@@ -217,7 +213,7 @@ def test_limit_cuts_after_sorting_and_counts_every_match(ray_cluster, deployment
 
 
 def test_namespaces_holding_and_the_hint(ray_cluster, deployment, namespace):
-    conn = connect(ray_cluster, namespace)
+    conn = connect_to(ray_cluster, namespace)
     holding = inventory.namespaces_holding(conn)
     assert holding[deployment.namespace] == ["alpha_organ_1", "alpha_organ_1_agent_0", "miss_tracker"]  # live only
     assert namespace not in holding
@@ -242,7 +238,7 @@ def test_check_dashboard(ray_cluster):
 
 
 def test_closed_dashboard_port_is_unavailable_naming_the_url(ray_cluster, namespace):
-    conn = connect(ray_cluster, namespace)
+    conn = connect_to(ray_cluster, namespace)
     closed = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(DashboardUnavailable) as err:
         inventory.list_actors(dataclasses.replace(conn, dashboard_url=closed))
@@ -273,19 +269,33 @@ def test_inventory_does_not_import_ray():
 
 
 class FakeDashboard:
-    """Answers /api/v0/actors with a canned status and body; records the requests."""
+    """Answers /api/v0/actors with a canned status and body; records the requests.
+
+    With `token` set it answers 401 unless the request carries `Bearer <token>` (a cluster with
+    token auth); with `forward_to` set it relays the request to that real dashboard.
+    """
 
     def __init__(self):
         self.status = 200
         self.body: bytes = b""
         self.requests: list[tuple[str, dict]] = []
         self.queued: list[tuple[int, bytes]] = []  # answered first, in order
+        self.token: str | None = None
+        self.forward_to: str | None = None
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
                 fake.requests.append((self.path, dict(self.headers)))
-                status, body = fake.queued.pop(0) if fake.queued else (fake.status, fake.body)
+                if fake.token and self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    status, body = 401, b"Unauthorized: Missing authentication token"
+                elif fake.forward_to:
+                    import urllib.request
+
+                    with urllib.request.urlopen(fake.forward_to + self.path, timeout=30) as real:
+                        status, body = real.status, real.read()
+                else:
+                    status, body = fake.queued.pop(0) if fake.queued else (fake.status, fake.body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -434,3 +444,65 @@ def test_select_filters_sorts_and_limits_exactly():
     assert kept == [] and total == 0
     kept, _ = inventory.select(rows, inventory.make_query(None, states=["dead"], name_globs=["*_organ_*"]))
     assert [r.name for r in kept] == ["x_organ_1"]
+
+
+# ------------------------------------------------------------------------------------------
+# The organism's State API reads go through the same client (RAY_API_SERVER_ADDRESS, the token)
+
+
+def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypatch):
+    from seedcore_cli.organism import actorutil
+
+    killed = {"actor_died_error_context": {"error_message": "The actor is dead because it was killed by `ray.kill`.",
+                                           "reason": "RAY_KILL"}}
+    fake_dashboard.answer([{**entry("mw", ns="ns-a", state="DEAD"), "death_cause": killed, "is_detached": True}])
+    fake_dashboard.token = "s3cret-token"
+    monkeypatch.setenv("RAY_API_SERVER_ADDRESS", fake_dashboard.url)  # wins over what the cluster reported
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
+    conn = fake_connection(f"http://127.0.0.1:{free_port()}", namespace="ns-a")
+    (row,) = actorutil.state_actors(conn, "ns-a", timeout=5)
+    assert (row.name, row.state, row.is_detached, row.death_reason) == ("mw", "DEAD", True, "RAY_KILL")
+    assert row.death_cause == "The actor is dead because it was killed by `ray.kill`."  # inventory's parser
+    path, headers = fake_dashboard.requests[-1]
+    assert headers["Authorization"] == "Bearer s3cret-token"
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(path).query)
+    assert list(zip(query["filter_keys"], query["filter_values"])) == [("ray_namespace", "ns-a")]
+    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    assert actorutil.state_actors(conn, "ns-a", timeout=5) is None  # refused: best effort, no raise
+
+
+def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, namespace, fake_dashboard,
+                                                                 monkeypatch):
+    from organism_support import kill_namespace
+    from seedcore_cli import singletons
+    from seedcore_cli.organism import status
+
+    conn = connect_to(ray_cluster, namespace)
+    try:
+        singletons.ensure(conn)
+        ray.kill(ray.get_actor("mw", namespace=namespace), no_restart=True)
+        wait_for(lambda: ray_states(ray_cluster, namespace).get("mw") == "DEAD", what="mw dead")
+        # A dashboard that demands a token, in front of the real one, named by RAY_API_SERVER_ADDRESS;
+        # the URL the cluster reported is closed, so only the override can answer.
+        fake_dashboard.forward_to, fake_dashboard.token = ray_cluster.dashboard_url, "s3cret-token"
+        monkeypatch.setenv("RAY_API_SERVER_ADDRESS", fake_dashboard.url)
+        behind = dataclasses.replace(conn, dashboard_url=f"http://127.0.0.1:{free_port()}")
+
+        monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
+        health = status.collect(behind, timeout=5)
+        mw = {item.name: item for item in health.singletons}["mw"]
+        assert health.state_api is True and mw.state == "dead" and "killed by `ray.kill`" in mw.error
+        cache = {item.name: item for item in singletons.inspect(behind, timeout=5)}["shared_cache"]
+        assert cache.healthy and cache.detached is True
+        assert fake_dashboard.requests and all(h.get("Authorization") == "Bearer s3cret-token"
+                                               for _, h in fake_dashboard.requests)
+
+        monkeypatch.delenv("RAY_AUTH_TOKEN")  # without the token the State API is lost: the contrast
+        health = status.collect(behind, timeout=5)
+        assert health.state_api is False
+        assert {item.name: item for item in health.singletons}["mw"].state == "missing"
+        assert {item.name: item for item in singletons.inspect(behind, timeout=5)}["shared_cache"].detached is None
+    finally:
+        kill_namespace(namespace)

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from organism_support import connect, named, organism_cleanup, state_actors  # noqa: F401 - fixture
+from conftest import connect_to
+from organism_support import named, organism_cleanup, state_actors  # noqa: F401 - fixture
 from seedcore_cli import singletons
 from seedcore_cli.errors import ActorConflict
 
@@ -59,13 +60,45 @@ def test_singleton_names_and_classes():
                                      "mw": "MwStore"}
 
 
+def test_singletons_and_the_config_import_no_ray():
+    import subprocess
+    import sys
+
+    code = ("import sys, seedcore_cli.singletons, seedcore_cli.organism.config, seedcore_cli.cli.organism; "
+            "print('ray' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_actor_class_resolution_order_and_the_seedcore_marker():
+    from types import SimpleNamespace
+
+    from seedcore_cli import inventory
+    from seedcore_cli.organism import actorutil
+
+    driver = SimpleNamespace(_ray_actor_creation_function_descriptor=SimpleNamespace(
+        class_name="Organ", module_name="seedcore_cli.organism.actors"))
+    client = SimpleNamespace()  # a Ray Client handle carries no descriptor
+    row = inventory.row_from_api({"name": "x", "class_name": "FromState"})
+    assert actorutil.actor_class({"class": "Probed"}, driver, row) == "Probed"
+    assert actorutil.actor_class(None, driver, row) == "Organ"
+    assert actorutil.actor_class(None, client, row) == "FromState"
+    assert actorutil.actor_class(None, client) is None
+    assert actorutil.is_ours({"class": "Agent", "creator": ""}, client)  # a SeedcoreActor, however made
+    assert not actorutil.is_ours({"class": "Agent", "creator": None}, driver)  # the probe has the last word
+    assert actorutil.is_ours(None, driver) and not actorutil.is_ours(None, client)
+    foreign = SimpleNamespace(_ray_actor_creation_function_descriptor=SimpleNamespace(
+        class_name="Agent", module_name="test_module"))
+    assert not actorutil.is_ours(None, foreign)
+
+
 # --- on the cluster --------------------------------------------------------------------------
 
 
 def test_ensure_creates_detached_actors_once_and_they_work(ray_cluster, namespace, organism_cleanup):
     import ray
 
-    conn = connect(ray_cluster, namespace)
+    conn = connect_to(ray_cluster, namespace)
     first = singletons.ensure(conn)
     assert [(r.name, r.action, r.state) for r in first] == [
         ("miss_tracker", "created", "ALIVE"), ("shared_cache", "created", "ALIVE"), ("mw", "created", "ALIVE")]
@@ -96,7 +129,7 @@ def test_a_name_held_by_another_class_is_a_conflict_and_nothing_is_created(ray_c
                                                                           organism_cleanup):
     import ray
 
-    conn = connect(ray_cluster, namespace)
+    conn = connect_to(ray_cluster, namespace)
 
     class Impostor:
         def value(self):
@@ -117,7 +150,7 @@ def test_a_name_held_by_another_class_is_a_conflict_and_nothing_is_created(ray_c
 def test_inspect_reports_missing_healthy_wrong_class_and_silent(ray_cluster, namespace, organism_cleanup):
     import ray
 
-    conn = connect(ray_cluster, namespace)
+    conn = connect_to(ray_cluster, namespace)
     before = singletons.inspect(conn, timeout=3)
     assert [(h.name, h.exists, h.healthy) for h in before] == [
         ("miss_tracker", False, False), ("shared_cache", False, False), ("mw", False, False)]

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from seedcore_cli.cli.context import state
-from seedcore_cli.cli.organism import ConfigOption, NamespaceOption, OutputOption, manager, progress
+from seedcore_cli.cli.organism import SINGLETON_NAMES, ConfigOption, NamespaceOption, OutputOption, manager, progress
 from seedcore_cli.cli.output import OutputFormat, message, render
 from seedcore_cli.errors import EXIT_FAILED
 
@@ -23,7 +23,7 @@ def bootstrap(
     namespace: NamespaceOption = None,
     config: ConfigOption = None,
     singletons_only: Annotated[bool, typer.Option(
-        "--singletons-only", help="Only miss_tracker, shared_cache and mw.")] = False,
+        "--singletons-only", help=f"Only {SINGLETON_NAMES}.")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Connect and report what would be created; create nothing.")] = False,
     timeout: Annotated[float, typer.Option(

@@ -17,10 +17,13 @@ import typer
 from seedcore_cli.cli.context import state
 from seedcore_cli.cli.output import Consoles, OutputFormat, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
+from seedcore_cli.singletons import SINGLETONS  # names only: no ray
+
+SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 
 if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
-    from seedcore_cli.organism.manager import OrganismManager
+    from seedcore_cli.organism.manager import OrganismManager, TeardownItem
     from seedcore_cli.organism.status import OrganismStatus
 
 app = typer.Typer(help="Check the SeedCore organism's health, or tear it down.", no_args_is_help=True)
@@ -110,7 +113,8 @@ def _summary(result: "OrganismStatus") -> str:
     if result.healthy:
         organs = len(result.expected_organs)
         agents = sum(organ.agents_expected for organ in result.expected_organs)
-        return f"healthy: {organs} organ(s), {agents} agent(s), 3 singletons in namespace {result.namespace}"
+        return (f"healthy: {organs} organ(s), {agents} agent(s), {len(result.singletons)} singletons "
+                f"in namespace {result.namespace}")
     problems = result.problems()
     shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     return f"unhealthy: {shown}"
@@ -178,7 +182,7 @@ def teardown(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
     include_singletons: Annotated[bool, typer.Option(
-        "--include-singletons", help="Kill miss_tracker, shared_cache and mw too.")] = False,
+        "--include-singletons", help=f"Kill {SINGLETON_NAMES} too.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", callback=_require_yes_off_terminal,
                                       help="Do not ask for confirmation (required off a terminal).")] = False,
     output: OutputOption = OutputFormat.table,
@@ -188,17 +192,24 @@ def teardown(
     organism = manager(ctx, with_config=False)
     items = organism.plan_teardown(include_singletons=include_singletons)
     if items and not yes:
-        message(consoles, f"In namespace {organism.namespace}: " + ", ".join(item.name for item in items))
-        if not typer.confirm(f"Kill these {len(items)} actor(s)?", default=False, err=True):
-            message(consoles, "Nothing was killed.")
-            raise typer.Exit(EXIT_FAILED)
-    organism.teardown(items)
+        _confirm(consoles, organism.namespace, items)
+    _show_teardown(consoles, organism.namespace, organism.teardown(items), output)
+
+
+def _confirm(consoles: Consoles, namespace: str, items: list["TeardownItem"]) -> None:
+    """Ask on the terminal; exit 1, having killed nothing, unless the operator says yes."""
+    message(consoles, f"In namespace {namespace}: " + ", ".join(item.name for item in items))
+    if not typer.confirm(f"Kill these {len(items)} actor(s)?", default=False, err=True):
+        message(consoles, "Nothing was killed.")
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _show_teardown(consoles: Consoles, namespace: str, items: list["TeardownItem"], output: OutputFormat) -> None:
+    killed = sum(item.killed for item in items)
     if output == OutputFormat.json:
-        print_json({"namespace": organism.namespace, "killed": sum(item.action == "killed" for item in items),
-                    "actors": [item.to_dict() for item in items]})
+        print_json({"namespace": namespace, "killed": killed, "actors": [item.to_dict() for item in items]})
     elif items:
         consoles.out.print(build_table(["name", "kind", "class", "action"],
                                        [(i.name, i.kind, i.class_name, i.action) for i in items]))
-    message(consoles, f"Killed {sum(item.action == 'killed' for item in items)} actor(s) in namespace "
-                      f"{organism.namespace}." if items else
-                      f"Nothing to tear down in namespace {organism.namespace}.")
+    message(consoles, f"Killed {killed} actor(s) in namespace {namespace}." if items else
+                      f"Nothing to tear down in namespace {namespace}.")

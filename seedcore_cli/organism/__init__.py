@@ -1,12 +1,13 @@
 """The SeedCore organism on Ray: organs and agents as detached named actors.
 
 - `config`   the YAML schema and its validation (no ray import; the CLI uses it while parsing)
+- `base`     the Ray-free half: SeedcoreActor (the marker), probe(), ActorSpec, ActorReport
 - `actors`   the Organ and Agent actor classes (plain classes, wrapped with ray.remote lazily)
 - `actorutil` get-or-create, probing, node names, the State REST API: shared with `singletons`
 - `manager`  OrganismManager(connection, config): initialize(), plan_teardown(), teardown()
 - `status`   collect(connection, config, timeout) -> OrganismStatus, for `organism status` and
              `diagnose`
 
-Importing this package imports nothing Ray-bound; `actors`, `actorutil`, `manager` and `status`
+Importing this package imports nothing Ray-bound, nor do `config` and `base`; `actors`, `actorutil`, `manager` and `status`
 import ray and are imported by commands only after connect().
 """

@@ -24,7 +24,7 @@ from typing import Any
 
 import ray
 
-from seedcore_cli.organism.actorutil import SeedcoreActor
+from seedcore_cli.organism.base import SeedcoreActor
 from seedcore_cli.organism.config import ROLE_PROBS
 
 HEARTBEAT_INTERVAL_S = 5.0
@@ -128,9 +128,6 @@ class Organ(SeedcoreActor):
         """Add or replace agent handles by id (idempotent); returns the registered ids."""
         self._agents.update(agents)
         return sorted(self._agents)
-
-    def unregister_agent(self, agent_id: str) -> bool:
-        return self._agents.pop(agent_id, None) is not None
 
     def get_status(self) -> dict:
         return {

@@ -8,77 +8,55 @@ REST API over plain HTTP (never `ray.util.state`, which calls ray.init again und
   by another class raises `ActorConflict` before anything is created; the create race between
   several processes is settled by Ray's `get_if_exists` and a per-call creator token tells which
   process created each actor.
-- `probe(instance)`: run inside any actor through `__ray_call__`; reports its class, node, id.
+- `probe(instance)`: run inside any actor through `__ray_call__`; reports its class, node, id
+  and seedcore's marker (`base`, re-exported here with the specs, reports and constants).
+- `actor_class(info, handle, row)`: the one place a class is resolved: the actor's own answer,
+  else its handle's descriptor (driver mode), else the State API row.
+- `is_ours(info, handle)`: whether the actor is one of seedcore's classes; `handle_actor_id()`.
 - `wait_all(refs, timeout)`: every call bounded by one deadline; a dead or hung actor never holds
   the caller past it.
 - `node_index()` / `NodeInfo`: node id -> IP and head flag, from `ray.nodes()`.
-- `state_actors(dashboard_url, namespace, timeout)`: the namespace's actors (DEAD ones too) from
-  the State REST API, or None when the dashboard does not answer.
+- `state_actors(connection, namespace, timeout)`: the namespace's actors (DEAD ones too) as
+  `inventory.ActorRow`s, through inventory's State API client (RAY_API_SERVER_ADDRESS, the
+  bearer token), or None when the dashboard does not answer.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
 import ray
 
+from seedcore_cli import inventory
 from seedcore_cli.errors import ActorConflict
+from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
+    ACTION_CONFLICT,
+    ACTION_CREATED,
+    ACTION_EXISTS,
+    ACTION_WOULD_CREATE,
+    CREATE_TIMEOUT_S,
+    KIND_AGENT,
+    KIND_ORGAN,
+    KIND_SINGLETON,
+    STATE_ALIVE,
+    STATE_DEAD,
+    STATE_NONE,
+    STATE_UNRESPONSIVE,
+    ActorReport,
+    ActorSpec,
+    SeedcoreActor,
+    is_seedcore,
+    probe,
+    probe_status,
+)
 
-CREATE_TIMEOUT_S = 120.0
-
-KIND_SINGLETON = "singleton"
-KIND_ORGAN = "organ"
-KIND_AGENT = "agent"
-
-ACTION_CREATED = "created"
-ACTION_EXISTS = "exists"
-ACTION_WOULD_CREATE = "would create"
-ACTION_CONFLICT = "conflict"
-
-STATE_ALIVE = "ALIVE"
-STATE_UNRESPONSIVE = "UNRESPONSIVE"
-STATE_DEAD = "DEAD"
-STATE_NONE = "-"
+if TYPE_CHECKING:
+    from seedcore_cli.connection import Connection
 
 Progress = Callable[[int, int], None]
-
-
-class SeedcoreActor:
-    """Base of seedcore's actor classes: remembers which bootstrap created it; answers ping()."""
-
-    def __init__(self, creator: str = "") -> None:
-        self._seedcore_creator = creator
-
-    def ping(self) -> dict:
-        return probe(self)
-
-
-def probe(instance: Any) -> dict:
-    """Runs inside an actor (via `__ray_call__`, so it works on any class): who and where am I."""
-    context = ray.get_runtime_context()
-    return {
-        "class": type(instance).__name__,
-        "node_id": context.get_node_id(),
-        "actor_id": context.get_actor_id() or "",
-        "pid": os.getpid(),
-        "creator": getattr(instance, "_seedcore_creator", None),
-    }
-
-
-def probe_status(instance: Any) -> dict:
-    """probe() plus the actor's own get_status() when it has one (organs and agents do)."""
-    info = probe(instance)
-    get_status = getattr(instance, "get_status", None)
-    if callable(get_status):
-        info["status"] = get_status()
-    return info
 
 
 def _ship_by_value() -> None:
@@ -113,10 +91,38 @@ def named_actors(namespace: str) -> set[str]:
             if entry.get("namespace") == namespace}
 
 
+def _descriptor(handle: Any) -> Any:
+    """The creation descriptor a driver-mode handle carries (Ray Client handles do not: None)."""
+    return getattr(handle, "_ray_actor_creation_function_descriptor", None)
+
+
 def descriptor_class(handle: Any) -> str | None:
     """The class name a driver-mode handle carries (Ray Client handles do not: None)."""
-    descriptor = getattr(handle, "_ray_actor_creation_function_descriptor", None)
-    return getattr(descriptor, "class_name", None) or None
+    return getattr(_descriptor(handle), "class_name", None) or None
+
+
+def actor_class(info: dict | None, handle: Any = None, row: "inventory.ActorRow | None" = None) -> str | None:
+    """The class of an actor: what its probe answered, else what its handle carries (driver
+    mode), else what the State API row says; None when nothing tells."""
+    return ((info or {}).get("class") or (descriptor_class(handle) if handle is not None else None)
+            or (row.class_name if row is not None else None) or None)
+
+
+def is_ours(info: dict | None, handle: Any = None) -> bool:
+    """Whether the actor is one of seedcore's classes (SeedcoreActor): its probe shows the marker,
+    or, when it did not answer, its driver-mode handle names a seedcore_cli module."""
+    if info:
+        return is_seedcore(info)
+    module = getattr(_descriptor(handle), "module_name", "") or ""
+    return module == "seedcore_cli" or module.startswith("seedcore_cli.")
+
+
+def handle_actor_id(handle: Any) -> str:
+    """The actor id a handle points at, without calling the actor (driver and Ray Client)."""
+    try:
+        return handle._actor_id.hex()
+    except Exception:  # noqa: BLE001 - an unresolved client ref: no id to compare
+        return ""
 
 
 @dataclass
@@ -209,69 +215,25 @@ def node_label(node_id: str, nodes: dict[str, NodeInfo]) -> str:
 # --- the State REST API ----------------------------------------------------------------------
 
 
-def state_actors(dashboard_url: str, namespace: str, timeout: float) -> list[dict] | None:
-    """The namespace's actors from the dashboard (`/api/v0/actors`), DEAD ones included.
+def state_actors(connection: "Connection", namespace: str, timeout: float) -> "list[inventory.ActorRow] | None":
+    """The namespace's actors from the State API, DEAD ones included, as `inventory.ActorRow`s.
 
-    Plain HTTP, so it works in every connection mode; None when there is no dashboard or it does
-    not answer within `timeout`.
+    inventory's client (RAY_API_SERVER_ADDRESS, the bearer token), so it works in every
+    connection mode; None when there is no dashboard or it does not answer within `timeout`.
     """
-    if not dashboard_url:
+    url, source = inventory.dashboard_url_for(connection)
+    if not url:
         return None
-    query = urllib.parse.urlencode([
-        ("filter_keys", "ray_namespace"), ("filter_predicates", "="), ("filter_values", namespace),
-        ("limit", "10000"), ("detail", "true"), ("timeout", str(max(1, int(timeout)))),
-    ])
     try:
-        with urllib.request.urlopen(f"{dashboard_url.rstrip('/')}/api/v0/actors?{query}",
-                                    timeout=max(0.2, timeout)) as response:
-            body = json.loads(response.read().decode("utf-8"))
-        return list(body["data"]["result"]["result"])
+        result = inventory.fetch(url, [("ray_namespace", "=", namespace)], limit=inventory.MAX_LIMIT,
+                                 detail=True, timeout=timeout, source=source,
+                                 http_timeout=max(0.2, timeout))
     except Exception:  # noqa: BLE001 - best effort: callers fall back to what the actors say
         return None
+    return inventory.rows_from_api(result["result"], detail=True)
 
 
 # --- get or create ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActorSpec:
-    """One detached named actor seedcore wants: its name, kind, class and constructor kwargs."""
-
-    name: str
-    kind: str
-    cls: type
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-    @property
-    def class_name(self) -> str:
-        return self.cls.__name__
-
-
-@dataclass
-class ActorReport:
-    """One row of `bootstrap`: what was done to an actor and how it is now."""
-
-    name: str
-    kind: str
-    class_name: str
-    action: str
-    state: str
-    node_id: str = ""
-    node_ip: str = ""
-    node: str = ""
-    actor_id: str = ""
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        if self.action == ACTION_CONFLICT:
-            return False
-        return self.state == STATE_ALIVE or self.action == ACTION_WOULD_CREATE
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action,
-                "state": self.state, "node_id": self.node_id, "node_ip": self.node_ip,
-                "node": self.node, "actor_id": self.actor_id, "error": self.error}
 
 
 @dataclass
@@ -313,7 +275,7 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     missing = [spec for spec in specs if handles[spec.name] is None]
     for spec in existing:
         info = waited.results.get(spec.name)
-        found = info["class"] if info else descriptor_class(handles[spec.name])
+        found = actor_class(info, handles[spec.name])
         if found and found != spec.class_name:
             conflicts.append((spec, found))
             reports[spec.name] = ActorReport(spec.name, spec.kind, found, ACTION_CONFLICT,

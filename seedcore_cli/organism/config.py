@@ -33,6 +33,7 @@ from typing import Any, Mapping
 import yaml
 
 from seedcore_cli.errors import ConfigError
+from seedcore_cli.singletons import SINGLETONS  # names only: singletons imports no ray
 
 CONFIG_ENV = "SEEDCORE_ORGANISM_CONFIG"
 DEFAULT_SOURCE = "built-in default config (seedcore_cli/config/defaults.yaml)"
@@ -48,8 +49,8 @@ MAX_AGENTS_PER_ORGAN = 100
 MAX_TOTAL_AGENTS = 500
 # Names Ray accepts and that stay readable in tables and shells.
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
-# The singleton actors' names (seedcore_cli.singletons.SINGLETONS): no organ or agent may take them.
-RESERVED_NAMES = ("miss_tracker", "shared_cache", "mw")
+# The singleton actors' names: no organ or agent may take them.
+RESERVED_NAMES = tuple(SINGLETONS)
 
 _ORGAN_KEYS = ("id", "type", "description", "agent_count", "task_types")
 _ORGAN_REQUIRED = ("id", "type", "agent_count")
@@ -72,18 +73,11 @@ class OrganSpec:
     def agent_ids(self) -> tuple[str, ...]:
         return tuple(agent_name(self.id, i) for i in range(self.agent_count))
 
-    def to_dict(self) -> dict:
-        return {"id": self.id, "type": self.type, "description": self.description,
-                "agent_count": self.agent_count, "task_types": list(self.task_types)}
-
 
 @dataclass(frozen=True)
 class OrganismConfig:
     organs: tuple[OrganSpec, ...]
     source: str = DEFAULT_SOURCE
-
-    def organ(self, organ_id: str) -> OrganSpec | None:
-        return next((organ for organ in self.organs if organ.id == organ_id), None)
 
     def agent_names(self) -> tuple[str, ...]:
         return tuple(name for organ in self.organs for name in organ.agent_ids)

@@ -12,14 +12,16 @@ always addressed with an explicit namespace).
   by another class; `dry_run` reports what would be created and creates nothing.
 - `status(timeout) -> OrganismStatus` (see `organism.status`).
 - `plan_teardown(include_singletons=False) -> list[TeardownItem]` then `teardown(items)`: kills
-  the namespace's Organ and Agent actors (and the singletons with the flag), nothing else.
+  the namespace's Organ and Agent actors (and the singletons with the flag), nothing else: only
+  seedcore's own classes (the SeedcoreActor marker; a foreign class named `Agent` survives), and
+  only the very actors planned (an actor that took a name since the plan is left alone).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -44,6 +46,12 @@ if TYPE_CHECKING:
     from seedcore_cli.organism.status import OrganismStatus
 
 TEARDOWN_WAIT_S = 15.0
+
+WOULD_KILL = "would kill"
+KILLED = "killed"
+ALREADY_GONE = "already gone"
+REPLACED = "replaced since planned: left alone"
+STILL_ALIVE = "still alive"
 
 
 @dataclass
@@ -73,7 +81,13 @@ class TeardownItem:
     name: str
     kind: str
     class_name: str
-    action: str = "would kill"  # then: killed | already gone | still alive
+    action: str = WOULD_KILL  # then: KILLED | ALREADY_GONE | REPLACED | STILL_ALIVE
+    actor_id: str = ""  # the actor planned: teardown kills it only if the name still points at it
+    handle: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def killed(self) -> bool:
+        return self.action == KILLED
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action}
@@ -147,52 +161,66 @@ class OrganismManager:
     # --- teardown ----------------------------------------------------------------------------
 
     def plan_teardown(self, include_singletons: bool = False, timeout: float = 10.0) -> list[TeardownItem]:
-        """The actors teardown would kill: Organ and Agent actors in the namespace, by class."""
-        handles = {name: actorutil.lookup(name, self.namespace) for name in sorted(actorutil.named_actors(self.namespace))}
+        """The actors teardown would kill: seedcore's own Organ and Agent actors in the namespace
+        (and the singletons when asked), each pinned to the actor id it has now.
+
+        Every named actor is probed at once; one of seedcore's classes shows the SeedcoreActor
+        marker (or, silent, a driver-mode handle names a seedcore_cli module). A silent actor
+        through Ray Client cannot show it and is left alone.
+        """
+        handles = {name: actorutil.lookup(name, self.namespace)
+                   for name in sorted(actorutil.named_actors(self.namespace))}
         handles = {name: handle for name, handle in handles.items() if handle is not None}
-        classes = {name: actorutil.descriptor_class(handle) for name, handle in handles.items()}
-        unknown = [name for name, cls in classes.items() if cls is None]  # Ray Client handles
-        if unknown:
-            waited = actorutil.wait_all(
-                {name: handles[name].__ray_call__.remote(actorutil.probe) for name in unknown}, timeout)
-            rows = None
-            if waited.pending:
-                rows = actorutil.state_actors(self.connection.dashboard_url, self.namespace, timeout)
-            live = {row.get("name"): row for row in rows or [] if row.get("state") != "DEAD"}
-            for name in unknown:
-                info = waited.results.get(name)
-                classes[name] = info["class"] if info else live.get(name, {}).get("class_name")
+        waited = actorutil.wait_all(
+            {name: handle.__ray_call__.remote(actorutil.probe) for name, handle in handles.items()}, timeout)
+        kinds = {Organ.__name__: KIND_ORGAN, Agent.__name__: KIND_AGENT}
         items = []
-        for name, cls in classes.items():
-            if cls == "Organ":
-                items.append(TeardownItem(name, KIND_ORGAN, cls))
-            elif cls == "Agent":
-                items.append(TeardownItem(name, KIND_AGENT, cls))
-            elif include_singletons and singletons.SINGLETONS.get(name) == cls:
-                items.append(TeardownItem(name, KIND_SINGLETON, cls))
+        for name, handle in handles.items():
+            info = waited.results.get(name)
+            if not actorutil.is_ours(info, handle):
+                continue
+            cls = actorutil.actor_class(info, handle)
+            kind = kinds.get(cls)
+            if kind is None and include_singletons and singletons.SINGLETONS.get(name) == cls:
+                kind = KIND_SINGLETON
+            if kind is not None:
+                actor_id = actorutil.handle_actor_id(handle) or (info or {}).get("actor_id", "")
+                items.append(TeardownItem(name, kind, cls, actor_id=actor_id, handle=handle))
         order = {KIND_AGENT: 0, KIND_ORGAN: 1, KIND_SINGLETON: 2}
         return sorted(items, key=lambda item: (order[item.kind], item.name))
 
+    def _holder(self, name: str) -> str:
+        """The id of the actor holding `name` now ('' when none)."""
+        handle = actorutil.lookup(name, self.namespace)
+        return actorutil.handle_actor_id(handle) if handle is not None else ""
+
     def teardown(self, items: list[TeardownItem], wait: float = TEARDOWN_WAIT_S) -> list[TeardownItem]:
-        """Kill each planned actor (no restart) and wait until its name is released."""
+        """Kill each planned actor (no restart) if its name still points at it; wait until it is gone.
+
+        However long the confirmation took, an actor that took a name since the plan is left
+        alone (REPLACED); the planned handle is what is killed, never a fresh look-up.
+        """
         for item in items:
-            handle = actorutil.lookup(item.name, self.namespace)
-            if handle is None:
-                item.action = "already gone"
-                continue
-            ray.kill(handle, no_restart=True)
-            item.action = "killed"
+            holder = self._holder(item.name)
+            if not holder:
+                item.action = ALREADY_GONE
+            elif not item.actor_id or holder != item.actor_id or item.handle is None:
+                item.action = REPLACED
+            else:
+                ray.kill(item.handle, no_restart=True)
+                item.action = KILLED
         deadline = time.monotonic() + wait
-        killed = {item.name for item in items if item.action == "killed"}
+        killed = {item.name: item.actor_id for item in items if item.killed}
         while killed and time.monotonic() < deadline:
-            killed &= actorutil.named_actors(self.namespace)
+            listed = actorutil.named_actors(self.namespace)
+            killed = {name: actor_id for name, actor_id in killed.items()
+                      if name in listed and self._holder(name) == actor_id}
             if killed:
                 time.sleep(0.1)
         for item in items:
             if item.name in killed:
-                item.action = "still alive"
+                item.action = STILL_ALIVE
         if killed:
             raise OperationFailed(f"{len(killed)} actor(s) still hold their names {wait:g} s after "
                                   f"ray.kill: {', '.join(sorted(killed))}", "run the teardown again")
         return items
-

@@ -183,7 +183,7 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     started = time.monotonic()
     deadline = started + timeout
     pool = ThreadPoolExecutor(max_workers=1)
-    state_future = pool.submit(actorutil.state_actors, connection.dashboard_url, namespace, timeout)
+    state_future = pool.submit(actorutil.state_actors, connection, namespace, timeout)
     pool.shutdown(wait=False)
 
     expected: dict[str, str] = dict(singletons.SINGLETONS)
@@ -198,7 +198,7 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
             continue
         # Names outside the config: only organs and agents interest us (others are not probed
         # when the handle already tells their class, as it does in driver mode).
-        if name in expected or actorutil.descriptor_class(handle) in (None, "Organ", "Agent"):
+        if name in expected or actorutil.actor_class(None, handle) in (None, "Organ", "Agent"):
             handles[name] = handle
     nodes = actorutil.node_index()
     refs = {name: handle.__ray_call__.remote(actorutil.probe_status) for name, handle in handles.items()}
@@ -207,8 +207,8 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         rows = state_future.result(timeout=max(0.05, deadline - time.monotonic()))
     except Exception:  # noqa: BLE001 - the State API is optional
         rows = None
-    live_rows = {row.get("name"): row for row in rows or [] if row.get("state") != "DEAD"}
-    dead_causes = {row.get("name"): _death_cause(row) for row in rows or [] if row.get("state") == "DEAD"}
+    live_rows = {row.name: row for row in rows or [] if row.state != "DEAD"}
+    dead_causes = {row.name: _short_cause(row.death_cause) for row in rows or [] if row.state == "DEAD"}
 
     def seen(name: str, expected_class: str, remembered: bool = False) -> _Seen:
         if name not in handles:
@@ -217,22 +217,22 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
             if remembered:
                 return _Seen(DEAD, error="registered with its organ, but gone")
             return _Seen(MISSING)
-        row = live_rows.get(name) or {}
-        if name in waited.results:
-            info = waited.results[name]
-            if info.get("class") != expected_class:
-                return _Seen(CONFLICT, info, info.get("node_id", ""), info.get("actor_id", ""),
-                             f"held by a {info.get('class')}, expected {expected_class}")
-            return _Seen(HEALTHY, info, info.get("node_id", ""), info.get("actor_id", ""))
-        found = actorutil.descriptor_class(handles[name]) or row.get("class_name")
+        row = live_rows.get(name)
+        info = waited.results.get(name)
+        found = actorutil.actor_class(info, handles[name], row)
+        if info is not None:
+            node_id, actor_id = info.get("node_id", ""), info.get("actor_id", "")
+        else:
+            node_id, actor_id = (row.node_id, row.actor_id) if row else ("", "")
         if found and found != expected_class:
-            return _Seen(CONFLICT, {}, row.get("node_id", ""), row.get("actor_id", ""),
-                         f"held by a {found}, expected {expected_class}")
+            return _Seen(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}")
+        if info is not None:
+            return _Seen(HEALTHY, info, node_id, actor_id)
         err = waited.errors.get(name)
         if err is not None and actorutil.is_actor_died(err):
-            return _Seen(DEAD, {}, row.get("node_id", ""), row.get("actor_id", ""), "died")
+            return _Seen(DEAD, {}, node_id, actor_id, "died")
         error = actorutil.short_error(err) if err is not None else f"no answer within {timeout:g} s"
-        return _Seen(UNRESPONSIVE, {}, row.get("node_id", ""), row.get("actor_id", ""), error)
+        return _Seen(UNRESPONSIVE, {}, node_id, actor_id, error)
 
     def where(item: _Seen) -> dict:
         return {"node_id": item.node_id, "node_ip": actorutil.node_ip(item.node_id, nodes),
@@ -262,10 +262,7 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
 
     organs = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
     for name in sorted(set(handles) - set(expected)):
-        info = waited.results.get(name)
-        row = live_rows.get(name) or {}
-        cls = (info or {}).get("class") or actorutil.descriptor_class(handles[name]) or row.get("class_name")
-        if cls == "Organ":
+        if actorutil.actor_class(waited.results.get(name), handles[name], live_rows.get(name)) == "Organ":
             organs.append(organ_status(name, "", [], True))
 
     singleton_status = []
@@ -278,10 +275,6 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
                           singletons=singleton_status, state_api=rows is not None)
 
 
-def _death_cause(row: dict) -> str:
-    """The State API's death cause, shortened: 'killed by ray.kill', 'worker died', ..."""
-    cause = row.get("death_cause") or {}
-    context = next(iter(cause.values()), {}) if isinstance(cause, dict) else {}
-    text = (context or {}).get("error_message", "") if isinstance(context, dict) else ""
-    text = text.strip().splitlines()[0] if text.strip() else ""
-    return text.replace("The actor is dead because ", "").rstrip(".")
+def _short_cause(cause: str | None) -> str:
+    """inventory's one-line death cause, shortened: 'it was killed by `ray.kill`', ..."""
+    return (cause or "").replace("The actor is dead because ", "").rstrip(".")

@@ -1,0 +1,113 @@
+"""The Ray-free half of seedcore's actor plumbing: the actor base class, the probe, specs, reports.
+
+Nothing here imports ray at import time (`probe` imports it when it runs, inside an actor), so
+`singletons` and, through it, `config` and the CLI can name seedcore's actors without paying
+for Ray. `actorutil` (which does import ray) re-exports all of it.
+
+- `SeedcoreActor`: base of seedcore's actor classes; its `_seedcore_creator` attribute is the
+  marker `probe()` reports as `creator` (None for any other class).
+- `probe(instance)` / `probe_status(instance)`: run inside any actor through `__ray_call__`.
+- `is_seedcore(info)`: whether a probe answer came from a SeedcoreActor.
+- `ActorSpec`, `ActorReport`; the KIND_*, ACTION_* and STATE_* names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+CREATE_TIMEOUT_S = 120.0
+
+KIND_SINGLETON = "singleton"
+KIND_ORGAN = "organ"
+KIND_AGENT = "agent"
+
+ACTION_CREATED = "created"
+ACTION_EXISTS = "exists"
+ACTION_WOULD_CREATE = "would create"
+ACTION_CONFLICT = "conflict"
+
+STATE_ALIVE = "ALIVE"
+STATE_UNRESPONSIVE = "UNRESPONSIVE"
+STATE_DEAD = "DEAD"
+STATE_NONE = "-"
+
+
+class SeedcoreActor:
+    """Base of seedcore's actor classes: remembers which bootstrap created it; answers ping()."""
+
+    def __init__(self, creator: str = "") -> None:
+        self._seedcore_creator = creator
+
+    def ping(self) -> dict:
+        return probe(self)
+
+
+def probe(instance: Any) -> dict:
+    """Runs inside an actor (via `__ray_call__`, so it works on any class): who and where am I."""
+    import ray  # inside the actor, where ray is loaded anyway
+
+    context = ray.get_runtime_context()
+    return {
+        "class": type(instance).__name__,
+        "node_id": context.get_node_id(),
+        "actor_id": context.get_actor_id() or "",
+        "pid": os.getpid(),
+        "creator": getattr(instance, "_seedcore_creator", None),
+    }
+
+
+def probe_status(instance: Any) -> dict:
+    """probe() plus the actor's own get_status() when it has one (organs and agents do)."""
+    info = probe(instance)
+    get_status = getattr(instance, "get_status", None)
+    if callable(get_status):
+        info["status"] = get_status()
+    return info
+
+
+def is_seedcore(info: dict | None) -> bool:
+    """Whether a probe() answer came from one of seedcore's own classes (a SeedcoreActor)."""
+    return bool(info) and info.get("creator") is not None
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """One detached named actor seedcore wants: its name, kind, class and constructor kwargs."""
+
+    name: str
+    kind: str
+    cls: type
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def class_name(self) -> str:
+        return self.cls.__name__
+
+
+@dataclass
+class ActorReport:
+    """One row of `bootstrap`: what was done to an actor and how it is now."""
+
+    name: str
+    kind: str
+    class_name: str
+    action: str
+    state: str
+    node_id: str = ""
+    node_ip: str = ""
+    node: str = ""
+    actor_id: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        if self.action == ACTION_CONFLICT:
+            return False
+        return self.state == STATE_ALIVE or self.action == ACTION_WOULD_CREATE
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action,
+                "state": self.state, "node_id": self.node_id, "node_ip": self.node_ip,
+                "node": self.node, "actor_id": self.actor_id, "error": self.error}
