@@ -323,7 +323,7 @@ def dashboard_url_for(connection: "Connection", environ: Mapping[str, str] | Non
     return url.rstrip("/"), "the cluster"
 
 
-def _auth_token(environ: Mapping[str, str]) -> str | None:
+def auth_token(environ: Mapping[str, str]) -> str | None:
     """The token Ray itself would send, in Ray's order of precedence; None without token auth."""
     token = environ.get("RAY_AUTH_TOKEN", "").strip()
     if token:
@@ -341,7 +341,7 @@ def _auth_token(environ: Mapping[str, str]) -> str | None:
 
 def _headers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     headers = {"Accept": "application/json"}
-    token = _auth_token(os.environ if environ is None else environ)
+    token = auth_token(os.environ if environ is None else environ)
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return headers

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import free_port, run_seedcore
+from conftest import free_port, run_client, run_seedcore
 from seedcore_cli import connection, settings
 from seedcore_cli.errors import ConnectionConflict, NoCluster, Unreachable
 
@@ -61,7 +61,7 @@ def test_disconnect_then_connect_elsewhere(ray_cluster, namespace):
 
 
 def test_ray_client_mode(ray_cluster, namespace):
-    result = run_seedcore(["--address", ray_cluster.client_address, "--namespace", namespace, "info", "-o", "json"])
+    result = run_client(["--address", ray_cluster.client_address, "--namespace", namespace, "info", "-o", "json"])
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["mode"] == "client" and info["namespace"] == namespace

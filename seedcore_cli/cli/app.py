@@ -24,7 +24,7 @@ from seedcore_cli.cli import cluster as cluster_commands
 from seedcore_cli.cli import diagnose as diagnose_commands
 from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, state
-from seedcore_cli.cli.output import OutputFormat, make_consoles, message, render
+from seedcore_cli.cli.output import OutputFormat, OutputOption, make_consoles, message, render
 from seedcore_cli.errors import EXIT_FAILED, BadInput, SeedcoreError
 
 # How each command uses the cluster, by the first word(s) of its path. Default: connect.
@@ -59,7 +59,7 @@ class SeedcoreGroup(TyperGroup):
                 traceback.print_exc()  # plain traceback: never shows local variables
             typer.echo(f"Error: {err.one_line()}", err=True)
             raise typer.Exit(err.exit_code) from None
-        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt, BrokenPipeError):
             raise
         except Exception as err:  # a bug, not something the user caused
             if _debug(ctx):
@@ -180,7 +180,7 @@ def _connect_once(app_state: AppState, address, namespace, env_file, start_local
 @app.command()
 def info(
     ctx: typer.Context,
-    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")] = OutputFormat.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show the Ray connection: where, how, which namespace, versions, dashboard."""
     conn = state(ctx).require_connection()
@@ -191,6 +191,10 @@ def info(
 def main() -> None:
     try:
         app(prog_name="seedcore")
+    except BrokenPipeError:
+        # The reader went away (`seedcore actors list | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     finally:
         _disconnect()
 

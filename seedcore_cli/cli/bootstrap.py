@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from seedcore_cli.cli.context import state
-from seedcore_cli.cli.organism import SINGLETON_NAMES, ConfigOption, NamespaceOption, OutputOption, manager, progress
-from seedcore_cli.cli.output import OutputFormat, message, render
+from seedcore_cli.cli.organism import SINGLETON_NAMES, ConfigOption, NamespaceOption, manager, progress
+from seedcore_cli.cli.output import OutputFormat, OutputOption, message, render
 from seedcore_cli.errors import EXIT_FAILED
 
 COLUMNS = ["name", "kind", "class", "action", "state", "node"]

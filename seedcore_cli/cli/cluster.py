@@ -8,12 +8,11 @@ import typer
 
 from seedcore_cli import local_cluster
 from seedcore_cli.cli.context import state
-from seedcore_cli.cli.output import OutputFormat, message, render
+from seedcore_cli.cli.output import OutputFormat, OutputOption, message, render
 from seedcore_cli.errors import EXIT_FAILED
 
 app = typer.Typer(help="Start, stop and inspect seedcore's local loopback Ray cluster.", no_args_is_help=True)
 
-OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")]
 
 
 def _render_status(ctx: typer.Context, status: local_cluster.LocalClusterStatus, output: OutputFormat) -> None:

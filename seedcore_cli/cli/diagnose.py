@@ -8,14 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from seedcore_cli.cli.context import state
-from seedcore_cli.cli.output import OutputFormat, message, print_json, print_table
+from seedcore_cli.cli.output import OutputFormat, OutputOption, message, print_json, print_table
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
 def diagnose(
     ctx: typer.Context,
-    output: Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")] = OutputFormat.table,
+    output: OutputOption = OutputFormat.table,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.2, max=30.0,
                                            help="Seconds each probe or actor call may take.")] = 2.0,

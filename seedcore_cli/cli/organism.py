@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Iterator, Optional
 import typer
 
 from seedcore_cli.cli.context import state
-from seedcore_cli.cli.output import Consoles, OutputFormat, build_table, message, print_json
+from seedcore_cli.cli.output import Consoles, OutputFormat, OutputOption, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
 from seedcore_cli.singletons import SINGLETONS  # names only: no ray
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 
 if TYPE_CHECKING:
-    from seedcore_cli.connection import Connection
     from seedcore_cli.organism.manager import OrganismManager, TeardownItem
     from seedcore_cli.organism.status import OrganismStatus
 
@@ -59,7 +58,6 @@ ConfigOption = Annotated[Optional[Path], typer.Option(
 NamespaceOption = Annotated[Optional[str], typer.Option(
     "--namespace", callback=_check_namespace, show_default=False,
     help="Namespace of the organism; the same as `seedcore --namespace NS` (one connection, in it).")]
-OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")]
 
 
 def manager(ctx: typer.Context, config: Optional[Path] = None,

@@ -12,7 +12,9 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Annotated, Any, Iterable, Sequence
+
+import typer
 
 from rich.console import Console
 from rich.table import Table
@@ -22,6 +24,10 @@ from rich.text import Text
 class OutputFormat(str, enum.Enum):
     table = "table"
     json = "json"
+
+
+# `-o/--output` on every command that prints data.
+OutputOption = Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json")]
 
 
 @dataclass

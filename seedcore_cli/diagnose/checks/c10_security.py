@@ -30,7 +30,7 @@ def token_source(environ: Mapping[str, str]) -> str:
     Availability is inventory's own rule (~/.ray/auth_token counts only with RAY_AUTH_MODE=token),
     so diagnose never reports a token that the State API calls would not send.
     """
-    if not inventory._auth_token(environ):
+    if not inventory.auth_token(environ):
         return ""
     if environ.get("RAY_AUTH_TOKEN", "").strip():
         return "RAY_AUTH_TOKEN"
