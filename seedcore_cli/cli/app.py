@@ -50,7 +50,7 @@ class SeedcoreGroup(TyperGroup):
 
     def invoke(self, ctx: typer.Context):
         # TyperGroup.invoke empties the pending arguments before it runs the root callback;
-        # keep a copy so the callback can parse the chosen subcommand first (_command_path).
+        # keep a copy so the callback can parse the chosen subcommand first (_parse_subcommand).
         ctx.meta[_PENDING_ARGS] = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
