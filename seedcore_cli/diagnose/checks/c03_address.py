@@ -67,7 +67,7 @@ def address(ctx: Context) -> CheckResult:
     else:
         ctx.origin = f"from {s.address.source}"
     how = {connection.MODE_DRIVER: "driver", connection.MODE_CLIENT: "Ray Client",
-           connection.MODE_LOCAL: "driver, seedcore local cluster"}[mode]
+           connection.MODE_LOCAL: "driver"}[mode]
     seen = f"{target.kind} -> {resolved} ({how}, {ctx.origin})"
     details += [("resolved", resolved), ("mode", mode)]
 
