@@ -169,8 +169,9 @@ def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agen
 
 def _require_yes_off_terminal(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
     """Without --yes, teardown asks on a terminal; with no terminal to ask on, it refuses (exit 2)."""
-    if not value and not ctx.resilient_parsing and not sys.stdin.isatty():
-        raise BadInput("refusing to tear down without confirmation: stdin is not a terminal",
+    # The question goes to stderr and the answer comes from stdin: both must be the terminal.
+    if not value and not ctx.resilient_parsing and not (sys.stdin.isatty() and sys.stderr.isatty()):
+        raise BadInput("refusing to tear down without confirmation: no terminal to ask on",
                        "pass --yes to confirm")
     return value
 
