@@ -36,6 +36,7 @@ from seedcore_cli.organism.base import (
     KIND_SINGLETON,
     ActorReport,
     ActorSpec,
+    Placed,
     SeedcoreActor,
 )
 
@@ -124,7 +125,7 @@ def ensure(connection: "Connection", dry_run: bool = False, timeout: float = CRE
 
 
 @dataclass
-class SingletonHealth:
+class SingletonHealth(Placed):
     """What `inspect()` found for one singleton name."""
 
     name: str
@@ -135,10 +136,6 @@ class SingletonHealth:
     detached: bool | None = None  # None when the State API (dashboard) is not available
     ping_ok: bool = False
     ping_ms: float | None = None
-    node_id: str = ""
-    node_ip: str = ""
-    actor_id: str = ""
-    error: str = ""
 
     @property
     def class_ok(self) -> bool:
@@ -162,11 +159,7 @@ class SingletonHealth:
         return ""
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "expected_class": self.expected_class, "exists": self.exists,
-                "class": self.class_name, "alive": self.alive, "detached": self.detached,
-                "ping_ok": self.ping_ok, "ping_ms": self.ping_ms, "node_id": self.node_id,
-                "node_ip": self.node_ip, "actor_id": self.actor_id, "healthy": self.healthy,
-                "problem": self.problem}
+        return {**super().to_dict(), "healthy": self.healthy, "problem": self.problem}
 
 
 def inspect(connection: "Connection", timeout: float = 5.0, namespace: str | None = None

@@ -183,15 +183,16 @@ def connect_to(cluster: RayCluster, namespace: str):
 # chosen by a bind test and then bound by a child process. Every Ray cluster on the machine
 # shares that range, so while other test sessions open Ray Client connections, the port can be
 # taken in between; Ray then reports one of these after ~30 s (the last is seedcore's wording of
-# them, connection.py). Not seedcore's doing: retry once.
+# them, connection.py). Not seedcore's doing: retry (diagnose reports it in its JSON on stdout).
 _RAY_CLIENT_PORT_RACE = ("Initialization failure from server", "Starting Ray client server failed",
                          "could not start a server for this client")
 
 
-def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 120):
-    """run_seedcore for a Ray Client (ray://) invocation, once more if Ray's proxy lost the port race."""
-    result = run_seedcore(argv, env=env, timeout=timeout)
-    if result.returncode == 3 and any(text in result.stderr for text in _RAY_CLIENT_PORT_RACE):
-        time.sleep(1)
+def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 120, attempts: int = 3):
+    """run_seedcore for a Ray Client (ray://) invocation, again while Ray's proxy loses the port race."""
+    for attempt in range(attempts):
         result = run_seedcore(argv, env=env, timeout=timeout)
+        if not any(text in result.stdout + result.stderr for text in _RAY_CLIENT_PORT_RACE):
+            break
+        time.sleep(1)
     return result

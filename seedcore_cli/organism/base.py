@@ -14,7 +14,7 @@ for Ray. `actorutil` (which does import ray) re-exports all of it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 CREATE_TIMEOUT_S = 120.0
@@ -86,8 +86,26 @@ class ActorSpec:
         return self.cls.__name__
 
 
+@dataclass(kw_only=True)
+class Placed:
+    """Where an actor runs and what went wrong with it: the fields every report row shares."""
+
+    node_id: str = ""
+    node_ip: str = ""
+    node: str = ""  # a label for tables: "IP (short id, head)"
+    actor_id: str = ""
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        """Every field by name (`class_name` as "class"), for JSON output."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        if "class_name" in data:
+            data["class"] = data.pop("class_name")
+        return data
+
+
 @dataclass
-class ActorReport:
+class ActorReport(Placed):
     """One row of `bootstrap`: what was done to an actor and how it is now."""
 
     name: str
@@ -95,19 +113,9 @@ class ActorReport:
     class_name: str
     action: str
     state: str
-    node_id: str = ""
-    node_ip: str = ""
-    node: str = ""
-    actor_id: str = ""
-    error: str = ""
 
     @property
     def ok(self) -> bool:
         if self.action == ACTION_CONFLICT:
             return False
         return self.state == STATE_ALIVE or self.action == ACTION_WOULD_CREATE
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action,
-                "state": self.state, "node_id": self.node_id, "node_ip": self.node_ip,
-                "node": self.node, "actor_id": self.actor_id, "error": self.error}

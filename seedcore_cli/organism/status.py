@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from seedcore_cli import singletons
 from seedcore_cli.organism import actorutil
+from seedcore_cli.organism.base import Placed
 from seedcore_cli.organism.config import OrganismConfig, load
 
 if TYPE_CHECKING:
@@ -43,44 +44,27 @@ CONFLICT = "conflict"
 
 
 @dataclass
-class AgentStatus:
+class AgentStatus(Placed):
     agent_id: str
     organ_id: str
     state: str
-    node_id: str = ""
-    node_ip: str = ""
-    node: str = ""
-    actor_id: str = ""
     heartbeat_age_s: float | None = None
     tasks_processed: int | None = None
     capability: float | None = None
     mem_util: float | None = None
-    error: str = ""
 
     @property
     def healthy(self) -> bool:
         return self.state == HEALTHY
 
-    def to_dict(self) -> dict:
-        return {"agent_id": self.agent_id, "organ_id": self.organ_id, "state": self.state,
-                "node_id": self.node_id, "node_ip": self.node_ip, "node": self.node,
-                "actor_id": self.actor_id, "heartbeat_age_s": self.heartbeat_age_s,
-                "tasks_processed": self.tasks_processed, "capability": self.capability,
-                "mem_util": self.mem_util, "error": self.error}
-
 
 @dataclass
-class OrganStatus:
+class OrganStatus(Placed):
     organ_id: str
     organ_type: str
     state: str
     extra: bool = False
     agents_expected: int = 0
-    node_id: str = ""
-    node_ip: str = ""
-    node: str = ""
-    actor_id: str = ""
-    error: str = ""
     agents: list[AgentStatus] = field(default_factory=list)
 
     @property
@@ -93,32 +77,19 @@ class OrganStatus:
         return self.state == HEALTHY
 
     def to_dict(self) -> dict:
-        return {"organ_id": self.organ_id, "organ_type": self.organ_type, "state": self.state,
-                "extra": self.extra, "agents_alive": self.agents_alive,
-                "agents_expected": self.agents_expected, "node_id": self.node_id,
-                "node_ip": self.node_ip, "node": self.node, "actor_id": self.actor_id,
-                "error": self.error, "agents": [agent.to_dict() for agent in self.agents]}
+        return {**super().to_dict(), "agents_alive": self.agents_alive,
+                "agents": [agent.to_dict() for agent in self.agents]}
 
 
 @dataclass
-class SingletonStatus:
+class SingletonStatus(Placed):
     name: str
     class_name: str
     state: str
-    node_id: str = ""
-    node_ip: str = ""
-    node: str = ""
-    actor_id: str = ""
-    error: str = ""
 
     @property
     def healthy(self) -> bool:
         return self.state == HEALTHY
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "class": self.class_name, "state": self.state,
-                "node_id": self.node_id, "node_ip": self.node_ip, "node": self.node,
-                "actor_id": self.actor_id, "error": self.error}
 
 
 @dataclass
