@@ -8,22 +8,29 @@ instead of Ray's 30-120 s waits, and maps Ray's init errors to one-line causes w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from seedcore_cli import local_cluster, probe
+from seedcore_cli import auth, local_cluster, probe, ray_compat, tls
 from seedcore_cli.errors import (
+    AuthenticationFailed,
+    fold,
+    traceback_tail,
     CannotConnect,
     ConnectionConflict,
     NoCluster,
     SeedcoreError,
+    TlsMismatch,
     Unreachable,
+    VersionMismatch,
 )
 from seedcore_cli.settings import DEFAULT_CLIENT_PORT, DEFAULT_GCS_PORT, Settings, Target, is_loopback_host
 
@@ -53,6 +60,8 @@ class Connection:
     cluster_python_version: str
     connect_seconds: float
     started_local_cluster: bool = False
+    token_source: str = ""  # where the token came from ('' when the cluster wants none); never the token
+    tls: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +111,10 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
     started = time.monotonic()
     mode, address, started_local = resolve_target(settings, start_local)
     host, port = split_address(address)
-    check_reachable(settings, mode, host, port)
+    tls_files = tls.files_from_env(os.environ)
+    spoken = check_reachable(settings, mode, host, port, tls_files)
+    spoken, token_source = authenticate(settings, mode, host, port, spoken, tls_files)
+    check_versions(settings, mode, address, spoken)
     ray = _import_ray(loopback=is_loopback_host(host))
     if ray.is_initialized():
         raise ConnectionConflict(
@@ -121,6 +133,7 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
         raise
     except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
         raise _explain_init_error(err, settings, address) from err
+    _ship_code_by_value(ray)
 
     dashboard = getattr(context, "dashboard_url", "") or ""
     local_python = platform.python_version()
@@ -139,6 +152,8 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
         cluster_python_version=getattr(context, "python_version", None) or local_python,
         connect_seconds=round(time.monotonic() - started, 3),
         started_local_cluster=started_local,
+        token_source=token_source,
+        tls=tls_files is not None,
     )
     _current_key = key
     return _current
@@ -197,36 +212,46 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def check_reachable(settings: Settings, mode: str, host: str, port: int) -> None:
-    """A short probe before ray.init: closed ports and wrong protocols fail here, in seconds."""
-    origin = f"from {settings.address.source}" if settings.address else "default"
+def _origin(settings: Settings, mode: str) -> tuple[str, bool]:
+    """('from RAY_ADDRESS' / 'recorded in ...' / 'default', whether it is Ray's recorded cluster)."""
     recorded = settings.target.kind == "auto" or (settings.target.kind == "default" and mode == MODE_DRIVER)
     if recorded:
-        origin = f"recorded in {ray_current_cluster_file()}"
-    spoken = probe.protocol_of(host, port, PROBE_TIMEOUT_S).name
-    if spoken == "closed":
+        return f"recorded in {ray_current_cluster_file()}", True
+    return (f"from {settings.address.source}" if settings.address else "default"), False
+
+
+def check_reachable(settings: Settings, mode: str, host: str, port: int,
+                    tls_files: probe.TlsFiles | None = None) -> probe.Protocol:
+    """A short probe before ray.init: closed ports, wrong protocols and TLS mismatches fail here,
+    in seconds. Returns what the port speaks (with its auth demand and versions)."""
+    origin, recorded = _origin(settings, mode)
+    spoken = probe.protocol_of(host, port, PROBE_TIMEOUT_S, tls=tls_files)
+    name = spoken.name
+    if name == probe.CLOSED:
         hint = "check that the cluster runs and the port is right"
         if mode == MODE_CLIENT:
             hint = f"check the Ray Client port (default {DEFAULT_CLIENT_PORT}) and that the head runs"
         elif recorded:
             hint = "that cluster is gone: start one with `seedcore cluster start` or set RAY_ADDRESS"
         raise Unreachable(f"cannot reach Ray at {host}:{port} ({origin})", hint)
-    if mode == MODE_CLIENT and spoken == "gcs":
+    if name in (probe.TLS_REQUIRED, probe.TLS_NOT_SPOKEN, probe.TLS_UNTRUSTED, probe.TLS_FAILED):
+        raise _tls_error(spoken, host, port, origin)
+    if mode == MODE_CLIENT and name == probe.GCS:
         raise Unreachable(
             f"ray://{host}:{port} ({origin}) points at a GCS port, not the Ray Client server",
             f"use ray://{host}:{DEFAULT_CLIENT_PORT} (the Ray Client port), or {host}:{port} without ray:// as a driver",
         )
-    if mode != MODE_CLIENT and spoken == "client":
+    if mode != MODE_CLIENT and name == probe.CLIENT:
         raise Unreachable(
             f"{host}:{port} ({origin}) is a Ray Client port, not a GCS address",
             f"use ray://{host}:{port} for Ray Client, or the GCS port (default {DEFAULT_GCS_PORT})",
         )
-    if spoken == "other":
+    if name == probe.OTHER:
         raise Unreachable(
             f"{host}:{port} ({origin}) answers but is neither a Ray GCS nor a Ray Client server",
             "check the port: GCS defaults to 6379, Ray Client to 10001",
         )
-    if spoken == "slow":
+    if name == probe.SLOW:
         # Silent ports are refused too: a server that waits for its client to speak (Redis on
         # 6379, say) would otherwise leave ray.init hanging for minutes.
         raise Unreachable(
@@ -234,6 +259,99 @@ def check_reachable(settings: Settings, mode: str, host: str, port: int) -> None
             f"{PROBE_TIMEOUT_S:g} s",
             "check that it is a Ray GCS (default 6379) or Ray Client (10001) port and that the head is not overloaded",
         )
+    return spoken
+
+
+def _tls_error(spoken: probe.Protocol, host: str, port: int, origin: str) -> TlsMismatch:
+    where = f"Ray at {host}:{port} ({origin})"
+    if spoken.name == probe.TLS_REQUIRED:
+        return TlsMismatch(f"{where} requires TLS and {tls.USE_TLS_ENV} is not on here",
+                           f"set {tls.SETUP}")
+    if spoken.name == probe.TLS_NOT_SPOKEN:
+        return TlsMismatch(f"{where} does not speak TLS, but {tls.USE_TLS_ENV} is on here",
+                           f"unset {tls.USE_TLS_ENV} for this cluster, or start the head with TLS")
+    if spoken.name == probe.TLS_UNTRUSTED:
+        ca = os.environ.get(tls.CA_ENV, "")
+        return TlsMismatch(f"{where}: its TLS certificate is not signed by the CA in {tls.CA_ENV} "
+                           f"({ca}): {spoken.detail}",
+                           f"set {tls.CA_ENV} to the CA that signed the head's certificate")
+    return TlsMismatch(f"{where}: the TLS handshake failed ({spoken.detail})",
+                       f"check {tls.CERT_ENV}/{tls.KEY_ENV}: the head must accept this certificate")
+
+
+def authenticate(settings: Settings, mode: str, host: str, port: int, spoken: probe.Protocol,
+                 tls_files: probe.TlsFiles | None = None) -> tuple[probe.Protocol, str]:
+    """Settle token authentication before Ray is imported: (what the port says with the token,
+    where the token came from, '' when the cluster wants none).
+
+    A cluster that demands a token gets the one Ray would find (RAY_AUTH_TOKEN,
+    RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; seedcore's own local cluster: its state file), checked
+    with one more probe, and this process's Ray is put in token mode even if the user never
+    exported RAY_AUTH_MODE. A missing or refused token fails here, in milliseconds.
+    """
+    if spoken.auth == probe.AUTH_NONE:
+        return spoken, ""
+    origin, _ = _origin(settings, mode)
+    where = f"Ray at {host}:{port} ({origin})"
+    local_file = local_cluster.token_file() if mode == MODE_LOCAL else None
+    token = auth.read_token_file(local_file, "the local cluster") if local_file else auth.find_token(os.environ)
+    if token is None:
+        raise AuthenticationFailed(
+            f"{where} requires token authentication and no token was found here "
+            f"(looked in {auth.places(os.environ)})",
+            auth.HOW_TO_GET,
+        )
+    checked = probe.protocol_of(host, port, PROBE_TIMEOUT_S, token_header=token.header, tls=tls_files)
+    if checked.auth != probe.AUTH_NONE:
+        raise AuthenticationFailed(
+            f"{where} requires token authentication and refused the token from {token.source}",
+            "the token belongs to another cluster or was rotated: " + auth.HOW_TO_GET,
+        )
+    auth.enable_token_mode(os.environ, token)
+    if "ray" in sys.modules:  # imported before the mode was set (a library caller, the tests)
+        ray_compat.reload_auth_config()
+    return checked, token.source
+
+
+def check_versions(settings: Settings, mode: str, address: str, spoken: probe.Protocol) -> None:
+    """Refuse a cluster whose Ray (or Python) this process cannot talk to, before ray.init.
+
+    A driver needs the cluster's exact Ray and Python versions (Ray checks the Python patch level
+    by default). Ray Client servers do not tell their versions before a session starts; Ray's own
+    check then fails within seconds and _explain_init_error words it the same way.
+    """
+    if not spoken.ray_version:
+        return
+    local_ray, local_python = local_versions()
+    python_differs = bool(spoken.python_version) and spoken.python_version != local_python
+    if spoken.ray_version != local_ray or (mode != MODE_CLIENT and python_differs):
+        raise version_mismatch(settings, address, (spoken.ray_version, spoken.python_version),
+                               (local_ray, local_python))
+
+
+def local_versions() -> tuple[str, str]:
+    """(Ray, Python) versions of this process, without importing ray."""
+    from importlib.metadata import version
+
+    return version("ray"), platform.python_version()
+
+
+def version_mismatch(settings: Settings, address: str, cluster: tuple[str, str],
+                     here: tuple[str, str]) -> VersionMismatch:
+    source = settings.address.source if settings.address else "default"
+    cluster_ray, cluster_python = cluster
+    here_ray, here_python = here
+    if cluster_python and cluster_python != here_python:
+        versions = f"Ray {cluster_ray} on Python {cluster_python}; seedcore here has Ray {here_ray} on Python {here_python}"
+    else:
+        versions = f"Ray {cluster_ray}; seedcore here has Ray {here_ray}" + (
+            f" (Python {here_python} on both)" if cluster_python else "")
+    return VersionMismatch(
+        f"Ray version mismatch: the cluster at {address} (from {source}) runs {versions}",
+        f"a driver needs the cluster's exact Ray and Python versions, Ray Client the same Ray and Python "
+        f"minor version: install ray[default]=={cluster_ray} here, or run seedcore from an image built on "
+        f"the cluster's Ray",
+    )
 
 
 _UNCHANGED = object()
@@ -275,23 +393,41 @@ def _import_ray(loopback: bool):
     return ray
 
 
+def _ship_code_by_value(ray) -> None:
+    """Make everything seedcore sends to the cluster travel by value.
+
+    Actor classes, and the functions given to `__ray_call__`, are pickled by reference by
+    default: the workers would then import seedcore_cli, which a stock cluster (KubeRay on the
+    `rayproject/ray` image) does not have. Registering the package makes Ray's pickler (driver
+    and Ray Client alike) send the code itself. Code that runs in actors therefore imports only
+    the standard library and ray at call time, never other seedcore modules.
+    """
+    import seedcore_cli
+
+    with contextlib.suppress(ValueError):  # already registered by an earlier connect()
+        ray.cloudpickle.register_pickle_by_value(seedcore_cli)
+
+
+_VERSIONS = re.compile(r"Ray:\s*(\S+)\s+Python:\s*(\S+)", re.IGNORECASE)
+
+
 def _explain_init_error(err: Exception, settings: Settings, address: str) -> CannotConnect:
     text = str(err).strip()
     # One line, but keep what Ray said on later lines (e.g. a client server's init failure).
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = " / ".join(lines)[:400] if lines else type(err).__name__
+    folded = fold(text, 400) or type(err).__name__
     source = settings.address.source if settings.address else "default"
     lowered = text.lower()
     if "version mismatch" in lowered or "python minor versions differ" in lowered:
-        return CannotConnect(
-            f"Ray version mismatch connecting to {address} (from {source}): {first}",
-            "install the cluster's Ray and Python versions locally (drivers need the exact same, "
-            "Ray Client the same minor Python)",
-        )
-    if "unauthenticated" in lowered or "auth token" in lowered or "token" in lowered and "auth" in lowered:
-        return CannotConnect(
-            f"Ray refused the connection to {address} (from {source}): authentication failed",
-            "set RAY_AUTH_TOKEN (see `ray get-auth-token` on the head) and retry",
+        found = _VERSIONS.findall(text)  # Ray's text: the cluster's versions, then this process's
+        if len(found) >= 2:
+            return version_mismatch(settings, address, found[0], found[1])
+        return VersionMismatch(f"Ray version mismatch connecting to {address} (from {source}): {folded}",
+                               "install the cluster's Ray and Python versions here (drivers need the exact "
+                               "same, Ray Client the same Ray and Python minor version)")
+    if "unauthenticated" in lowered or "authentication token" in lowered:
+        return AuthenticationFailed(
+            f"Ray at {address} (from {source}) refused the connection: token authentication failed",
+            auth.HOW_TO_GET,
         )
     if "starting ray client server failed" in lowered:
         return CannotConnect(
@@ -310,4 +446,7 @@ def _explain_init_error(err: Exception, settings: Settings, address: str) -> Can
             f"no running Ray instance at {address} (from {source})",
             "start one with `seedcore cluster start` or set RAY_ADDRESS",
         )
-    return CannotConnect(f"cannot connect to Ray at {address} (from {source}): {first}", "run `seedcore diagnose`")
+    if "traceback (most recent call last)" in lowered:
+        folded = fold(traceback_tail(text), 400)
+    return CannotConnect(f"cannot connect to Ray at {address} (from {source}): {folded}",
+                         "run `seedcore diagnose` for a full check of this target")

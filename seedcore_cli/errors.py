@@ -7,6 +7,8 @@ prints or exits.
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -63,9 +65,44 @@ class Unreachable(CannotConnect):
     """Nothing answers on the target port."""
 
 
+class AuthenticationFailed(CannotConnect):
+    """The cluster demands a token that is missing here or that it refused."""
+
+
+class TlsMismatch(CannotConnect):
+    """The cluster and this process disagree about TLS, or its certificate is not trusted."""
+
+
+class VersionMismatch(CannotConnect):
+    """The cluster runs a Ray or Python version this process cannot connect to."""
+
+
 class NoCluster(CannotConnect):
     """No address was configured and no cluster runs on this machine."""
 
 
 class DashboardUnavailable(CannotConnect):
     """The Ray dashboard (State API) did not answer."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_REPR = re.compile(r"<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
+_REPR_FIELD = re.compile(r",?\s*repr=<[^>]*>")
+
+
+def fold(text: str, limit: int = 300) -> str:
+    """Ray's (often multi-line, coloured) error text as one clean line of at most `limit` chars:
+    no ANSI codes, no object reprs, lines joined with ' / ', long values cut with '...'."""
+    text = _REPR.sub("<object>", _REPR_FIELD.sub("", _ANSI.sub("", text)))
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    joined = " / ".join(line for line in lines if line)
+    return joined if len(joined) <= limit else joined[: limit - 3].rstrip() + "..."
+
+
+def traceback_tail(text: str) -> str:
+    """The last meaningful line of a server-side traceback Ray forwards ('X: message')."""
+    lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("File ", "Traceback", "^", "~")) and not line.endswith(":"):
+            return line
+    return lines[-1] if lines else ""

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +28,8 @@ from seedcore_cli import probe
 from seedcore_cli.errors import BadInput, OperationFailed
 
 LOOPBACK = "127.0.0.1"
+AUTH_TOKEN = "token"
+TOKEN_FILE = "auth_token"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
 # Ray's default worker port range; the client port must lie outside it.
@@ -47,6 +50,12 @@ def state_file() -> Path:
     return state_dir() / "local-cluster.json"
 
 
+def token_file() -> Path | None:
+    """The token of the running local cluster when it was started with `--auth token`, else None."""
+    cluster = running()
+    return state_dir() / TOKEN_FILE if cluster is not None and cluster.auth == AUTH_TOKEN else None
+
+
 @dataclass(frozen=True)
 class LocalCluster:
     """What `cluster start` launched: enough to find it, connect to it and stop it."""
@@ -58,6 +67,7 @@ class LocalCluster:
     temp_dir: str
     log_file: str
     started_at: float
+    auth: str = ""  # "token" when started with token authentication (its token: token_file())
 
     @property
     def gcs_address(self) -> str:
@@ -93,7 +103,12 @@ class LocalClusterStatus:
                 client_address=self.cluster.client_address,
                 dashboard_url=self.cluster.dashboard_url,
                 session_dir=self.cluster.session_dir,
+                auth=self.cluster.auth or "none",
             )
+            if self.cluster.auth == AUTH_TOKEN:
+                token = state_dir() / TOKEN_FILE
+                data.update(token_file=str(token),
+                            other_services=f"export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH={token}")
         return data
 
 
@@ -173,6 +188,20 @@ def _ray_executable() -> str:
     return found
 
 
+def head_command(ray_executable: str, gcs_port: int, client_port: int, dashboard_port: int,
+                 num_cpus: int | None = None, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """`ray start --head --block` with every port on 127.0.0.1 (the tests' heads use it too)."""
+    command = [
+        ray_executable, "start", "--head", "--block",
+        f"--node-ip-address={LOOPBACK}", f"--dashboard-host={LOOPBACK}",
+        f"--port={gcs_port}", f"--ray-client-server-port={client_port}",
+        f"--dashboard-port={dashboard_port}", "--disable-usage-stats", *extra,
+    ]
+    if num_cpus is not None:
+        command.append(f"--num-cpus={num_cpus}")
+    return command
+
+
 def _temp_dir() -> str:
     # Ray's unix sockets live under the temp dir and their paths must stay short (< 108 bytes),
     # so use a short per-state-dir folder under /tmp rather than the state dir itself.
@@ -192,11 +221,20 @@ def _lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def start(num_cpus: int | None = None) -> tuple[LocalCluster, bool]:
-    """Start the local cluster unless it runs. Returns (cluster, started_now)."""
+def start(num_cpus: int | None = None, auth: str = "") -> tuple[LocalCluster, bool]:
+    """Start the local cluster unless it runs. Returns (cluster, started_now).
+
+    auth: AUTH_TOKEN for token authentication (a fresh token, mode 0600, in the state dir), ''
+    for none (said explicitly to Ray, which would otherwise turn it on whenever it finds a token).
+    """
     with _lock():
         existing = running()
         if existing:
+            if auth and existing.auth != auth:
+                raise OperationFailed(
+                    f"the local cluster already runs without {auth} authentication (pid {existing.pid})",
+                    "stop it with `seedcore cluster stop`, then start it again with the --auth you want",
+                )
             return existing, False
         taken: set[int] = set()
         gcs_port = _free_port(6379, taken)
@@ -204,17 +242,13 @@ def start(num_cpus: int | None = None) -> tuple[LocalCluster, bool]:
         dashboard_port = _free_port(8265, taken)
         temp_dir = _temp_dir()
         log_file = state_dir() / "local-cluster.log"
-        command = [
-            _ray_executable(), "start", "--head", "--block",
-            f"--node-ip-address={LOOPBACK}", f"--dashboard-host={LOOPBACK}",
-            f"--port={gcs_port}", f"--ray-client-server-port={client_port}",
-            f"--dashboard-port={dashboard_port}", f"--temp-dir={temp_dir}",
-            "--disable-usage-stats",
-        ]
-        if num_cpus is not None:
-            command.append(f"--num-cpus={num_cpus}")
-        env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
-        env.pop("RAY_ADDRESS", None)
+        command = head_command(_ray_executable(), gcs_port, client_port, dashboard_port,
+                               num_cpus=num_cpus, extra=[f"--temp-dir={temp_dir}"])
+        env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="disabled")
+        for inherited in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+            env.pop(inherited, None)
+        if auth == AUTH_TOKEN:
+            env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(_write_fresh_token()))
         with open(log_file, "w") as log:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -223,7 +257,7 @@ def start(num_cpus: int | None = None) -> tuple[LocalCluster, bool]:
         cluster = LocalCluster(
             pid=process.pid, gcs_port=gcs_port, client_port=client_port,
             dashboard_port=dashboard_port, temp_dir=temp_dir, log_file=str(log_file),
-            started_at=time.time(),
+            started_at=time.time(), auth=auth,
         )
         try:
             _wait_ready(process, cluster)
@@ -234,6 +268,16 @@ def start(num_cpus: int | None = None) -> tuple[LocalCluster, bool]:
         tmp.write_text(json.dumps(asdict(cluster), indent=2))
         tmp.replace(state_file())
         return cluster, True
+
+
+def _write_fresh_token() -> Path:
+    """A new random token, readable by this user only; Ray accepts any opaque string."""
+    path = state_dir() / TOKEN_FILE
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return path
 
 
 def _wait_ready(process: subprocess.Popen, cluster: LocalCluster) -> None:
@@ -248,7 +292,8 @@ def _wait_ready(process: subprocess.Popen, cluster: LocalCluster) -> None:
         ready = (
             probe.tcp_open(LOOPBACK, cluster.gcs_port, 0.5)
             and probe.tcp_open(LOOPBACK, cluster.client_port, 0.5)
-            and probe.http_ok(cluster.dashboard_url + "/api/version", 1.0)[0]
+            # 401: up, and demanding the token this cluster was started with
+            and probe.http_ok(cluster.dashboard_url + "/api/version", 1.0)[1] in ("HTTP 200", "HTTP 401")
         )
         if ready:
             return

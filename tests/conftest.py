@@ -1,5 +1,10 @@
 """Test harness: one real loopback Ray head for the session, started and stopped by its pid.
 
+The head is the shape operators deploy: it runs from a virtual environment that holds Ray and
+nothing of seedcore (`ray_envs`), and the tests run from a directory outside the checkout,
+because Ray puts the driver's working directory on the workers' sys.path. Code that only works
+when the cluster can import seedcore_cli fails here, as it would on KubeRay.
+
 Every test talks to 127.0.0.1 only. Tests that need Ray take the `ray_cluster` fixture; each
 test gets its own namespace. seedcore's connection is dropped after every test so the next one
 connects afresh (connect() refuses a second target while connected, by design).
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import ray_envs
 
 # Before anything imports ray: keep every Ray address on loopback (DESIGN.md).
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -29,6 +35,12 @@ for _key in ("RAY_ADDRESS", "SEEDCORE_NS", "RAY_NAMESPACE", "RAY_HOST", "RAY_POR
     os.environ.pop(_key, None)
 # seedcore's local-cluster state for this test session only, never ~/.seedcore.
 os.environ["SEEDCORE_STATE_DIR"] = tempfile.mkdtemp(prefix="seedcore-test-state-")
+# Token auth and TLS only where a test asks for them, never from the user's shell.
+for _key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_USE_TLS"):
+    os.environ.pop(_key, None)
+# Outside the checkout: a driver's working directory ends up on the workers' sys.path.
+TEST_CWD = tempfile.mkdtemp(prefix="seedcore-test-cwd-")
+os.chdir(TEST_CWD)
 
 LOOPBACK = "127.0.0.1"
 SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
@@ -75,19 +87,26 @@ class RayCluster:
         return f"http://{LOOPBACK}:{self.dashboard_port}"
 
 
-def start_head(extra: list[str] | None = None, num_cpus: int = 2) -> tuple[subprocess.Popen, RayCluster]:
-    """`ray start --head --block` on loopback in its own session; returns (process, ports)."""
+def stock_ray(version: str | None = None) -> str:
+    """The `ray` command of an environment with only Ray (`version`, default the installed one)."""
+    return ray_envs.ray_bin(version or ray_envs.installed_ray_version())
+
+
+def start_head(extra: list[str] | None = None, num_cpus: int = 2, ray_bin: str | None = None,
+               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, RayCluster]:
+    """`ray start --head --block` on loopback in its own session, from a Ray-only environment
+    unless `ray_bin` says otherwise; returns (process, ports)."""
+    from seedcore_cli.local_cluster import head_command
+
     gcs, client, dashboard = free_port(), free_port(), free_port()
-    ray_bin = str(Path(sys.executable).parent / "ray")
-    command = [
-        ray_bin, "start", "--head", "--block", f"--node-ip-address={LOOPBACK}",
-        f"--dashboard-host={LOOPBACK}", f"--port={gcs}", f"--ray-client-server-port={client}",
-        f"--dashboard-port={dashboard}", f"--num-cpus={num_cpus}", "--disable-usage-stats",
-        *(extra or []),
-    ]
+    command = head_command(ray_bin or stock_ray(), gcs, client, dashboard, num_cpus=num_cpus,
+                           extra=extra or [])
     log = open(Path(os.environ["SEEDCORE_STATE_DIR"]) / f"head-{gcs}.log", "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+    # Plain heads say so: with the mode unset, `ray start` turns token auth on whenever it finds a
+    # token (a developer's ~/.ray/auth_token, say).
+    head_env = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=head_env,
+                               stdin=subprocess.DEVNULL, start_new_session=True, cwd=TEST_CWD)
     cluster = RayCluster(process.pid, gcs, client, dashboard)
     wait_port(gcs)
     wait_port(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -11,14 +12,19 @@ from seedcore_cli.cli.context import state
 from seedcore_cli.cli.output import OutputFormat, OutputOption, message, render
 from seedcore_cli.errors import EXIT_FAILED
 
+class AuthMode(str, Enum):
+    none = "none"
+    token = "token"
+
+
 app = typer.Typer(help="Start, stop and inspect seedcore's local loopback Ray cluster.", no_args_is_help=True)
 
 
 
 def _render_status(ctx: typer.Context, status: local_cluster.LocalClusterStatus, output: OutputFormat) -> None:
     data = status.to_dict()
-    keys = ["running", "pid", "gcs_address", "client_address", "dashboard_url", "session_dir",
-            "log_file", "state_file"]
+    keys = ["running", "pid", "gcs_address", "client_address", "dashboard_url", "auth", "token_file",
+            "other_services", "session_dir", "log_file", "state_file"]
     render(state(ctx).consoles, output, data, ["field", "value"],
            [(key, data.get(key, "")) for key in keys if key in data])
 
@@ -27,15 +33,18 @@ def _render_status(ctx: typer.Context, status: local_cluster.LocalClusterStatus,
 def start(
     ctx: typer.Context,
     num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", min=1, help="CPUs the head offers (default: all).")] = None,
+    auth: Annotated[AuthMode, typer.Option("--auth", help="Token authentication: 'token' writes a fresh "
+                                           "token (mode 0600) to the state dir; 'none' turns it off.")] = AuthMode.none,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Start the local Ray head on 127.0.0.1 (does nothing if it already runs)."""
     consoles = state(ctx).consoles
+    wanted = local_cluster.AUTH_TOKEN if auth == AuthMode.token else ""
     if consoles.interactive and output == OutputFormat.table:
         with consoles.err.status("Starting the local Ray cluster..."):
-            cluster, started = local_cluster.start(num_cpus=num_cpus)
+            cluster, started = local_cluster.start(num_cpus=num_cpus, auth=wanted)
     else:
-        cluster, started = local_cluster.start(num_cpus=num_cpus)
+        cluster, started = local_cluster.start(num_cpus=num_cpus, auth=wanted)
     message(consoles, "Started the local cluster." if started else "The local cluster already runs.")
     _render_status(ctx, local_cluster.status(), output)
 

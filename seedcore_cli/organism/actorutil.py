@@ -59,21 +59,11 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 
-def _ship_by_value() -> None:
-    """Send seedcore's actor code with the call, so the cluster needs no seedcore install."""
-    from ray import cloudpickle
-
-    import seedcore_cli
-
-    try:
-        cloudpickle.register_pickle_by_value(seedcore_cli)
-    except ValueError:  # already registered
-        pass
-
-
 def remote_class(cls: type):
-    """`ray.remote(cls)`, built when needed (nothing Ray-bound exists at import time)."""
-    _ship_by_value()
+    """`ray.remote(cls)`, built when needed (nothing Ray-bound exists at import time).
+
+    The class travels by value (connect() registered seedcore_cli with Ray's pickler), so the
+    cluster needs nothing of seedcore installed."""
     return ray.remote(cls)
 
 
