@@ -90,8 +90,21 @@ def enable_token_mode(environ: MutableMapping[str, str], token: Token) -> None:
     after a probe has shown the cluster accepts this token. Only this process's environment
     changes; the token is never printed.
     """
+    global _mode_before
+    if _mode_before is _UNSET:
+        _mode_before = environ.get(MODE_ENV)
     environ[MODE_ENV] = "token"
     environ[TOKEN_ENV] = token.value
+
+
+_UNSET = object()
+_mode_before: "str | None | object" = _UNSET
+
+
+def user_mode(environ: Mapping[str, str]) -> str:
+    """RAY_AUTH_MODE as the user set it ('' unset), before enable_token_mode() changed it."""
+    value = environ.get(MODE_ENV) if _mode_before is _UNSET else _mode_before
+    return (value or "").strip()  # type: ignore[union-attr]
 
 
 def token_mode_on(environ: Mapping[str, str] | None = None) -> bool:

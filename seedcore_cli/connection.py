@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from seedcore_cli import auth, local_cluster, probe, ray_compat, tls
+from seedcore_cli import auth, local_cluster, preflight, probe, tls
 from seedcore_cli.errors import (
     AuthenticationFailed,
     fold,
@@ -28,19 +28,16 @@ from seedcore_cli.errors import (
     ConnectionConflict,
     NoCluster,
     SeedcoreError,
-    TlsMismatch,
     Unreachable,
     VersionMismatch,
 )
-from seedcore_cli.settings import DEFAULT_CLIENT_PORT, DEFAULT_GCS_PORT, Settings, Target, is_loopback_host
+from seedcore_cli.settings import Settings, Target, is_loopback_host
 
-PROBE_TIMEOUT_S = 2.0
+PROBE_TIMEOUT_S = preflight.PROBE_TIMEOUT_S
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 TASK_EVENTS_ENV = "RAY_task_events_report_interval_ms"
 
-MODE_DRIVER = "driver"  # a driver attached to a GCS address (HOST:PORT or auto)
-MODE_CLIENT = "client"  # Ray Client (ray://HOST:PORT)
-MODE_LOCAL = "local"  # a driver attached to seedcore's embedded loopback cluster
+MODE_DRIVER, MODE_CLIENT, MODE_LOCAL = preflight.MODE_DRIVER, preflight.MODE_CLIENT, preflight.MODE_LOCAL
 
 
 @dataclass(frozen=True)
@@ -113,8 +110,10 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
     host, port = split_address(address)
     tls_files = tls.files_from_env(os.environ)
     spoken = check_reachable(settings, mode, host, port, tls_files)
-    spoken, token_source = authenticate(settings, mode, host, port, spoken, tls_files)
-    check_versions(settings, mode, address, spoken)
+    origin, _ = _origin(settings, mode)
+    local_token = local_cluster.token_file() if mode == MODE_LOCAL else None
+    spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
+    preflight.check_versions(mode, f"{address} ({origin})", spoken)
     ray = _import_ray(loopback=is_loopback_host(host))
     if ray.is_initialized():
         raise ConnectionConflict(
@@ -123,12 +122,13 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
             "let seedcore's connect() make the one connection, or call ray.shutdown() first",
         )
     try:
-        context = ray.init(
-            address=address,
-            namespace=settings.namespace.value,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-        )
+        with ray_output_captured():
+            context = ray.init(
+                address=address,
+                namespace=settings.namespace.value,
+                logging_level=logging.ERROR,
+                log_to_driver=False,
+            )
     except SeedcoreError:
         raise
     except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
@@ -157,6 +157,37 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
     )
     _current_key = key
     return _current
+
+
+_ray_output: list[str] = []
+
+
+def ray_output() -> str:
+    """What Ray printed while connect() ran (C++ log lines, Python warnings): kept off the
+    user's stderr, shown by the CLI under -v."""
+    return "".join(_ray_output)
+
+
+@contextlib.contextmanager
+def ray_output_captured():
+    """Send file descriptor 2 (Ray's C++ core logs there) and Python warnings to a buffer."""
+    import tempfile
+    import warnings
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            _ray_output.append(sink.read().decode(errors="replace"))
+            _ray_output.extend(f"{w.category.__name__}: {w.message}\n" for w in caught)
 
 
 def disconnect() -> None:
@@ -222,136 +253,9 @@ def _origin(settings: Settings, mode: str) -> tuple[str, bool]:
 
 def check_reachable(settings: Settings, mode: str, host: str, port: int,
                     tls_files: probe.TlsFiles | None = None) -> probe.Protocol:
-    """A short probe before ray.init: closed ports, wrong protocols and TLS mismatches fail here,
-    in seconds. Returns what the port speaks (with its auth demand and versions)."""
+    """preflight.check_reachable with the origin of this target (for diagnose and connect)."""
     origin, recorded = _origin(settings, mode)
-    spoken = probe.protocol_of(host, port, PROBE_TIMEOUT_S, tls=tls_files)
-    name = spoken.name
-    if name == probe.CLOSED:
-        hint = "check that the cluster runs and the port is right"
-        if mode == MODE_CLIENT:
-            hint = f"check the Ray Client port (default {DEFAULT_CLIENT_PORT}) and that the head runs"
-        elif recorded:
-            hint = "that cluster is gone: start one with `seedcore cluster start` or set RAY_ADDRESS"
-        raise Unreachable(f"cannot reach Ray at {host}:{port} ({origin})", hint)
-    if name in (probe.TLS_REQUIRED, probe.TLS_NOT_SPOKEN, probe.TLS_UNTRUSTED, probe.TLS_FAILED):
-        raise _tls_error(spoken, host, port, origin)
-    if mode == MODE_CLIENT and name == probe.GCS:
-        raise Unreachable(
-            f"ray://{host}:{port} ({origin}) points at a GCS port, not the Ray Client server",
-            f"use ray://{host}:{DEFAULT_CLIENT_PORT} (the Ray Client port), or {host}:{port} without ray:// as a driver",
-        )
-    if mode != MODE_CLIENT and name == probe.CLIENT:
-        raise Unreachable(
-            f"{host}:{port} ({origin}) is a Ray Client port, not a GCS address",
-            f"use ray://{host}:{port} for Ray Client, or the GCS port (default {DEFAULT_GCS_PORT})",
-        )
-    if name == probe.OTHER:
-        raise Unreachable(
-            f"{host}:{port} ({origin}) answers but is neither a Ray GCS nor a Ray Client server",
-            "check the port: GCS defaults to 6379, Ray Client to 10001",
-        )
-    if name == probe.SLOW:
-        # Silent ports are refused too: a server that waits for its client to speak (Redis on
-        # 6379, say) would otherwise leave ray.init hanging for minutes.
-        raise Unreachable(
-            f"{host}:{port} ({origin}) accepts connections but gave no Ray answer within "
-            f"{PROBE_TIMEOUT_S:g} s",
-            "check that it is a Ray GCS (default 6379) or Ray Client (10001) port and that the head is not overloaded",
-        )
-    return spoken
-
-
-def _tls_error(spoken: probe.Protocol, host: str, port: int, origin: str) -> TlsMismatch:
-    where = f"Ray at {host}:{port} ({origin})"
-    if spoken.name == probe.TLS_REQUIRED:
-        return TlsMismatch(f"{where} requires TLS and {tls.USE_TLS_ENV} is not on here",
-                           f"set {tls.SETUP}")
-    if spoken.name == probe.TLS_NOT_SPOKEN:
-        return TlsMismatch(f"{where} does not speak TLS, but {tls.USE_TLS_ENV} is on here",
-                           f"unset {tls.USE_TLS_ENV} for this cluster, or start the head with TLS")
-    if spoken.name == probe.TLS_UNTRUSTED:
-        ca = os.environ.get(tls.CA_ENV, "")
-        return TlsMismatch(f"{where}: its TLS certificate is not signed by the CA in {tls.CA_ENV} "
-                           f"({ca}): {spoken.detail}",
-                           f"set {tls.CA_ENV} to the CA that signed the head's certificate")
-    return TlsMismatch(f"{where}: the TLS handshake failed ({spoken.detail})",
-                       f"check {tls.CERT_ENV}/{tls.KEY_ENV}: the head must accept this certificate")
-
-
-def authenticate(settings: Settings, mode: str, host: str, port: int, spoken: probe.Protocol,
-                 tls_files: probe.TlsFiles | None = None) -> tuple[probe.Protocol, str]:
-    """Settle token authentication before Ray is imported: (what the port says with the token,
-    where the token came from, '' when the cluster wants none).
-
-    A cluster that demands a token gets the one Ray would find (RAY_AUTH_TOKEN,
-    RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; seedcore's own local cluster: its state file), checked
-    with one more probe, and this process's Ray is put in token mode even if the user never
-    exported RAY_AUTH_MODE. A missing or refused token fails here, in milliseconds.
-    """
-    if spoken.auth == probe.AUTH_NONE:
-        return spoken, ""
-    origin, _ = _origin(settings, mode)
-    where = f"Ray at {host}:{port} ({origin})"
-    local_file = local_cluster.token_file() if mode == MODE_LOCAL else None
-    token = auth.read_token_file(local_file, "the local cluster") if local_file else auth.find_token(os.environ)
-    if token is None:
-        raise AuthenticationFailed(
-            f"{where} requires token authentication and no token was found here "
-            f"(looked in {auth.places(os.environ)})",
-            auth.HOW_TO_GET,
-        )
-    checked = probe.protocol_of(host, port, PROBE_TIMEOUT_S, token_header=token.header, tls=tls_files)
-    if checked.auth != probe.AUTH_NONE:
-        raise AuthenticationFailed(
-            f"{where} requires token authentication and refused the token from {token.source}",
-            "the token belongs to another cluster or was rotated: " + auth.HOW_TO_GET,
-        )
-    auth.enable_token_mode(os.environ, token)
-    if "ray" in sys.modules:  # imported before the mode was set (a library caller, the tests)
-        ray_compat.reload_auth_config()
-    return checked, token.source
-
-
-def check_versions(settings: Settings, mode: str, address: str, spoken: probe.Protocol) -> None:
-    """Refuse a cluster whose Ray (or Python) this process cannot talk to, before ray.init.
-
-    A driver needs the cluster's exact Ray and Python versions (Ray checks the Python patch level
-    by default). Ray Client servers do not tell their versions before a session starts; Ray's own
-    check then fails within seconds and _explain_init_error words it the same way.
-    """
-    if not spoken.ray_version:
-        return
-    local_ray, local_python = local_versions()
-    python_differs = bool(spoken.python_version) and spoken.python_version != local_python
-    if spoken.ray_version != local_ray or (mode != MODE_CLIENT and python_differs):
-        raise version_mismatch(settings, address, (spoken.ray_version, spoken.python_version),
-                               (local_ray, local_python))
-
-
-def local_versions() -> tuple[str, str]:
-    """(Ray, Python) versions of this process, without importing ray."""
-    from importlib.metadata import version
-
-    return version("ray"), platform.python_version()
-
-
-def version_mismatch(settings: Settings, address: str, cluster: tuple[str, str],
-                     here: tuple[str, str]) -> VersionMismatch:
-    source = settings.address.source if settings.address else "default"
-    cluster_ray, cluster_python = cluster
-    here_ray, here_python = here
-    if cluster_python and cluster_python != here_python:
-        versions = f"Ray {cluster_ray} on Python {cluster_python}; seedcore here has Ray {here_ray} on Python {here_python}"
-    else:
-        versions = f"Ray {cluster_ray}; seedcore here has Ray {here_ray}" + (
-            f" (Python {here_python} on both)" if cluster_python else "")
-    return VersionMismatch(
-        f"Ray version mismatch: the cluster at {address} (from {source}) runs {versions}",
-        f"a driver needs the cluster's exact Ray and Python versions, Ray Client the same Ray and Python "
-        f"minor version: install ray[default]=={cluster_ray} here, or run seedcore from an image built on "
-        f"the cluster's Ray",
-    )
+    return preflight.check_reachable(mode, host, port, origin, recorded, tls_files)
 
 
 _UNCHANGED = object()
@@ -420,7 +324,7 @@ def _explain_init_error(err: Exception, settings: Settings, address: str) -> Can
     if "version mismatch" in lowered or "python minor versions differ" in lowered:
         found = _VERSIONS.findall(text)  # Ray's text: the cluster's versions, then this process's
         if len(found) >= 2:
-            return version_mismatch(settings, address, found[0], found[1])
+            return preflight.version_mismatch(f"{address} (from {source})", found[0], found[1])
         return VersionMismatch(f"Ray version mismatch connecting to {address} (from {source}): {folded}",
                                "install the cluster's Ray and Python versions here (drivers need the exact "
                                "same, Ray Client the same Ray and Python minor version)")

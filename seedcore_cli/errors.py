@@ -76,6 +76,12 @@ class TlsMismatch(CannotConnect):
 class VersionMismatch(CannotConnect):
     """The cluster runs a Ray or Python version this process cannot connect to."""
 
+    def __init__(self, message: str, hint: str = "", cluster: tuple[str, str] = ("", ""),
+                 here: tuple[str, str] = ("", "")) -> None:
+        super().__init__(message, hint)
+        self.cluster = cluster  # (Ray, Python) of the cluster; '' where unknown
+        self.here = here
+
 
 class NoCluster(CannotConnect):
     """No address was configured and no cluster runs on this machine."""

@@ -32,7 +32,7 @@ times out or is not a Ray dashboard; `CannotConnect` (exit 3) when it refuses ou
 `OperationFailed` (exit 1) when it answers with an error; `BadInput` (exit 2) for bad filters.
 Authentication: when token auth is in use, the token is sent as `Authorization: Bearer <token>`
 as Ray's SubmissionClient does, taken in Ray's order: RAY_AUTH_TOKEN, the file named by
-RAY_AUTH_TOKEN_PATH, then ~/.ray/auth_token when RAY_AUTH_MODE=token. It never appears in messages.
+RAY_AUTH_TOKEN_PATH, then ~/.ray/auth_token (`auth.find_token`). It never appears in messages.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from seedcore_cli import auth
 from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed
 from seedcore_cli.singletons import SINGLETONS  # names only: singletons imports no ray
 
@@ -324,19 +324,10 @@ def dashboard_url_for(connection: "Connection", environ: Mapping[str, str] | Non
 
 
 def auth_token(environ: Mapping[str, str]) -> str | None:
-    """The token Ray itself would send, in Ray's order of precedence; None without token auth."""
-    token = environ.get("RAY_AUTH_TOKEN", "").strip()
-    if token:
-        return token
-    path = environ.get("RAY_AUTH_TOKEN_PATH", "").strip()
-    if not path and environ.get("RAY_AUTH_MODE", "").strip().lower() == "token":
-        path = str(Path.home() / ".ray" / "auth_token")
-    if path:
-        try:
-            return Path(path).expanduser().read_text().strip() or None
-        except OSError:
-            return None
-    return None
+    """The token to send: the one Ray would find (auth.find_token; connect() puts the token it
+    checked in RAY_AUTH_TOKEN). A dashboard without token auth ignores it."""
+    token = auth.find_token(environ)
+    return token.value if token else None
 
 
 def _headers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -379,7 +370,7 @@ def _get(url: str, params: list[tuple[str, Any]], timeout: float, source: str,
                 f"the Ray dashboard at {where}{from_where} refused the request: "
                 f"{'authentication required' if status == 401 else 'invalid authentication token'} "
                 f"(HTTP {status})",
-                "set RAY_AUTH_TOKEN to the cluster's token (`ray get-auth-token` on the head)",
+                "the dashboard wants the cluster's token: " + auth.HOW_TO_GET,
             ) from None
         if status == 404:
             raise DashboardUnavailable(

@@ -30,8 +30,6 @@ _GCS_METHOD = "/ray.rpc.NodeInfoGcsService/CheckAlive"
 _CLIENT_METHOD = "/ray.rpc.RayletDriver/ClusterInfo"
 _CLIENT_PING = b"\x08\x06"  # ClusterInfoRequest(type=PING)
 _KV_GET = "/ray.rpc.InternalKVGcsService/InternalKVGet"
-# InternalKVGetRequest(key=b"CLUSTER_METADATA", namespace=b"cluster")
-_CLUSTER_METADATA_REQUEST = b"\x0a\x10CLUSTER_METADATA\x12\x07cluster"
 
 # Protocol names
 CLOSED, GCS, CLIENT, OTHER, SLOW = "closed", "gcs", "client", "other", "slow"
@@ -74,6 +72,7 @@ class Protocol:
     ray_version: str = ""
     python_version: str = ""
     detail: str = ""
+    dashboard: str = ""  # HOST:PORT of the dashboard, as the GCS records it ('' unknown)
 
 
 def _tls_handshake(host: str, port: int, timeout: float, tls: TlsFiles | None) -> tuple[bool, str]:
@@ -145,8 +144,14 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
         if code == "UNAUTHENTICATED":
             return Protocol(GCS, _auth(code, token_header))
         if code == "OK":
-            return Protocol(GCS, ray_version=_string_field(reply, 2),
-                            python_version=_cluster_python(channel, timeout, token_header))
+            metadata = _kv_get(channel, b"CLUSTER_METADATA", b"cluster", timeout, token_header)
+            try:
+                python = str(json.loads(metadata or b"{}").get("python_version") or "")
+            except ValueError:
+                python = ""
+            dashboard = _kv_get(channel, b"dashboard", b"dashboard", timeout, token_header)
+            return Protocol(GCS, ray_version=_string_field(reply, 2), python_version=python,
+                            dashboard=(dashboard or b"").decode(errors="replace"))
         if code == "UNIMPLEMENTED":
             code, reply = _call(channel, _CLIENT_METHOD, _CLIENT_PING, timeout, token_header)
             if code == "UNIMPLEMENTED":
@@ -164,14 +169,24 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
         channel.close()
 
 
-def _cluster_python(channel, timeout: float, token_header: str | None) -> str:
-    """The Python version the cluster was started with: its CLUSTER_METADATA record, which Ray's
-    drivers check (exact version by default) before they connect."""
-    code, reply = _call(channel, _KV_GET, _CLUSTER_METADATA_REQUEST, timeout, token_header)
-    try:
-        return str(json.loads(_string_field(reply, 2) or "{}").get("python_version") or "")
-    except ValueError:
-        return ""
+def _kv_get(channel, key: bytes, namespace: bytes, timeout: float, token_header: str | None) -> bytes | None:
+    """A GCS internal KV value (what the head records: CLUSTER_METADATA, the dashboard address),
+    or None when it is not there or not readable."""
+    request = b"\x0a" + _encode_varint(len(key)) + key + b"\x12" + _encode_varint(len(namespace)) + namespace
+    code, reply = _call(channel, _KV_GET, request, timeout, token_header)
+    if code != "OK":
+        return None
+    value = _string_field(reply, 2)
+    return value.encode() if value else None
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def _speaks_plain_grpc(host: str, port: int, timeout: float) -> bool:

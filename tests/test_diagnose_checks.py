@@ -241,31 +241,35 @@ def test_security_classification(exposed, auth, mode, token, status):
 
 
 def test_token_source_names_where_never_what(tmp_path, monkeypatch):
+    from seedcore_cli import auth
+
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert c10.token_source({"RAY_AUTH_TOKEN": "s3cr3t"}) == "RAY_AUTH_TOKEN"
+    assert auth.find_token({"RAY_AUTH_TOKEN": "s3cr3t"}).source == "RAY_AUTH_TOKEN"
     file = tmp_path / "tok"
     file.write_text("s3cr3t\n")
-    assert c10.token_source({"RAY_AUTH_TOKEN_PATH": str(file)}) == f"RAY_AUTH_TOKEN_PATH ({file})"
-    assert c10.token_source({}) == ""
+    found = auth.find_token({"RAY_AUTH_TOKEN_PATH": str(file)})
+    assert found.source == f"RAY_AUTH_TOKEN_PATH ({file})" and found.value == "s3cr3t"
+    assert "s3cr3t" not in repr(found)
+    assert auth.find_token({}) is None
     (tmp_path / ".ray").mkdir()
     (tmp_path / ".ray" / "auth_token").write_text("s3cr3t")
-    assert c10.token_source({"RAY_AUTH_MODE": "token"}) == str(tmp_path / ".ray" / "auth_token")
+    # Ray's loader finds ~/.ray/auth_token whatever RAY_AUTH_MODE says; seedcore uses it only
+    # when the cluster demands a token (connect() probes first).
+    assert auth.find_token({}).source == str(tmp_path / ".ray" / "auth_token")
 
 
 @pytest.mark.parametrize("environ,available", [
-    ({}, False),  # ~/.ray/auth_token exists, but without RAY_AUTH_MODE=token nobody sends it
-    ({"RAY_AUTH_MODE": "disabled"}, False),
-    ({"RAY_AUTH_MODE": "token"}, True),
-    ({"RAY_AUTH_MODE": "TOKEN"}, True),
+    ({}, True),  # ~/.ray/auth_token exists: Ray's loader finds it
+    ({"RAY_AUTH_MODE": "disabled"}, True),
     ({"RAY_AUTH_TOKEN": "t"}, True),
-    ({"RAY_AUTH_TOKEN": "  "}, False),
-    ({"RAY_AUTH_TOKEN_PATH": "MISSING", "RAY_AUTH_MODE": "token"}, False),
-    ({"RAY_AUTH_TOKEN_PATH": "EMPTY", "RAY_AUTH_MODE": "token"}, False),
+    ({"RAY_AUTH_TOKEN": "  "}, True),  # blank: falls through to ~/.ray/auth_token, as in Ray
+    ({"RAY_AUTH_TOKEN_PATH": "MISSING"}, False),  # a named file replaces the default, as in Ray
+    ({"RAY_AUTH_TOKEN_PATH": "EMPTY"}, False),
     ({"RAY_AUTH_TOKEN_PATH": "FILE"}, True),
 ])
 def test_token_available_exactly_when_actors_list_sends_one(environ, available, tmp_path, monkeypatch):
     """diagnose's "a token is available" and the token `actors list` sends follow one rule."""
-    from seedcore_cli import inventory
+    from seedcore_cli import auth, inventory
 
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".ray").mkdir()
@@ -275,4 +279,4 @@ def test_token_available_exactly_when_actors_list_sends_one(environ, available, 
     paths = {"MISSING": tmp_path / "missing", "FILE": tmp_path / "file", "EMPTY": tmp_path / "empty"}
     environ = {k: str(paths.get(v, v)) for k, v in environ.items()}
     assert ("Authorization" in inventory._headers(environ)) is available
-    assert bool(c10.token_source(environ)) is available
+    assert (auth.find_token(environ) is not None) is available

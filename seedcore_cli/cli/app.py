@@ -162,7 +162,11 @@ def _connect_once(app_state: AppState, address, namespace, env_file, start_local
             s = app_state.settings
             where = f"{s.address.value} (from {s.address.source})" if s.address else "default (local cluster, else auto)"
             message(app_state.consoles, f"address: {where}; namespace: {s.namespace.value} (from {s.namespace.source})")
-        app_state.connection = connection.connect(app_state.settings, start_local=start_local)
+        try:
+            app_state.connection = connection.connect(app_state.settings, start_local=start_local)
+        finally:
+            if app_state.verbose and connection.ray_output().strip():
+                message(app_state.consoles, "Ray said while connecting:\n" + connection.ray_output().rstrip())
     except SeedcoreError as err:
         if not tolerate_failure:
             raise
@@ -173,8 +177,10 @@ def _connect_once(app_state: AppState, address, namespace, env_file, start_local
         message(app_state.consoles, f"Started the seedcore local cluster at {conn.resolved_address} "
                                     "(stop it with `seedcore cluster stop`)")
     if app_state.verbose:
+        security = (f"; token from {conn.token_source}" if conn.token_source else "; no token needed") + (
+            "; TLS" if conn.tls else "")
         message(app_state.consoles, f"connected ({conn.mode}) to {conn.resolved_address} in "
-                                    f"namespace {conn.namespace} in {conn.connect_seconds:.2f} s")
+                                    f"namespace {conn.namespace} in {conn.connect_seconds:.2f} s{security}")
 
 
 @app.command()

@@ -12,6 +12,7 @@ from seedcore_cli.diagnose.model import CheckResult
 if TYPE_CHECKING:  # nothing here imports ray
     from seedcore_cli.connection import Connection
     from seedcore_cli.errors import SeedcoreError
+    from seedcore_cli.probe import Protocol
     from seedcore_cli.settings import Settings
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -73,6 +74,7 @@ class Context:
     cluster_metadata: dict[str, Any] | None = None
     dashboard_url: str = ""
     dashboard_source: str = ""
+    probe: "Protocol | None" = None  # what the target's port answered (its auth demand: probe.auth)
     session: RaySession | None = None
 
     @property

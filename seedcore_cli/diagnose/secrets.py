@@ -16,7 +16,10 @@ _MIN_HUNTED = 4
 
 
 def is_secret_name(name: str) -> bool:
+    """RAY_AUTH_TOKEN is; RAY_AUTH_TOKEN_PATH (where the token lives) is not, and must show."""
     upper = name.upper()
+    if upper.endswith(("_PATH", "_FILE")):
+        return False
     return any(marker in upper for marker in SECRET_MARKERS)
 
 

@@ -3,32 +3,19 @@ a port that answers in the wrong protocol for the scheme gets the right port as 
 
 from __future__ import annotations
 
-import json
-
-from seedcore_cli import connection, probe
-from seedcore_cli.diagnose import bounded
+from seedcore_cli import auth, connection, probe, tls
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
-from seedcore_cli.errors import Unreachable
-from seedcore_cli.settings import DEFAULT_DASHBOARD_PORT
+from seedcore_cli.errors import SeedcoreError, TlsMismatch, Unreachable
 
 ID = "reachability"
 
 
-def gcs_facts(host: str, port: int, timeout: float) -> tuple[dict | None, str]:
-    """(cluster metadata {ray_version, python_version}, dashboard 'HOST:PORT') read from the GCS.
-
-    Only call it for a port known to speak GCS: Ray's GcsClient waits ~30 s on a dead one.
-    """
-    import ray  # noqa: F401  (ray._raylet needs ray's own import first)
-    from ray._raylet import GcsClient
-
-    client = GcsClient(address=f"{host}:{port}")
-    raw_meta = client.internal_kv_get(b"CLUSTER_METADATA", namespace=b"cluster", timeout=timeout)
-    raw_dash = client.internal_kv_get(b"dashboard", namespace=b"dashboard", timeout=timeout)
-    meta = json.loads(raw_meta.decode()) if raw_meta else None
-    return meta, raw_dash.decode() if raw_dash else ""
+def _token_header(ctx: Context) -> str | None:
+    """The token connect() settled on (its process environment), else the one Ray would find."""
+    token = auth.find_token(ctx.inputs.env)
+    return token.header if token else None
 
 
 @check(ID, "Reachability", needs=("configuration", "address"))
@@ -37,43 +24,50 @@ def reachability(ctx: Context) -> CheckResult:
     what = "Ray Client server" if ctx.mode == connection.MODE_CLIENT else "GCS"
     details: list[tuple[str, str]] = []
     failure = ctx.inputs.failure
-    if isinstance(failure, Unreachable):  # connect() probed this very target moments ago
+    if isinstance(failure, (Unreachable, TlsMismatch)):  # connect() probed this very target moments ago
         return fail(ID, failure.message, failure.hint, details=((what, f"{host}:{port}"),))
     try:
-        # The same probe and wording connect() uses: closed port, ray:// at a GCS port,
-        # a GCS address at the Ray Client port, something else entirely.
-        connection.check_reachable(s, ctx.mode, host, port)
-    except Unreachable as err:
+        # The same probe and wording connect() uses: closed port, ray:// at a GCS port, a GCS
+        # address at the Ray Client port, TLS mismatches, something else entirely.
+        tls_files = tls.files_from_env(ctx.inputs.env)
+        spoken = connection.check_reachable(s, ctx.mode, host, port, tls_files)
+    except SeedcoreError as err:  # unreachable, TLS mismatch, unusable TLS files
         return fail(ID, err.message, err.hint, details=((what, f"{host}:{port}"),))
+    ctx.probe = spoken
+    if spoken.auth == probe.AUTH_MISSING:  # the facts below need the token, when there is one
+        header = _token_header(ctx)
+        if header:
+            spoken = probe.protocol_of(host, port, ctx.timeout, token_header=header, tls=tls_files)
     speaks = "client" if ctx.mode == connection.MODE_CLIENT else "gcs"
     details.append((what, f"{host}:{port} answers ({speaks})"))
     parts = [f"{what} {host}:{port} answers"]
+    if spoken.ray_version:
+        ctx.cluster_metadata = {"ray_version": spoken.ray_version, "python_version": spoken.python_version or "?"}
 
-    # Where the dashboard is: what the connection reported, else what the GCS records.
+    # Where the dashboard is: facts only. What the connection reported, else what the target's
+    # GCS records; a guessed default port could belong to another cluster, so none is guessed.
     notes = []
     if ctx.connection is not None and ctx.connection.dashboard_url:
         ctx.dashboard_url, ctx.dashboard_source = ctx.connection.dashboard_url, "the connection"
-    if speaks == "gcs":
-        try:
-            # bounded: never wait on Ray's own retries; two reads, half the timeout each, so that
-            # with the probes this check stays within the runner's bound
-            meta, dash = bounded.call(gcs_facts, host, port, ctx.timeout / 2, timeout=ctx.timeout + 1)
-            ctx.cluster_metadata = meta
-            if dash and not ctx.dashboard_url:
-                ctx.dashboard_url, ctx.dashboard_source = f"http://{dash}", "the GCS"
-        except Exception as err:  # auth refused, timeout, old cluster: the other checks still run
-            notes.append(f"could not read the cluster's metadata from the GCS ({type(err).__name__})")
+    elif spoken.dashboard:
+        ctx.dashboard_url, ctx.dashboard_source = f"http://{spoken.dashboard}", "the GCS"
     if not ctx.dashboard_url:
-        ctx.dashboard_url = f"http://{host}:{DEFAULT_DASHBOARD_PORT}"
-        ctx.dashboard_source = "the default port"
-
-    dash_host, dash_port = connection.split_address(ctx.dashboard_url)
-    if probe.tcp_open(dash_host, dash_port, ctx.timeout):
-        parts.append(f"dashboard {dash_host}:{dash_port} open")
-        details.append(("dashboard", f"{ctx.dashboard_url} open (from {ctx.dashboard_source})"))
+        if spoken.auth != probe.AUTH_NONE:
+            why = f"the {what} demands a token that {'it refused' if spoken.auth == probe.AUTH_REFUSED else 'is not here'}"
+        elif speaks == "client":
+            why = "a Ray Client port does not tell it and the connection failed"
+        else:
+            why = "the GCS records none (a head without the dashboard)"
+        notes.append(f"dashboard address unknown: {why}")
+        details.append(("dashboard", f"unknown ({why})"))
     else:
-        details.append(("dashboard", f"{ctx.dashboard_url} closed (from {ctx.dashboard_source})"))
-        notes.append(f"dashboard {dash_host}:{dash_port} ({ctx.dashboard_source}) does not answer")
+        dash_host, dash_port = connection.split_address(ctx.dashboard_url)
+        if probe.tcp_open(dash_host, dash_port, ctx.timeout):
+            parts.append(f"dashboard {dash_host}:{dash_port} open")
+            details.append(("dashboard", f"{ctx.dashboard_url} open (from {ctx.dashboard_source})"))
+        else:
+            details.append(("dashboard", f"{ctx.dashboard_url} closed (from {ctx.dashboard_source})"))
+            notes.append(f"dashboard {dash_host}:{dash_port} ({ctx.dashboard_source}) does not answer")
     seen = "; ".join(parts + notes)
     if notes:
         return warn(ID, seen, "the dashboard's State API lists actors and finds other namespaces: start the "

@@ -84,5 +84,6 @@ def connection(ctx: Context) -> CheckResult:
                     details=(("existing connection", describe(session)), ("configured namespace", configured)))
     if isinstance(failure, ConnectionConflict):
         return fail(ID, f"{type(failure).__name__}: {failure.message}", failure.hint or CONFLICT_HINT)
+    hint = failure.hint if "seedcore diagnose" not in failure.hint else ""  # we are that command
     return fail(ID, f"connect() failed ({type(failure).__name__}): {failure.message}",
-                failure.hint or "see the other checks")
+                hint or "see the other checks")

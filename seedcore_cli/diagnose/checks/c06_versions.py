@@ -11,6 +11,7 @@ from seedcore_cli import connection as connection_mod
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult, skip
 from seedcore_cli.diagnose.registry import check
+from seedcore_cli.errors import VersionMismatch
 
 ID = "versions"
 _MISMATCH = re.compile(
@@ -73,6 +74,9 @@ def versions(ctx: Context) -> CheckResult:
     mode = ctx.mode or (conn.mode if conn else "")
     text = _cause_text(failure) if failure else ""
     parsed = parse_mismatch(text)
+    if isinstance(failure, VersionMismatch) and failure.cluster[0]:
+        (cray, cpy), (lray, lpy) = failure.cluster, failure.here
+        parsed = {"cray": cray, "cpy": cpy or "?", "lray": lray, "lpy": lpy}
     if parsed or "version mismatch" in text.lower() or "minor versions differ" in text.lower():
         if parsed:
             status, seen, hint = compare(mode, parsed["lray"], parsed["lpy"], parsed["cray"], parsed["cpy"])

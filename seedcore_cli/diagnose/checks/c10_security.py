@@ -4,14 +4,11 @@ whether a token is available; a non-loopback cluster without authentication is a
 
 from __future__ import annotations
 
-import urllib.error
-from concurrent.futures import ThreadPoolExecutor
+import json
 import urllib.request
-from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
-from seedcore_cli import inventory
+from seedcore_cli import auth, inventory, probe
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult
 from seedcore_cli.diagnose.registry import check
@@ -24,38 +21,37 @@ SHADOWRAY = ("anyone who reaches it can run code on the cluster (ShadowRay, CVE-
              "or keep Ray on a private network behind a firewall")
 
 
-def token_source(environ: Mapping[str, str]) -> str:
-    """Where the token `actors list` sends comes from, in Ray's order ('' for none); never the token.
-
-    Availability is inventory's own rule (~/.ray/auth_token counts only with RAY_AUTH_MODE=token),
-    so diagnose never reports a token that the State API calls would not send.
-    """
-    if not inventory.auth_token(environ):
-        return ""
-    if environ.get("RAY_AUTH_TOKEN", "").strip():
-        return "RAY_AUTH_TOKEN"
-    path = environ.get("RAY_AUTH_TOKEN_PATH", "").strip()
-    if path:
-        return f"RAY_AUTH_TOKEN_PATH ({Path(path).expanduser()})"
-    return str(Path.home() / ".ray" / "auth_token")
+def token_source(ctx: Context) -> str:
+    """Where the token comes from ('' for none): what connect() used, else where Ray would find
+    one. Never the token itself."""
+    if ctx.connection is not None and ctx.connection.token_source:
+        return ctx.connection.token_source
+    token = auth.find_token(ctx.inputs.env)
+    return token.source if token else ""
 
 
-def cluster_auth(dashboard_url: str, timeout: float) -> str:
-    """Whether the cluster enforces token auth: ask the State API with no credentials at all."""
-    if not dashboard_url:
-        return UNKNOWN
-    request = urllib.request.Request(dashboard_url.rstrip("/") + "/api/v0/actors?limit=1&detail=false",
-                                     method="GET")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return OFF if 200 <= response.status < 300 else UNKNOWN
-    except urllib.error.HTTPError as err:
-        return ON if err.code in (401, 403) else UNKNOWN
-    except OSError:
-        return UNKNOWN
+def cluster_auth(ctx: Context) -> tuple[str, str]:
+    """(on/off/unknown, how we know): the target's own gRPC answer to a call without a token
+    (reachability's probe), else the dashboard's unauthenticated /api/authentication_mode."""
+    spoken = ctx.probe
+    if spoken is not None and spoken.name in (probe.GCS, probe.CLIENT):
+        server = "GCS" if spoken.name == probe.GCS else "Ray Client server"
+        if spoken.auth != probe.AUTH_NONE:
+            return ON, f"the {server} demanded a token"
+        return OFF, f"the {server} answered without a token"
+    if ctx.dashboard_url:
+        try:
+            request = urllib.request.Request(ctx.dashboard_url.rstrip("/") + "/api/authentication_mode")
+            with urllib.request.urlopen(request, timeout=ctx.timeout) as response:
+                mode = json.loads(response.read()).get("authentication_mode", "")
+            if mode:
+                return (ON if mode == "token" else OFF), "the dashboard's /api/authentication_mode"
+        except (OSError, ValueError, AttributeError):
+            pass
+    return UNKNOWN, "neither the target nor its dashboard answered"
 
 
-def classify(exposed: bool, auth: str, local_mode: str, token: str) -> tuple[str, str, str]:
+def classify(exposed: bool, auth_state: str, local_mode: str, token: str) -> tuple[str, str, str]:
     """(status, seen, hint) for the security part. Pure: unit-tested for every combination.
 
     exposed: the cluster is reached on a non-loopback address; auth: on/off/unknown (the cluster);
@@ -64,14 +60,14 @@ def classify(exposed: bool, auth: str, local_mode: str, token: str) -> tuple[str
     where = "a non-loopback address" if exposed else "loopback only"
     have = f"a token is available ({token})" if token else "no token is available"
     mode = f"RAY_AUTH_MODE={local_mode}" if local_mode else "RAY_AUTH_MODE unset"
-    seen = f"token auth {auth} on the cluster ({where}); {mode} here, {have}"
-    if auth == ON and not token:
-        return FAIL, seen, "the cluster requires a token: set RAY_AUTH_TOKEN (run `ray get-auth-token` on the head)"
-    if auth == ON and local_mode.lower() != "token":
+    seen = f"token auth {auth_state} on the cluster ({where}); {mode} here, {have}"
+    if auth_state == ON and not token:
+        return FAIL, seen, "the cluster requires a token: " + auth.HOW_TO_GET
+    if auth_state == ON and local_mode.lower() != "token":
         return WARN, seen, "set RAY_AUTH_MODE=token here so Ray drivers send the token"
-    if auth == OFF and exposed:
+    if auth_state == OFF and exposed:
         return WARN, seen, f"Ray without authentication on a network address: {SHADOWRAY}"
-    if auth == UNKNOWN and exposed:
+    if auth_state == UNKNOWN and exposed:
         return WARN, seen, f"could not tell whether authentication is on; if it is off, {SHADOWRAY}"
     return OK, seen, ""
 
@@ -83,18 +79,24 @@ def dashboard_security(ctx: Context) -> CheckResult:
     if ctx.connection is not None:  # honours RAY_API_SERVER_ADDRESS, as `actors list` does
         url, _ = inventory.dashboard_url_for(ctx.connection, env)
         url = url or ctx.dashboard_url
-    with ThreadPoolExecutor(2) as pool:  # both bounded by the timeout; ask at once
-        asked = pool.submit(inventory.check_dashboard, url, ctx.timeout, env)
-        auth = cluster_auth(url, ctx.timeout)
-        state_api = asked.result()
+    state_api = inventory.check_dashboard(url, ctx.timeout, env)
+    auth_state, how = cluster_auth(ctx)
     dash_host = urlsplit(url).hostname or "" if url else ""
     exposed = not is_loopback_host(ctx.host) or bool(dash_host and not is_loopback_host(dash_host))
-    status, seen, hint = classify(exposed, auth, env.get("RAY_AUTH_MODE", ""), token_source(env))
-    details = (("dashboard", url or "none"), ("state api", state_api.detail), ("cluster token auth", auth))
+    local_mode = auth.user_mode(env)
+    if ctx.connection is not None and ctx.connection.token_source and local_mode.lower() != "token":
+        local_mode = "token"  # seedcore turned it on for itself; other drivers still need it
+        note = " (seedcore sets it for itself; export it for other Ray drivers)"
+    else:
+        note = ""
+    status, seen, hint = classify(exposed, auth_state, local_mode, token_source(ctx))
+    seen = seen.replace(f"token auth {auth_state} on the cluster (", f"cluster token auth: {auth_state} ({how}; ", 1) + note
+    details = (("dashboard", url or "unknown"), ("state api", state_api.detail),
+               ("cluster token auth", f"{auth_state} ({how})"))
     if state_api.ok:
         seen = f"State API at {url} answers; {seen}"
     else:
-        seen = f"State API at {url or '(none)'}: {state_api.detail}; {seen}"
+        seen = f"State API at {url or '(unknown)'}: {state_api.detail}; {seen}"
         if status == OK:
             status = WARN
             hint = state_api.hint or "start the head with the dashboard (ray[default])"
