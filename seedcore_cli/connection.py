@@ -9,15 +9,18 @@ instead of Ray's 30-120 s waits, and maps Ray's init errors to one-line causes w
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import platform
+import random
 import re
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from seedcore_cli import auth, local_cluster, preflight, probe, tls
 from seedcore_cli.errors import (
@@ -28,6 +31,7 @@ from seedcore_cli.errors import (
     ConnectionConflict,
     NoCluster,
     SeedcoreError,
+    SettingsError,
     Unreachable,
     VersionMismatch,
 )
@@ -36,6 +40,8 @@ from seedcore_cli.settings import Settings, Target, is_loopback_host
 PROBE_TIMEOUT_S = preflight.PROBE_TIMEOUT_S
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 TASK_EVENTS_ENV = "RAY_task_events_report_interval_ms"
+CONNECT_TIMEOUT_ENV = "SEEDCORE_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT_S = 60.0
 
 MODE_DRIVER, MODE_CLIENT, MODE_LOCAL = preflight.MODE_DRIVER, preflight.MODE_CLIENT, preflight.MODE_LOCAL
 
@@ -68,6 +74,21 @@ _current: Connection | None = None
 _current_key: tuple[str, str] | None = None
 
 
+def connect_timeout_from_env(environ) -> float:
+    """SEEDCORE_CONNECT_TIMEOUT in seconds (default 60); exit 2 for anything but a number >= 0."""
+    raw = environ.get(CONNECT_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_CONNECT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600 or value != value:
+        raise SettingsError(f"{CONNECT_TIMEOUT_ENV}={fold(raw, 40)!r} is not a number of seconds between 0 and 3600",
+                            f"set {CONNECT_TIMEOUT_ENV} to e.g. 60, or unset it")
+    return value
+
+
 def current() -> Connection | None:
     """The connection connect() made in this process, if any."""
     return _current
@@ -87,11 +108,14 @@ def recorded_cluster_address() -> str | None:
     return text or None
 
 
-def connect(settings: Settings, start_local: bool = False) -> Connection:
+def connect(settings: Settings, start_local: bool = False, connect_timeout: float | None = None,
+            progress: Callable[[str], None] | None = None) -> Connection:
     """Connect to the Ray cluster `settings` names, once.
 
     start_local: when nothing is configured (or `local`) and no cluster runs, start seedcore's
     embedded cluster instead of failing (bootstrap does; read-only commands never do).
+    connect_timeout: how long Ray Client's transient start failures are retried (default:
+    SEEDCORE_CONNECT_TIMEOUT, else 60 s); progress: called with a one-line note before each retry.
     """
     global _current, _current_key
     key = (settings.target.kind + ":" + settings.target.endpoint, settings.namespace.value)
@@ -106,6 +130,8 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
         )
 
     started = time.monotonic()
+    if connect_timeout is None:
+        connect_timeout = connect_timeout_from_env(os.environ)
     mode, address, started_local = resolve_target(settings, start_local)
     host, port = split_address(address)
     tls_files = tls.files_from_env(os.environ)
@@ -121,18 +147,7 @@ def connect(settings: Settings, start_local: bool = False) -> Connection:
             f"{ray.get_runtime_context().namespace!r}) by a call to ray.init outside seedcore",
             "let seedcore's connect() make the one connection, or call ray.shutdown() first",
         )
-    try:
-        with ray_output_captured():
-            context = ray.init(
-                address=address,
-                namespace=settings.namespace.value,
-                logging_level=logging.ERROR,
-                log_to_driver=False,
-            )
-    except SeedcoreError:
-        raise
-    except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-        raise _explain_init_error(err, settings, address) from err
+    context = _init(ray, settings, address, mode, connect_timeout, progress)
     _ship_code_by_value(ray)
 
     dashboard = getattr(context, "dashboard_url", "") or ""
@@ -188,6 +203,50 @@ def ray_output_captured():
             sink.seek(0)
             _ray_output.append(sink.read().decode(errors="replace"))
             _ray_output.extend(f"{w.category.__name__}: {w.message}\n" for w in caught)
+
+
+# What a Ray Client proxy answers when the dedicated server it starts for each client failed to
+# come up: transient under load (many concurrent clients, a slow head), so worth another try.
+_CLIENT_START_FAILURES = ("initialization failure from server", "starting ray client server failed")
+
+
+def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
+          progress: Callable[[str], None] | None):
+    """ray.init, once; through Ray Client, again while the proxy fails to start this client's
+    server, with backoff and jitter, until `budget_s` is spent. Each try is the same one
+    connection attempt: the failed one is shut down before the next (never two clients)."""
+    deadline = time.monotonic() + budget_s
+    for attempt in itertools.count(1):
+        try:
+            with ray_output_captured():
+                return ray.init(address=address, namespace=settings.namespace.value,
+                                logging_level=logging.ERROR, log_to_driver=False)
+        except SeedcoreError:
+            raise
+        except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
+            transient = mode == MODE_CLIENT and any(t in str(err).lower() for t in _CLIENT_START_FAILURES)
+            pause = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            if not transient:
+                raise _explain_init_error(err, settings, address) from err
+            if time.monotonic() + pause >= deadline:
+                raise _overloaded(address, settings, attempt, budget_s) from err
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            if progress is not None:
+                progress(f"the Ray Client proxy at {address} could not start a server for this client "
+                         f"(try {attempt}); trying again for up to {max(0.0, deadline - time.monotonic()):.0f} s")
+            time.sleep(pause)
+
+
+def _overloaded(address: str, settings: Settings, attempts: int, budget_s: float) -> CannotConnect:
+    source = settings.address.source if settings.address else "default"
+    return CannotConnect(
+        f"the Ray Client proxy at {address} (from {source}) could not start a server for this client "
+        f"in {attempts} tries over {budget_s:g} s: the head is overloaded with Ray Client sessions",
+        "run fewer concurrent clients, give the head more CPU, or use the GCS address (HOST:6379, "
+        "driver mode) from inside the cluster; raise the wait with --connect-timeout or "
+        f"{CONNECT_TIMEOUT_ENV}",
+    )
 
 
 def disconnect() -> None:

@@ -93,7 +93,8 @@ def stock_ray(version: str | None = None) -> str:
 
 
 def start_head(extra: list[str] | None = None, num_cpus: int = 2, ray_bin: str | None = None,
-               env: dict[str, str] | None = None) -> tuple[subprocess.Popen, RayCluster]:
+               env: dict[str, str] | None = None, dashboard_token: str | None = None
+               ) -> tuple[subprocess.Popen, RayCluster]:
     """`ray start --head --block` on loopback in its own session, from a Ray-only environment
     unless `ray_bin` says otherwise; returns (process, ports)."""
     from seedcore_cli.local_cluster import head_command
@@ -111,17 +112,19 @@ def start_head(extra: list[str] | None = None, num_cpus: int = 2, ray_bin: str |
     wait_port(gcs)
     wait_port(client)
     if "--include-dashboard=false" not in (extra or []):
-        wait_dashboard(cluster)
+        wait_dashboard(cluster, token=dashboard_token)
     return process, cluster
 
 
-def wait_dashboard(cluster: RayCluster, timeout: float = 60.0) -> None:
+def wait_dashboard(cluster: RayCluster, timeout: float = 60.0, token: str | None = None) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(cluster.dashboard_url + "/api/v0/actors?limit=1", timeout=2) as r:
+            request = urllib.request.Request(cluster.dashboard_url + "/api/v0/actors?limit=1", headers=headers)
+            with urllib.request.urlopen(request, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -198,20 +201,7 @@ def connect_to(cluster: RayCluster, namespace: str):
     return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=namespace))
 
 
-# Ray's Client proxy gives each client a server on a port from the fixed range 23000-24000,
-# chosen by a bind test and then bound by a child process. Every Ray cluster on the machine
-# shares that range, so while other test sessions open Ray Client connections, the port can be
-# taken in between; Ray then reports one of these after ~30 s (the last is seedcore's wording of
-# them, connection.py). Not seedcore's doing: retry (diagnose reports it in its JSON on stdout).
-_RAY_CLIENT_PORT_RACE = ("Initialization failure from server", "Starting Ray client server failed",
-                         "could not start a server for this client")
-
-
-def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 120, attempts: int = 3):
-    """run_seedcore for a Ray Client (ray://) invocation, again while Ray's proxy loses the port race."""
-    for attempt in range(attempts):
-        result = run_seedcore(argv, env=env, timeout=timeout)
-        if not any(text in result.stdout + result.stderr for text in _RAY_CLIENT_PORT_RACE):
-            break
-        time.sleep(1)
-    return result
+def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 180):
+    """run_seedcore for a Ray Client (ray://) invocation. No retry here: seedcore itself retries
+    the proxy's transient "could not start a server for this client" failures (connect())."""
+    return run_seedcore(argv, env=env, timeout=timeout)

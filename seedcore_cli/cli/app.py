@@ -130,6 +130,10 @@ def root(
         show_default=False)] = None,
     env_file: Annotated[Optional[Path], typer.Option(
         "--env-file", help="Read settings from this .env file instead of ./.env.", show_default=False)] = None,
+    connect_timeout: Annotated[Optional[float], typer.Option(
+        "--connect-timeout", min=0, max=3600, show_default=False,
+        help="Seconds to keep retrying Ray Client's transient 'could not start a server' failures. "
+             "[env: SEEDCORE_CONNECT_TIMEOUT; default: 60]")] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show where settings came from, and tracebacks.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -144,13 +148,13 @@ def root(
     if _matches(path, NO_CONNECTION):
         return
     namespace = _one_namespace(namespace, leaf_params.get("namespace"))
-    _connect_once(ctx.obj, address, namespace, env_file,
+    _connect_once(ctx.obj, address, namespace, env_file, connect_timeout,
                   # a dry run reports what would be created: it starts no cluster either
                   start_local=_matches(path, STARTS_LOCAL_CLUSTER) and not leaf_params.get("dry_run"),
                   tolerate_failure=_matches(path, REPORTS_CONNECT_FAILURE))
 
 
-def _connect_once(app_state: AppState, address, namespace, env_file, start_local: bool,
+def _connect_once(app_state: AppState, address, namespace, env_file, connect_timeout, start_local: bool,
                   tolerate_failure: bool) -> None:
     from seedcore_cli import connection, settings  # imports ray only when connecting
 
@@ -163,7 +167,10 @@ def _connect_once(app_state: AppState, address, namespace, env_file, start_local
             where = f"{s.address.value} (from {s.address.source})" if s.address else "default (local cluster, else auto)"
             message(app_state.consoles, f"address: {where}; namespace: {s.namespace.value} (from {s.namespace.source})")
         try:
-            app_state.connection = connection.connect(app_state.settings, start_local=start_local)
+            consoles = app_state.consoles
+            note = (lambda text: message(consoles, text)) if consoles.interactive or app_state.verbose else None
+            app_state.connection = connection.connect(app_state.settings, start_local=start_local,
+                                                      connect_timeout=connect_timeout, progress=note)
         finally:
             if app_state.verbose and connection.ray_output().strip():
                 message(app_state.consoles, "Ray said while connecting:\n" + connection.ray_output().rstrip())
