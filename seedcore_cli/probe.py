@@ -162,6 +162,11 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
             return Protocol(CLIENT, _auth(code, token_header), *versions)
         if code == "DEADLINE_EXCEEDED":
             return Protocol(SLOW)
+        if tls is not None and code == "UNAVAILABLE":
+            # TLS 1.3 finishes the handshake before the server checks the client's certificate;
+            # a server that then refuses it just closes the connection.
+            return Protocol(TLS_FAILED, detail="the server closed the connection: it does not accept "
+                                               "this client certificate")
         if tls is None and _tls_handshake(host, port, timeout, None)[0]:
             return Protocol(TLS_REQUIRED)
         return Protocol(OTHER)
