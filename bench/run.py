@@ -148,6 +148,10 @@ def main() -> None:
             _check(on(ns) + ["organism", "teardown", "--include-singletons", "--yes"], env)
         results.append(row("bootstrap first vs re-run", first, rerun))
         results.append(row("bootstrap re-run vs actors list", rerun, actors_list, 1.5))
+
+        import real_clusters  # token auth, TLS, another Ray version: heads of their own
+
+        results += real_clusters.run(env, WORK, repeats, row, gcs, small_cfg)
     finally:
         _check(SEEDCORE + ["cluster", "stop"], env)
 
