@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 import ray
 
 from seedcore_cli import inventory
-from seedcore_cli.errors import ActorConflict
+from seedcore_cli.errors import ActorConflict, fold, traceback_tail
 from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
     ACTION_CONFLICT,
     ACTION_CREATED,
@@ -157,8 +157,11 @@ def is_actor_died(err: BaseException) -> bool:
 
 
 def short_error(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+    """One clean line for an actor call's error: for a remote traceback its last meaningful line
+    (the exception raised in the actor), no colour codes, no object reprs."""
+    text = str(err).strip()
+    line = traceback_tail(text) if "Traceback (most recent call last)" in text else (text.splitlines() or [""])[0]
+    return fold(f"{type(err).__name__}: {line}" if line else type(err).__name__, 240)
 
 
 # --- nodes -----------------------------------------------------------------------------------
