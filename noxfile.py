@@ -10,7 +10,7 @@ import nox
 
 RAY_VERSIONS = ["2.59.0", "2.60.0"]
 # The oldest Typer the range allows, with the oldest Ray; the newest with the newest.
-TYPER_FOR = {"2.59.0": "typer==0.26.8", "2.60.0": "typer==0.29.2"}
+TYPER_FOR = {"2.59.0": "typer==0.27.3", "2.60.0": "typer==0.29.2"}
 SMOKE = ["tests/test_stock_cluster.py", "tests/test_token_auth.py", "tests/test_version_skew.py",
          "tests/test_cli_bootstrap.py", "tests/test_connection.py"]
 

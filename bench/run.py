@@ -109,6 +109,7 @@ def main() -> None:
     WORK.mkdir(exist_ok=True)
     env = _env()
     results: list[dict] = []
+    report_load: list[dict] = []
 
     # 1. start-up cost, no cluster needed
     s = interleaved({"seedcore --help": SEEDCORE + ["--help"], "ray --help": RAY + ["--help"]}, env, repeats)
@@ -149,6 +150,11 @@ def main() -> None:
         results.append(row("bootstrap first vs re-run", first, rerun))
         results.append(row("bootstrap re-run vs actors list", rerun, actors_list, 1.5))
 
+        import load  # many commands at once, both modes
+
+        report_load = load.run(SEEDCORE, {**env, "SEEDCORE_CONNECT_TIMEOUT": "120"}, gcs,
+                               cluster["client_address"], small, str(small_cfg), waves=2 if args.quick else 3)
+
         import real_clusters  # token auth, TLS, another Ray version: heads of their own
 
         results += real_clusters.run(env, WORK, repeats, row, gcs, small_cfg)
@@ -172,7 +178,7 @@ def main() -> None:
     report = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "repeats": repeats, "pairs": results, "rendering": rendering,
+        "repeats": repeats, "pairs": results, "rendering": rendering, "load": report_load,
     }
     (HERE / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (HERE / "results.md").write_text(to_markdown(report))
@@ -192,6 +198,11 @@ def to_markdown(report: dict) -> str:
     notes = [f"- {r['pair']}: {r['note']}" for r in report["pairs"] if r["note"]]
     lines += ["", *notes, "", "| rendering | median |", "|---|---|"]
     lines += [f"| {r['what']} | {r['median_s'] * 1000:.1f} ms |" for r in report["rendering"]]
+    if report.get("load"):
+        import load
+
+        lines += ["", "Load: waves of N concurrent processes against one cluster (seedcore retries Ray Client's "
+                      "transient server-start failures for up to 120 s).", "", *load.to_markdown(report["load"])]
     return "\n".join(lines) + "\n"
 
 

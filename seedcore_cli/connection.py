@@ -207,7 +207,22 @@ def ray_output_captured():
 
 # What a Ray Client proxy answers when the dedicated server it starts for each client failed to
 # come up: transient under load (many concurrent clients, a slow head), so worth another try.
-_CLIENT_START_FAILURES = ("initialization failure from server", "starting ray client server failed")
+# The server-side exception (the last line of its traceback) tells that apart from a session the
+# server cannot set up at all (another Ray version unpickling our JobConfig, say).
+_SERVER_INIT_FAILURE = "initialization failure from server"
+_TRANSIENT_SERVER_FAILURES = ("starting ray client server failed", "zombieprocess", "nosuchprocess",
+                              "timeout", "timed out", "unable to find channel")
+
+
+def _client_start_failure(err: Exception) -> str:
+    """'transient', 'setup' (the server cannot set this session up), or '' (not this kind)."""
+    text = str(err).lower()
+    if "starting ray client server failed" in text and _SERVER_INIT_FAILURE not in text:
+        return "transient"
+    if _SERVER_INIT_FAILURE not in text:
+        return ""
+    tail = traceback_tail(str(err)).lower()
+    return "transient" if any(t in tail for t in _TRANSIENT_SERVER_FAILURES) else "setup"
 
 
 def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
@@ -224,7 +239,10 @@ def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
         except SeedcoreError:
             raise
         except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-            transient = mode == MODE_CLIENT and any(t in str(err).lower() for t in _CLIENT_START_FAILURES)
+            failure = _client_start_failure(err) if mode == MODE_CLIENT else ""
+            if failure == "setup":
+                raise _session_refused(err, settings, address) from err
+            transient = failure == "transient"
             pause = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
             if not transient:
                 raise _explain_init_error(err, settings, address) from err
@@ -236,6 +254,18 @@ def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
                 progress(f"the Ray Client proxy at {address} could not start a server for this client "
                          f"(try {attempt}); trying again for up to {max(0.0, deadline - time.monotonic()):.0f} s")
             time.sleep(pause)
+
+
+def _session_refused(err: Exception, settings: Settings, address: str) -> CannotConnect:
+    source = settings.address.source if settings.address else "default"
+    here_ray, here_python = preflight.local_versions()
+    return CannotConnect(
+        f"the Ray Client server at {address} (from {source}) could not set up this session: "
+        f"{fold(traceback_tail(str(err)), 200)}",
+        f"this usually means the cluster runs another Ray version than this seedcore (Ray {here_ray}, Python "
+        f"{here_python}), and Ray Client needs the same Ray and Python minor version: compare with "
+        "`seedcore --address HOST:6379 diagnose` (the cluster's GCS address tells its versions)",
+    )
 
 
 def _overloaded(address: str, settings: Settings, attempts: int, budget_s: float) -> CannotConnect:
