@@ -98,10 +98,12 @@ def run(env: dict[str, str], work: Path, repeats: int, row, plain_gcs: str, plai
             subprocess.run(SEEDCORE + ["--address", gcs, "--namespace", ns, "bootstrap", "--config", str(plain_config)],
                            env=run_env, check=True, capture_output=True)
         status = ["organism", "status", "--config", str(plain_config)]
-        token_status = [*SEEDCORE, "--address", token_gcs, "--namespace", ns, *status]
-        plain_status = [*SEEDCORE, "--address", plain_gcs, "--namespace", ns, *status]
-        s = {**interleaved({"status, token-auth cluster": token_status}, token_env, repeats),
-             **interleaved({"status, plain cluster": plain_status}, env, repeats)}
+        # one interleaved run: the token command names its token file through `env`
+        token_status = ["env", f"RAY_AUTH_TOKEN_PATH={started['token_file']}", *SEEDCORE, "--address",
+                        token_gcs, "--namespace", ns, *status]
+        plain_status = ["env", *SEEDCORE, "--address", plain_gcs, "--namespace", ns, *status]
+        s = interleaved({"status, token-auth cluster": token_status, "status, plain cluster": plain_status},
+                        env, repeats)
         results.append(row("organism status token-auth vs plain", s["status, token-auth cluster"],
                            s["status, plain cluster"], 1.1))
 

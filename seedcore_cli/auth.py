@@ -88,23 +88,42 @@ def enable_token_mode(environ: MutableMapping[str, str], token: Token) -> None:
 
     Must run before ray is imported (Ray reads the mode at import); connect() calls it then,
     after a probe has shown the cluster accepts this token. Only this process's environment
-    changes; the token is never printed.
+    changes, until restore_environment() (disconnect) puts the user's values back; the token is
+    never printed.
     """
-    global _mode_before
-    if _mode_before is _UNSET:
-        _mode_before = environ.get(MODE_ENV)
+    if not _saved:
+        _saved.update({name: environ.get(name) for name in (MODE_ENV, TOKEN_ENV)})
     environ[MODE_ENV] = "token"
     environ[TOKEN_ENV] = token.value
 
 
-_UNSET = object()
-_mode_before: "str | None | object" = _UNSET
+_saved: dict[str, str | None] = {}  # the user's RAY_AUTH_MODE / RAY_AUTH_TOKEN while seedcore's are set
+
+
+def restore_environment(environ: MutableMapping[str, str]) -> None:
+    """Undo enable_token_mode(): the user's own RAY_AUTH_MODE and RAY_AUTH_TOKEN again."""
+    for name, value in _saved.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    _saved.clear()
+
+
+def user_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` as the user set it: without what enable_token_mode() put there (for diagnose)."""
+    user = dict(environ)
+    for name, value in _saved.items():
+        if value is None:
+            user.pop(name, None)
+        else:
+            user[name] = value
+    return user
 
 
 def user_mode(environ: Mapping[str, str]) -> str:
     """RAY_AUTH_MODE as the user set it ('' unset), before enable_token_mode() changed it."""
-    value = environ.get(MODE_ENV) if _mode_before is _UNSET else _mode_before
-    return (value or "").strip()  # type: ignore[union-attr]
+    return user_environment(environ).get(MODE_ENV, "").strip()
 
 
 def token_mode_on(environ: Mapping[str, str] | None = None) -> bool:

@@ -1,9 +1,11 @@
 """connect() / disconnect(): the only place in seedcore that calls `ray.init`.
 
 One connection, made once, at the start. connect() is idempotent for the same target and
-namespace, refuses a different one while connected (no allow_multiple, no retry ladder, no silent
-reuse), probes the target before handing it to Ray so a closed or wrong port fails in seconds
-instead of Ray's 30-120 s waits, and maps Ray's init errors to one-line causes with a hint.
+namespace, refuses a different one while connected (no allow_multiple, no re-init with other
+arguments, no silent reuse), settles transport, token and versions first (preflight) so a wrong
+target fails in seconds instead of Ray's 30-120 s waits, retries only Ray Client's transient
+server-start failures (the same attempt again, never a second client), and maps Ray's init
+errors to one-line causes with a hint.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from seedcore_cli import auth, local_cluster, preflight, probe, tls
+from seedcore_cli import auth, local_cluster, preflight, probe, ray_compat, tls
 from seedcore_cli.errors import (
     AuthenticationFailed,
     fold,
@@ -130,24 +132,24 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
         )
 
     started = time.monotonic()
+    _refuse_outside_session()  # before anything here touches the process's Ray or environment
     if connect_timeout is None:
         connect_timeout = connect_timeout_from_env(os.environ)
+    _ray_output.clear()
     mode, address, started_local = resolve_target(settings, start_local)
     host, port = split_address(address)
     tls_files = tls.files_from_env(os.environ)
     spoken = check_reachable(settings, mode, host, port, tls_files)
     origin, _ = _origin(settings, mode)
-    local_token = local_cluster.token_file() if mode == MODE_LOCAL else None
-    spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
-    preflight.check_versions(mode, f"{address} ({origin})", spoken)
-    ray = _import_ray(loopback=is_loopback_host(host))
-    if ray.is_initialized():
-        raise ConnectionConflict(
-            f"Ray is already initialized in this process (namespace "
-            f"{ray.get_runtime_context().namespace!r}) by a call to ray.init outside seedcore",
-            "let seedcore's connect() make the one connection, or call ray.shutdown() first",
-        )
-    context = _init(ray, settings, address, mode, connect_timeout, progress)
+    local_token = local_cluster.token_file_for(host, port)  # seedcore's own head, however addressed
+    try:  # authenticate() may put this process in token mode: undone if we do not connect
+        spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
+        preflight.check_versions(mode, f"{address} ({origin})", spoken)
+        ray = _import_ray(loopback=is_loopback_host(host))
+        context = _init(ray, settings, address, mode, connect_timeout, progress)
+    except BaseException:
+        auth.restore_environment(os.environ)
+        raise
     _ship_code_by_value(ray)
 
     dashboard = getattr(context, "dashboard_url", "") or ""
@@ -191,46 +193,51 @@ def ray_output_captured():
 
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            _ray_output.append(sink.read().decode(errors="replace"))
-            _ray_output.extend(f"{w.category.__name__}: {w.message}\n" for w in caught)
+    try:
+        with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                sink.seek(0)
+                _ray_output.append(sink.read().decode(errors="replace"))
+                _ray_output.extend(f"{w.category.__name__}: {w.message}\n" for w in caught)
+    finally:
+        os.close(saved)
 
 
 # What a Ray Client proxy answers when the dedicated server it starts for each client failed to
-# come up: transient under load (many concurrent clients, a slow head), so worth another try.
-# The server-side exception (the last line of its traceback) tells that apart from a session the
-# server cannot set up at all (another Ray version unpickling our JobConfig, say).
-_SERVER_INIT_FAILURE = "initialization failure from server"
-_TRANSIENT_SERVER_FAILURES = ("starting ray client server failed", "zombieprocess", "nosuchprocess",
-                              "timeout", "timed out", "unable to find channel")
+# come up ("Initialization failure from server", "Starting Ray client server failed", "Proxy
+# failed to Connect to backend"): transient under load, or on a fresh TLS head, so worth another
+# try. The exception the server raised (the last line of its traceback) tells that apart from a
+# session it cannot set up at all: another Ray version failing to read our session setup.
+_CLIENT_START_FAILURES = ("initialization failure from server", "starting ray client server failed",
+                          "proxy failed to connect to backend", "on the server failed")
+_SESSION_SETUP_FAILURES = ("attributeerror", "importerror", "modulenotfounderror", "unpicklingerror",
+                           "unexpected keyword argument", "version")
 
 
-def _client_start_failure(err: Exception) -> str:
+def client_start_failure(err: Exception) -> str:
     """'transient', 'setup' (the server cannot set this session up), or '' (not this kind)."""
     text = str(err).lower()
-    if "starting ray client server failed" in text and _SERVER_INIT_FAILURE not in text:
-        return "transient"
-    if _SERVER_INIT_FAILURE not in text:
+    if not any(marker in text for marker in _CLIENT_START_FAILURES):
         return ""
-    tail = traceback_tail(str(err)).lower()
-    return "transient" if any(t in tail for t in _TRANSIENT_SERVER_FAILURES) else "setup"
+    tail = traceback_tail(str(err)).lower() if "traceback" in text else ""
+    return "setup" if any(marker in tail for marker in _SESSION_SETUP_FAILURES) else "transient"
 
 
 def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
-          progress: Callable[[str], None] | None):
+          progress: Callable[[str], None] | None, sleep: Callable[[float], None] = time.sleep):
     """ray.init, once; through Ray Client, again while the proxy fails to start this client's
-    server, with backoff and jitter, until `budget_s` is spent. Each try is the same one
-    connection attempt: the failed one is shut down before the next (never two clients)."""
-    deadline = time.monotonic() + budget_s
+    server, with backoff and jitter, while `budget_s` lasts. The budget bounds when another try
+    may start; a try in flight ends on Ray's own clock (a failed server start takes Ray ~30-40 s
+    to report). Each try is the same one connection attempt: the failed one is shut down before
+    the next and before giving up (never two clients)."""
+    started = time.monotonic()
+    deadline = started + budget_s
     for attempt in itertools.count(1):
         try:
             with ray_output_captured():
@@ -239,21 +246,20 @@ def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
         except SeedcoreError:
             raise
         except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-            failure = _client_start_failure(err) if mode == MODE_CLIENT else ""
+            failure = client_start_failure(err) if mode == MODE_CLIENT else ""
             if failure == "setup":
                 raise _session_refused(err, settings, address) from err
-            transient = failure == "transient"
-            pause = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
-            if not transient:
+            if failure != "transient":
                 raise _explain_init_error(err, settings, address) from err
-            if time.monotonic() + pause >= deadline:
-                raise _overloaded(address, settings, attempt, budget_s) from err
             with contextlib.suppress(Exception):
                 ray.shutdown()
+            pause = min(8.0, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
+            if time.monotonic() + pause >= deadline:
+                raise _overloaded(address, settings, attempt, time.monotonic() - started) from err
             if progress is not None:
                 progress(f"the Ray Client proxy at {address} could not start a server for this client "
                          f"(try {attempt}); trying again for up to {max(0.0, deadline - time.monotonic()):.0f} s")
-            time.sleep(pause)
+            sleep(pause)
 
 
 def _session_refused(err: Exception, settings: Settings, address: str) -> CannotConnect:
@@ -268,11 +274,11 @@ def _session_refused(err: Exception, settings: Settings, address: str) -> Cannot
     )
 
 
-def _overloaded(address: str, settings: Settings, attempts: int, budget_s: float) -> CannotConnect:
+def _overloaded(address: str, settings: Settings, attempts: int, waited_s: float) -> CannotConnect:
     source = settings.address.source if settings.address else "default"
     return CannotConnect(
         f"the Ray Client proxy at {address} (from {source}) could not start a server for this client "
-        f"in {attempts} tries over {budget_s:g} s: the head is overloaded with Ray Client sessions",
+        f"in {attempts} tries over {waited_s:.0f} s: the head is overloaded with Ray Client sessions",
         "run fewer concurrent clients, give the head more CPU, or use the GCS address (HOST:6379, "
         "driver mode) from inside the cluster; raise the wait with --connect-timeout or "
         f"{CONNECT_TIMEOUT_ENV}",
@@ -280,13 +286,26 @@ def _overloaded(address: str, settings: Settings, attempts: int, budget_s: float
 
 
 def disconnect() -> None:
-    """Drop the connection connect() made (for library and test use)."""
+    """Drop the connection connect() made (for library and test use), and give the process back
+    the RAY_AUTH_* variables it had before."""
     global _current, _current_key
     if _current is not None:
         import ray
 
         ray.shutdown()
     _current, _current_key = None, None
+    auth.restore_environment(os.environ)
+
+
+def _refuse_outside_session() -> None:
+    """A Ray session this process opened without seedcore: refuse it, never join or replace it."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        raise ConnectionConflict(
+            f"Ray is already initialized in this process (namespace "
+            f"{ray.get_runtime_context().namespace!r}) by a call to ray.init outside seedcore",
+            "let seedcore's connect() make the one connection, or call ray.shutdown() first",
+        )
 
 
 def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, bool]:
@@ -374,15 +393,15 @@ def _import_ray(loopback: bool):
     # dashboard is not worth it, and flushing them makes every ray.shutdown() wait ~0.25 s
     # (task_events_shutdown_flush_timeout_ms). A value the user set is kept.
     os.environ.setdefault(TASK_EVENTS_ENV, "0")
+    # Ray's C++ core writes its WARNING/INFO lines (gcs_client.cc retries, say) straight to this
+    # process's stderr, during and after ray.init; a CLI's user sees errors only. A value the
+    # user set is kept (RAY_BACKEND_LOG_LEVEL=info brings them back).
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     already_imported = "ray" in sys.modules
     import ray
 
-    if loopback and already_imported:
-        # Imported before the variable was set (a library caller): the flag is read at call
-        # time from this module attribute, so setting it has the same effect as the variable.
-        from ray._private import ray_constants
-
-        ray_constants.ENABLE_RAY_CLUSTER = False
+    if loopback and already_imported:  # imported before the variable was set (a library caller)
+        ray_compat.keep_loopback()
     return ray
 
 

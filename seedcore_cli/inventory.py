@@ -1,56 +1,30 @@
-"""Actor listing from Ray's State API, safe in every connection mode (driver and Ray Client).
+"""Actor listing: every actor of the deployment, the same rows as `ray list actors`, safe in every
+connection mode (the State API through `state_api`, never `ray.util.state`). No ray, no Typer or
+Rich; plain dataclasses.
 
-Why REST and not `ray.util.state.list_actors`: in a process connected through Ray Client, Ray's
-State API helpers read RAY_ADDRESS and call `ray.init` again, which raises "Ray Client is already
-connected" (DESIGN.md). This module asks the dashboard's State API endpoint directly
-(`GET {dashboard}/api/v0/actors`, the request `StateApiClient.list()` sends) with the standard
-library: no second connection, no `import ray`, no Typer or Rich. It returns plain dataclasses.
+- `list_actors(connection, *, namespace=CURRENT, states=(), class_name=None, name_globs=(),
+  limit=100, detail=False, timeout=30) -> ActorListing`. `namespace`: `CURRENT` (the
+  connection's), a name, or None (all). Filters the State API can apply run on the server
+  (namespace, state, class, a name without glob characters); glob names run here. Comparisons
+  are exact (the server's are case-insensitive; rows are checked again here). Rows are sorted by
+  namespace, name, actor id, *then* cut to `limit`; `ActorListing.total` counts every match.
+- `namespaces_holding(connection, names=SEEDCORE_NAMES, ...) -> {namespace: [names]}`: where
+  SeedCore's actors live (the "my actors vanished" check), and `namespace_hint(...)`, the
+  structured record of it (`NamespaceHint`), or None.
+- Pure helpers (no network; the benchmark times them): `rows_from_api(payload)`,
+  `select(rows, query)`, `ActorRow.to_dict()`.
 
-Library API (for the CLI and for `diagnose`):
-
-- `list_actors(connection, *, namespace=..., states=(), class_name=None, name_globs=(),
-  limit=100, detail=False, timeout=30) -> ActorListing`
-  `namespace`: `CURRENT` (the default: the connection's namespace), a namespace name, or None
-  (all namespaces). Filters the State API can apply run on the server (namespace, state, class,
-  a name without glob characters); glob names run here. All comparisons are exact (the server's
-  are case-insensitive; rows are checked again here). Rows are sorted by namespace, then name,
-  then actor id, *then* cut to `limit`; `ActorListing.total` counts every matching row.
-- `namespaces_holding(connection, names=SEEDCORE_NAMES, *, exclude=(), include_dead=False,
-  timeout=...) -> dict[str, list[str]]`: which namespaces hold actors whose names match
-  `names` (globs). The "my actors vanished" check: SeedCore's actors live in another namespace.
-- `namespace_hint(connection, namespace, names=()) -> str | None`: the operator-facing sentence
-  built on `namespaces_holding`, or None.
-- `check_dashboard(url, timeout=2.0) -> DashboardCheck`: does the State API answer at `url`
-  (never raises).
-- `dashboard_url_for(connection, environ=None) -> (url, source)`: where the State API is:
-  RAY_API_SERVER_ADDRESS (as Ray's own tooling honours it) or the dashboard the cluster reported.
-- Pure helpers (no network; the benchmark can time them): `rows_from_api(payload)`,
-  `select(rows, query)` (client-side filter + sort + limit), `ActorRow.to_dict()`.
-
-Errors: `DashboardUnavailable` (exit 3) when there is no dashboard, its port is closed, it
-times out or is not a Ray dashboard; `CannotConnect` (exit 3) when it refuses our token;
-`OperationFailed` (exit 1) when it answers with an error; `BadInput` (exit 2) for bad filters.
-Authentication: when token auth is in use, the token is sent as `Authorization: Bearer <token>`
-as Ray's SubmissionClient does, taken in Ray's order: RAY_AUTH_TOKEN, the file named by
-RAY_AUTH_TOKEN_PATH, then ~/.ray/auth_token (`auth.find_token`). It never appears in messages.
+Errors: those of `state_api` (exit 3 / 1), and `BadInput` (exit 2) for bad filters.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
-import os
-import re
-import socket
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from seedcore_cli import auth
-from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed
+from seedcore_cli import state_api
+from seedcore_cli.errors import BadInput
 from seedcore_cli.singletons import SINGLETONS  # names only: singletons imports no ray
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
@@ -61,15 +35,12 @@ ACTOR_STATES = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING
 DEFAULT_LIMIT = 100
 # The State API refuses a larger limit (RAY_MAX_LIMIT_FROM_API_SERVER, default 10,000).
 MAX_LIMIT = 10_000
-DEFAULT_TIMEOUT_S = 30
+DEFAULT_TIMEOUT_S = state_api.DEFAULT_TIMEOUT_S
 # SeedCore's own actor names: the singletons, organs (`*_organ_*`) and agents (`{organ}_agent_{i}`).
 SEEDCORE_NAMES = (*SINGLETONS, "*_organ_*", "*_agent_*")
-API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
 
 CURRENT = "<current>"  # list_actors(namespace=CURRENT): the connection's namespace
 _GLOB_CHARS = frozenset("*?[")
-_SERVER_LIMIT_RE = re.compile(r"exceeds the supported limit (\d+)")
-_ENDPOINT = "/api/v0/actors"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,17 +127,6 @@ class ActorListing:
         return f"showing {len(self.rows)} of {of} actors; use --limit to see more"
 
 
-@dataclass(frozen=True)
-class DashboardCheck:
-    """Whether the State API answers at `url` (for `diagnose`)."""
-
-    url: str
-    ok: bool
-    detail: str  # 'HTTP 200, 12 actors' or why not
-    seconds: float
-    hint: str = ""
-
-
 # ---------------------------------------------------------------------------------------------
 # Pure helpers: parsing, filtering, sorting (no network)
 
@@ -234,7 +194,7 @@ def _death(cause: Any) -> tuple[str | None, str | None]:
     return text or str(reason), str(reason)
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -249,7 +209,7 @@ def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
         state=entry.get("state") or "",
         namespace=entry.get("ray_namespace") or "",
         node_id=entry.get("node_id") or "",
-        pid=_int(entry.get("pid")),
+        pid=as_int(entry.get("pid")),
         actor_id=entry.get("actor_id") or "",
         job_id=entry.get("job_id") or "",
     )
@@ -259,7 +219,7 @@ def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
     resources = entry.get("required_resources")
     return ActorRow(
         **base,
-        num_restarts=_int(entry.get("num_restarts")),
+        num_restarts=as_int(entry.get("num_restarts")),
         death_cause=cause,
         death_reason=reason,
         is_detached=bool(entry.get("is_detached")),
@@ -307,145 +267,18 @@ def select(rows: Iterable[ActorRow], query: ActorQuery) -> tuple[list[ActorRow],
 
 
 # ---------------------------------------------------------------------------------------------
-# Where the dashboard is, and how to talk to it
-
-
-def dashboard_url_for(connection: "Connection", environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(State API base URL, where it came from); url '' when the cluster reported no dashboard."""
-    environ = os.environ if environ is None else environ
-    override = environ.get(API_SERVER_ENV, "").strip()
-    if override:
-        url = override if "://" in override else f"http://{override}"
-        return url.rstrip("/"), API_SERVER_ENV
-    url = (connection.dashboard_url or "").strip()
-    if url and "://" not in url:
-        url = f"http://{url}"
-    return url.rstrip("/"), "the cluster"
-
-
-def auth_token(environ: Mapping[str, str]) -> str | None:
-    """The token to send: the one Ray would find (auth.find_token; connect() puts the token it
-    checked in RAY_AUTH_TOKEN). A dashboard without token auth ignores it."""
-    token = auth.find_token(environ)
-    return token.value if token else None
-
-
-def _headers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    headers = {"Accept": "application/json"}
-    token = auth_token(os.environ if environ is None else environ)
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
-
-
-def _no_dashboard() -> DashboardUnavailable:
-    return DashboardUnavailable(
-        "the cluster reports no dashboard, and listing actors needs its State API",
-        "start the head with the dashboard (`ray start --head --include-dashboard=true`, "
-        f"needs ray[default]), or set {API_SERVER_ENV}=http://HOST:8265",
-    )
-
-
-def _get(url: str, params: list[tuple[str, Any]], timeout: float, source: str,
-         environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """GET a State API endpoint; return its `data.result` dict or raise a SeedcoreError."""
-    query = urllib.parse.urlencode(params)
-    full = f"{url}?{query}" if query else url
-    where = url.split("/api/", 1)[0]
-    from_where = f" (from {source})" if source != "the cluster" else ""
-    unreachable_hint = (
-        f"check that the dashboard runs and is reachable from here (it binds to 127.0.0.1 by "
-        f"default: start the head with --dashboard-host, or set {API_SERVER_ENV}=http://HOST:PORT)"
-    )
-    request = urllib.request.Request(full, headers=_headers(environ), method="GET")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-            status = response.status
-    except urllib.error.HTTPError as err:
-        status = err.code
-        body = err.read() or b""
-        if status in (401, 403):
-            raise CannotConnect(
-                f"the Ray dashboard at {where}{from_where} refused the request: "
-                f"{'authentication required' if status == 401 else 'invalid authentication token'} "
-                f"(HTTP {status})",
-                "the dashboard wants the cluster's token: " + auth.HOW_TO_GET,
-            ) from None
-        if status == 404:
-            raise DashboardUnavailable(
-                f"{where}{from_where} has no State API ({_ENDPOINT} answered HTTP 404)",
-                "point at the Ray dashboard (default port 8265) of a Ray >= 2.0 cluster",
-            ) from None
-    except (urllib.error.URLError, OSError, socket.timeout) as err:
-        reason = getattr(err, "reason", err)
-        if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in str(reason):
-            text = f"did not answer within {timeout:g} s"
-        else:
-            text = f"is unreachable ({reason})"
-        raise DashboardUnavailable(f"the Ray dashboard at {where}{from_where} {text}",
-                                   unreachable_hint) from None
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise DashboardUnavailable(
-            f"{where}{from_where} answered HTTP {status} but not with the State API's JSON",
-            "point at the Ray dashboard (default port 8265)",
-        ) from None
-    if not isinstance(payload, dict) or payload.get("result") is not True:
-        msg = payload.get("msg") if isinstance(payload, dict) else None
-        raise OperationFailed(
-            f"the Ray State API at {where} refused the query (HTTP {status}): {msg or 'no reason given'}",
-            "see dashboard.log on the head",
-        )
-    result = (payload.get("data") or {}).get("result")
-    if not isinstance(result, dict) or not isinstance(result.get("result"), list):
-        raise OperationFailed(f"the Ray State API at {where} answered without a result list",
-                              "check that the cluster's Ray version matches")
-    return result
-
-
-def fetch(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,
-          timeout: float = DEFAULT_TIMEOUT_S, source: str = "the cluster",
-          environ: Mapping[str, str] | None = None, http_timeout: float | None = None) -> dict[str, Any]:
-    """One `GET /api/v0/actors` as StateApiClient.list() builds it; returns `data.result`.
-
-    The one State API client in seedcore (the organism's status and teardown use it too).
-    http_timeout bounds the HTTP round trip (default: the server's timeout plus 5 s).
-    """
-    params: list[tuple[str, Any]] = [
-        ("limit", limit),
-        ("timeout", max(1, int(timeout))),
-        ("detail", "true" if detail else "false"),
-    ]
-    for key, predicate, value in filters:
-        params += [("filter_keys", key), ("filter_predicates", predicate), ("filter_values", value)]
-    try:
-        # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
-        return _get(url + _ENDPOINT, params, timeout=timeout + 5 if http_timeout is None else http_timeout,
-                    source=source, environ=environ)
-    except OperationFailed as err:
-        # A head started with a lower RAY_MAX_LIMIT_FROM_API_SERVER names its limit: ask again.
-        found = _SERVER_LIMIT_RE.search(err.message)
-        if not found or not 0 < int(found.group(1)) < limit:
-            raise
-        return fetch(url, filters, limit=int(found.group(1)), detail=detail, timeout=timeout,
-                     source=source, environ=environ, http_timeout=http_timeout)
-
-
-# ---------------------------------------------------------------------------------------------
 # The API
 
 
 def list_query(connection: "Connection", query: ActorQuery, *, timeout: float = DEFAULT_TIMEOUT_S,
                environ: Mapping[str, str] | None = None) -> ActorListing:
     """List the actors `query` selects (see module docstring)."""
-    url, source = dashboard_url_for(connection, environ)
+    url, source = state_api.dashboard_url_for(connection, environ)
     if not url:
-        raise _no_dashboard()
+        raise state_api.no_dashboard()
     # Fetch every match the server will return, then sort and cut here: the server orders by
     # actor id, so its own limit would keep an arbitrary subset, not the first N by name.
-    result = fetch(url, server_filters(query), limit=MAX_LIMIT, detail=query.detail,
+    result = state_api.fetch_actors(url, server_filters(query), limit=MAX_LIMIT, detail=query.detail,
                    timeout=timeout, source=source, environ=environ)
     rows, total = select(rows_from_api(result["result"], query.detail), query)
     warnings = []
@@ -453,15 +286,15 @@ def list_query(connection: "Connection", query: ActorQuery, *, timeout: float = 
         warnings.append(str(result["partial_failure_warning"]).strip())
     warnings.extend(str(w) for w in (result.get("warnings") or []))
     exact = True
-    num_filtered = _int(result.get("num_filtered"))
+    num_filtered = as_int(result.get("num_filtered"))
     if num_filtered > len(result["result"]):  # more matches than one answer may carry
         exact = False
         total = max(total, num_filtered) if not query.name_globs else total
-    if _int(result.get("total")) > _int(result.get("num_after_truncation")):
+    if as_int(result.get("total")) > as_int(result.get("num_after_truncation")):
         exact = False
         warnings.append(
-            f"the cluster holds {_int(result.get('total'))} actors but the State API read only "
-            f"{_int(result.get('num_after_truncation'))}; the list may be incomplete"
+            f"the cluster holds {as_int(result.get('total'))} actors but the State API read only "
+            f"{as_int(result.get('num_after_truncation'))}; the list may be incomplete"
         )
     return ActorListing(rows=rows, total=total, query=query, dashboard_url=url,
                         total_exact=exact, warnings=tuple(warnings))
@@ -500,11 +333,11 @@ def namespaces_holding(
     Only live actors (not DEAD) unless include_dead; namespaces in `exclude` are left out.
     """
     globs = tuple(names)
-    url, source = dashboard_url_for(connection, environ)
+    url, source = state_api.dashboard_url_for(connection, environ)
     if not url:
-        raise _no_dashboard()
+        raise state_api.no_dashboard()
     filters = [] if include_dead else [("state", "!=", "DEAD")]
-    result = fetch(url, filters, limit=MAX_LIMIT, detail=False, timeout=timeout, source=source, environ=environ)
+    result = state_api.fetch_actors(url, filters, limit=MAX_LIMIT, detail=False, timeout=timeout, source=source, environ=environ)
     skip = set(exclude)
     found: dict[str, set[str]] = {}
     for row in rows_from_api(result["result"], detail=False):
@@ -533,22 +366,3 @@ def namespace_hint(connection: "Connection", namespace: str, names: Sequence[str
         where = "namespaces " + "; ".join(f"{ns!r} ({listed(found)})" for ns, found in holding.items()) + " hold such actors"
     return (f"no matching actors in namespace {namespace!r}, but {where}: "
             f"try --namespace {first} or --all-namespaces")
-
-
-def check_dashboard(url: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None) -> DashboardCheck:
-    """Ask the State API for one actor at `url`; never raises (for `diagnose`)."""
-    started = time.monotonic()
-    if not url:
-        err = _no_dashboard()
-        return DashboardCheck(url="", ok=False, detail=err.message, seconds=0.0, hint=err.hint)
-    url = url if "://" in url else f"http://{url}"
-    try:
-        # timeout here bounds the whole HTTP round trip
-        params = [("limit", 1), ("timeout", max(1, int(timeout))), ("detail", "false")]
-        result = _get(url.rstrip("/") + _ENDPOINT, params, timeout=timeout, source="the cluster", environ=environ)
-    except (CannotConnect, OperationFailed) as err:
-        return DashboardCheck(url=url, ok=False, detail=err.message,
-                              seconds=round(time.monotonic() - started, 3), hint=err.hint)
-    return DashboardCheck(url=url, ok=True,
-                          detail=f"State API answers ({_int(result.get('total'))} actors in the cluster)",
-                          seconds=round(time.monotonic() - started, 3))

@@ -24,8 +24,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from seedcore_cli import probe
-from seedcore_cli.errors import BadInput, OperationFailed
+from seedcore_cli import probe, state_api
+from seedcore_cli.errors import BadInput, OperationFailed, SeedcoreError
 
 LOOPBACK = "127.0.0.1"
 AUTH_TOKEN = "token"
@@ -50,10 +50,16 @@ def state_file() -> Path:
     return state_dir() / "local-cluster.json"
 
 
-def token_file() -> Path | None:
-    """The token of the running local cluster when it was started with `--auth token`, else None."""
-    cluster = running()
-    return state_dir() / TOKEN_FILE if cluster is not None and cluster.auth == AUTH_TOKEN else None
+def token_file_for(host: str, port: int) -> Path | None:
+    """The token file of seedcore's running local cluster when it was started with `--auth token`
+    and (host, port) is its GCS or Ray Client port; else None."""
+    try:
+        cluster = running()
+    except SeedcoreError:  # an unreadable state file: not ours to judge here
+        return None
+    if cluster is None or cluster.auth != AUTH_TOKEN or host not in (LOOPBACK, "localhost"):
+        return None
+    return state_dir() / TOKEN_FILE if port in (cluster.gcs_port, cluster.client_port) else None
 
 
 @dataclass(frozen=True)
@@ -221,21 +227,25 @@ def _lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def start(num_cpus: int | None = None, auth: str = "") -> tuple[LocalCluster, bool]:
+def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCluster, bool]:
     """Start the local cluster unless it runs. Returns (cluster, started_now).
 
-    auth: AUTH_TOKEN for token authentication (a fresh token, mode 0600, in the state dir), ''
-    for none (said explicitly to Ray, which would otherwise turn it on whenever it finds a token).
+    auth: AUTH_TOKEN for token authentication (a fresh token, mode 0600, in the state dir); ''
+    for none (said explicitly to Ray, which would otherwise turn it on whenever it finds a token);
+    None: no preference (none when starting; whatever runs is fine). A running cluster whose
+    authentication differs from an explicit preference is an error, not silently kept.
     """
     with _lock():
         existing = running()
         if existing:
-            if auth and existing.auth != auth:
+            if auth is not None and existing.auth != auth:
+                has = "token authentication" if existing.auth == AUTH_TOKEN else "no authentication"
                 raise OperationFailed(
-                    f"the local cluster already runs without {auth} authentication (pid {existing.pid})",
+                    f"the local cluster already runs with {has} (pid {existing.pid})",
                     "stop it with `seedcore cluster stop`, then start it again with the --auth you want",
                 )
             return existing, False
+        auth = auth or ""
         taken: set[int] = set()
         gcs_port = _free_port(6379, taken)
         client_port = _free_port(10001, taken)
@@ -292,8 +302,8 @@ def _wait_ready(process: subprocess.Popen, cluster: LocalCluster) -> None:
         ready = (
             probe.tcp_open(LOOPBACK, cluster.gcs_port, 0.5)
             and probe.tcp_open(LOOPBACK, cluster.client_port, 0.5)
-            # 401: up, and demanding the token this cluster was started with
-            and probe.http_ok(cluster.dashboard_url + "/api/version", 1.0)[1] in ("HTTP 200", "HTTP 401")
+            # an endpoint that needs no token: a token-auth head answers it too
+            and bool(state_api.authentication_mode(cluster.dashboard_url, 1.0))
         )
         if ready:
             return

@@ -130,14 +130,18 @@ def authenticate(mode: str, host: str, port: int, origin: str, spoken: probe.Pro
 def check_versions(mode: str, where: str, spoken: probe.Protocol) -> None:
     """Refuse a cluster whose Ray (or Python) this process cannot talk to, before ray.init.
 
-    A driver needs the cluster's exact Ray and Python versions (Ray checks the Python patch level
-    by default). Ray Client servers do not tell their versions before a session starts; Ray's own
-    check then fails within seconds and _explain_init_error words it the same way.
+    Only the GCS tells its versions before a session starts: a driver needs the cluster's exact
+    Ray and Python (Python to the patch level, or the minor one when
+    RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor, as Ray itself checks). A Ray Client proxy does
+    not say; Ray's own check then fails within seconds and _explain_init_error words it the same.
     """
     if not spoken.ray_version:
         return
     local_ray, local_python = local_versions()
-    python_differs = bool(spoken.python_version) and spoken.python_version != local_python
+    level = os.environ.get("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL", "patch").strip().lower()
+    width = 2 if level == "minor" else 3
+    python_differs = bool(spoken.python_version) and \
+        spoken.python_version.split(".")[:width] != local_python.split(".")[:width]
     if spoken.ray_version != local_ray or (mode != MODE_CLIENT and python_differs):
         raise version_mismatch(where, (spoken.ray_version, spoken.python_version), (local_ray, local_python))
 

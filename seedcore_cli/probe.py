@@ -5,9 +5,9 @@ wants a token it was not given, and mis-reports TLS mismatches. One or two gRPC 
 of that in milliseconds on loopback, and within `timeout` elsewhere:
 
 - the GCS implements `NodeInfoGcsService/CheckAlive`, whose reply carries the cluster's Ray
-  version; the Ray Client server implements `RayletDriver/ClusterInfo`, whose PING reply carries
-  the server's Ray and Python versions. Each answers UNIMPLEMENTED for the other's method, so a
-  one-method call with an (almost) empty request tells them apart.
+  version (and its internal KV holds the Python version and the dashboard's address); the Ray
+  Client proxy implements `RayletDriver/ClusterInfo` and answers PING itself. Each answers
+  UNIMPLEMENTED for the other's method, so a one-method call tells them apart.
 - A cluster with token authentication answers UNAUTHENTICATED to its own method (after routing,
   so the protocol is still known) when the token is missing or wrong.
 - TLS is settled first with a plain TLS handshake (`ssl`), which names the mismatch: a TLS
@@ -20,10 +20,10 @@ Nothing here imports ray; the replies are read with a ten-line protobuf reader.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
-import urllib.error
-import urllib.request
+import time
 from dataclasses import dataclass
 
 _GCS_METHOD = "/ray.rpc.NodeInfoGcsService/CheckAlive"
@@ -54,12 +54,35 @@ def tcp_open(host: str, port: int, timeout: float = 2.0) -> bool:
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """The certificate files Ray's RAY_TLS_* variables name (read by the caller, checked there)."""
+    """The PEM files Ray's RAY_TLS_* variables name, and their contents (for gRPC)."""
 
     cert: bytes
     key: bytes
     ca: bytes
+    cert_path: str = ""
+    key_path: str = ""
     ca_path: str = ""
+
+
+def tls_context(tls: TlsFiles | None) -> ssl.SSLContext:
+    """A client TLS context: with `tls`, trusting its CA and showing its certificate (Ray's TLS is
+    mutual); without, trusting anything (only to ask whether a port speaks TLS at all).
+
+    Raises ssl.SSLError for files that are not usable PEM (tls.files_from_env turns that into a
+    bad-input error naming the variable). An encrypted key fails instead of prompting."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_alpn_protocols(["h2"])
+    context.check_hostname = False  # names are checked by gRPC on the real call
+    if tls is None:
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    context.load_verify_locations(cadata=tls.ca.decode(errors="replace"))
+    context.load_cert_chain(tls.cert_path, tls.key_path, password=_no_passphrase)
+    return context
+
+
+def _no_passphrase() -> str:
+    raise ssl.SSLError("the key is encrypted (Ray's TLS needs an unencrypted key)")
 
 
 @dataclass(frozen=True)
@@ -78,20 +101,7 @@ class Protocol:
 def _tls_handshake(host: str, port: int, timeout: float, tls: TlsFiles | None) -> tuple[bool, str]:
     """(handshake ok, why not). With `tls`, verify against its CA and present its certificate;
     without, just ask whether the server speaks TLS at all."""
-    import tempfile
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.set_alpn_protocols(["h2"])
-    if tls is None:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    else:
-        context.check_hostname = False  # Ray's gRPC checks the CA chain; names are the operator's
-        context.load_verify_locations(cadata=tls.ca.decode(errors="replace"))
-        with tempfile.NamedTemporaryFile() as cert, tempfile.NamedTemporaryFile() as key:
-            cert.write(tls.cert), key.write(tls.key)
-            cert.flush(), key.flush()
-            context.load_cert_chain(cert.name, key.name)
+    context = tls_context(tls)
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
             with context.wrap_socket(raw, server_hostname=host) as wrapped:
@@ -107,7 +117,7 @@ def _tls_handshake(host: str, port: int, timeout: float, tls: TlsFiles | None) -
 
 def _call(channel, method: str, request: bytes, timeout: float, token_header: str | None):
     """One unary call: (status code name, reply bytes)."""
-    import grpc  # a dependency of ray[default]; imported only when probing
+    grpc = _grpc()
 
     metadata = (("authorization", token_header),) if token_header else None
     call = channel.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)
@@ -119,59 +129,74 @@ def _call(channel, method: str, request: bytes, timeout: float, token_header: st
 
 def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str | None = None,
                 tls: TlsFiles | None = None) -> Protocol:
-    """Classify a port within about 3 x timeout: closed, GCS, Ray Client, TLS trouble, other."""
-    if not tcp_open(host, port, timeout):
+    """Classify a port: closed, GCS, Ray Client, TLS trouble, other. Each step waits at most
+    `timeout`, all of them together at most 2 x timeout."""
+    deadline = time.monotonic() + 2 * timeout
+
+    def left() -> float:
+        return max(0.05, min(timeout, deadline - time.monotonic()))
+
+    if not tcp_open(host, port, left()):
         return Protocol(CLOSED)
     if tls is not None:
-        ok, why = _tls_handshake(host, port, timeout, tls)
+        ok, why = _tls_handshake(host, port, left(), tls)
         if not ok:
             if why.startswith("untrusted"):
                 return Protocol(TLS_UNTRUSTED, detail=why.split(": ", 1)[-1])
-            if _speaks_plain_grpc(host, port, timeout):
+            if _speaks_plain_grpc(host, port, left()):
                 return Protocol(TLS_NOT_SPOKEN)
             return Protocol(TLS_FAILED, detail=why)
-    import grpc
-
+    grpc = _grpc()
     if tls is None:
         channel = grpc.insecure_channel(f"{host}:{port}")
     else:
         credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key,
                                                    certificate_chain=tls.cert)
-        # Ray's certificates name the head's IP; accept the address the user gave.
+        # gRPC checks that the head's certificate names the address used, as Ray's drivers do.
         channel = grpc.secure_channel(f"{host}:{port}", credentials)
     try:
-        code, reply = _call(channel, _GCS_METHOD, b"", timeout, token_header)
+        code, reply = _call(channel, _GCS_METHOD, b"", left(), token_header)
         if code == "UNAUTHENTICATED":
             return Protocol(GCS, _auth(code, token_header))
         if code == "OK":
-            metadata = _kv_get(channel, b"CLUSTER_METADATA", b"cluster", timeout, token_header)
+            metadata = _kv_get(channel, b"CLUSTER_METADATA", b"cluster", left(), token_header)
             try:
                 python = str(json.loads(metadata or b"{}").get("python_version") or "")
             except ValueError:
                 python = ""
-            dashboard = _kv_get(channel, b"dashboard", b"dashboard", timeout, token_header)
+            dashboard = _kv_get(channel, b"dashboard", b"dashboard", left(), token_header)
             return Protocol(GCS, ray_version=_string_field(reply, 2), python_version=python,
                             dashboard=(dashboard or b"").decode(errors="replace"))
         if code == "UNIMPLEMENTED":
-            code, reply = _call(channel, _CLIENT_METHOD, _CLIENT_PING, timeout, token_header)
+            code, _ = _call(channel, _CLIENT_METHOD, _CLIENT_PING, left(), token_header)
             if code == "UNIMPLEMENTED":
                 return Protocol(OTHER)
             if code == "DEADLINE_EXCEEDED":
                 return Protocol(SLOW)
-            versions = _ping_versions(reply)
-            return Protocol(CLIENT, _auth(code, token_header), *versions)
+            # The proxy answers PING itself, with no versions (those come once a session starts).
+            return Protocol(CLIENT, _auth(code, token_header))
         if code == "DEADLINE_EXCEEDED":
             return Protocol(SLOW)
         if tls is not None and code == "UNAVAILABLE":
             # TLS 1.3 finishes the handshake before the server checks the client's certificate;
-            # a server that then refuses it just closes the connection.
+            # a server that then refuses it (or a name the certificate does not carry) just closes.
             return Protocol(TLS_FAILED, detail="the server closed the connection: it does not accept "
-                                               "this client certificate")
-        if tls is None and _tls_handshake(host, port, timeout, None)[0]:
+                                               "this client certificate, or its own does not name "
+                                               f"{host}")
+        if tls is None and _tls_handshake(host, port, left(), None)[0]:
             return Protocol(TLS_REQUIRED)
         return Protocol(OTHER)
     finally:
         channel.close()
+
+
+def _grpc():
+    """grpc (a dependency of ray[default]), imported only when probing; its C core's INFO lines
+    (a failed handshake, say) stay off the user's stderr unless they asked for them."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    import grpc
+
+    return grpc
 
 
 def _kv_get(channel, key: bytes, namespace: bytes, timeout: float, token_header: str | None) -> bytes | None:
@@ -195,9 +220,7 @@ def _encode_varint(value: int) -> bytes:
 
 
 def _speaks_plain_grpc(host: str, port: int, timeout: float) -> bool:
-    import grpc
-
-    channel = grpc.insecure_channel(f"{host}:{port}")
+    channel = _grpc().insecure_channel(f"{host}:{port}")
     try:
         code, _ = _call(channel, _GCS_METHOD, b"", timeout, None)
         return code in ("OK", "UNAUTHENTICATED", "UNIMPLEMENTED")
@@ -209,15 +232,6 @@ def _auth(code: str, token_header: str | None) -> str:
     if code != "UNAUTHENTICATED":
         return AUTH_NONE
     return AUTH_REFUSED if token_header else AUTH_MISSING
-
-
-def _ping_versions(reply: bytes) -> tuple[str, str]:
-    """(ray_version, python_version) from a ClusterInfoResponse to PING (json, field 2)."""
-    try:
-        info = json.loads(_string_field(reply, 2) or "{}")
-    except ValueError:
-        return "", ""
-    return str(info.get("ray_version") or ""), str(info.get("python_version") or "")
 
 
 def _string_field(message: bytes, number: int) -> str:
@@ -252,15 +266,3 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
         if not byte & 0x80:
             return value, i
         shift += 7
-
-
-def http_ok(url: str, timeout: float = 2.0) -> tuple[bool, str]:
-    """GET url; (True, '') on a 2xx answer, else (False, reason)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return 200 <= response.status < 300, f"HTTP {response.status}"
-    except urllib.error.HTTPError as err:
-        return False, f"HTTP {err.code}"
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        return False, str(reason)

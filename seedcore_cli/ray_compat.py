@@ -1,10 +1,25 @@
-"""The one home of Ray's private API in seedcore. Each entry names what it relies on; a contract
-test (tests/test_ray_compat.py) fails loudly when a Ray upgrade changes it.
+"""The one home of Ray's private API in seedcore.
 
-Public Ray API is used directly elsewhere; only what Ray does not expose publicly lives here.
+Each function names the private thing it relies on. tests/test_ray_compat.py holds a contract
+test per entry that fails, by name, when a Ray upgrade changes it. Nothing here falls back
+silently: where Ray's shape is not what we expect, ApiChanged says so instead of a wrong answer
+(a teardown that kills nothing, say). Everything else in seedcore uses Ray's public API.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+# The resource every head node offers (`ray.nodes()[i]["Resources"]`): how a head is told apart.
+HEAD_NODE_RESOURCE = "node:__internal_head__"
+
+
+class ApiChanged(RuntimeError):
+    """Ray's private API is not what this seedcore was written against."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Ray's private API changed: {what} (this seedcore supports the Ray versions in its "
+                         "pyproject; install one of those)")
 
 
 def reload_auth_config() -> None:
@@ -17,3 +32,54 @@ def reload_auth_config() -> None:
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()
+
+
+def keep_loopback() -> None:
+    """Keep a driver on 127.0.0.1 when ray was imported before RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
+    was set: Ray reads the flag from `ray._private.ray_constants.ENABLE_RAY_CLUSTER` at call time."""
+    from ray._private import ray_constants
+
+    if not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+        raise ApiChanged("ray._private.ray_constants.ENABLE_RAY_CLUSTER is gone")
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def handle_actor_id(handle: Any) -> str:
+    """The actor id (hex) an actor handle points at, without calling the actor (driver and Ray
+    Client handles: `handle._actor_id`)."""
+    actor_id = getattr(handle, "_actor_id", None)
+    if actor_id is None or not hasattr(actor_id, "hex"):
+        raise ApiChanged(f"{type(handle).__name__} has no _actor_id")
+    return actor_id.hex()
+
+
+def handle_class(handle: Any) -> tuple[str, str] | None:
+    """(module, class name) a driver-mode handle was created from
+    (`_ray_actor_creation_function_descriptor`); None for Ray Client handles, which carry none."""
+    descriptor = getattr(handle, "_ray_actor_creation_function_descriptor", None)
+    if descriptor is None:
+        return None
+    return getattr(descriptor, "module_name", "") or "", getattr(descriptor, "class_name", "") or ""
+
+
+def client_contexts() -> int:
+    """How many Ray Client contexts this process holds (`ray.util.client._all_contexts`; more than
+    one means someone used allow_multiple=True)."""
+    from ray.util import client as ray_client
+
+    return len(getattr(ray_client, "_all_contexts", ()) or ())
+
+
+def driver_connected() -> bool:
+    """Whether this process is a connected driver (`ray._private.worker.global_worker.connected`)."""
+    import ray
+
+    return bool(ray._private.worker.global_worker.connected)
+
+
+def client_target() -> str:
+    """HOST:PORT of the current Ray Client connection (`client_worker._conn_str`), or '?'."""
+    from ray.util import client as ray_client
+
+    worker = getattr(ray_client.ray.get_context(), "client_worker", None)
+    return getattr(worker, "_conn_str", "") or "?"

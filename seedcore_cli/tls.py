@@ -8,11 +8,12 @@ its variable instead of a handshake failure later.
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Mapping
 
-from seedcore_cli.errors import SettingsError
-from seedcore_cli.probe import TlsFiles
+from seedcore_cli.errors import SettingsError, fold
+from seedcore_cli.probe import TlsFiles, tls_context
 
 USE_TLS_ENV = "RAY_USE_TLS"
 CERT_ENV, KEY_ENV, CA_ENV = "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT"
@@ -29,16 +30,24 @@ def files_from_env(environ: Mapping[str, str]) -> TlsFiles | None:
     """The certificate files when RAY_USE_TLS is on, else None; exit 2 when one is unusable."""
     if not enabled(environ):
         return None
-    contents = {}
+    contents, paths = {}, {}
     for name in (CERT_ENV, KEY_ENV, CA_ENV):
         raw = environ.get(name, "").strip()
         if not raw:
             raise SettingsError(f"{USE_TLS_ENV} is on but {name} is not set",
                                 f"set {name} to the PEM file the head uses, or unset {USE_TLS_ENV}")
+        paths[name] = str(Path(raw).expanduser())
         try:
-            contents[name] = Path(raw).expanduser().read_bytes()
+            contents[name] = Path(paths[name]).read_bytes()
         except OSError as err:
-            raise SettingsError(f"{name}={raw[:200]!r} cannot be read ({err.strerror or err})",
+            raise SettingsError(f"{name}={fold(raw, 200)!r} cannot be read ({err.strerror or err})",
                                 f"point {name} at a readable PEM file") from None
-    return TlsFiles(contents[CERT_ENV], contents[KEY_ENV], contents[CA_ENV],
-                    ca_path=environ.get(CA_ENV, "").strip())
+    files = TlsFiles(contents[CERT_ENV], contents[KEY_ENV], contents[CA_ENV], cert_path=paths[CERT_ENV],
+                     key_path=paths[KEY_ENV], ca_path=paths[CA_ENV])
+    try:
+        tls_context(files)  # the same checks the handshake makes, once, here
+    except (ssl.SSLError, ValueError) as err:
+        raise SettingsError(f"the TLS files named by {CERT_ENV}, {KEY_ENV} and {CA_ENV} are not a usable "
+                            f"certificate, key and CA ({fold(str(err), 120)})",
+                            "each must be an unencrypted PEM file; the key must match the certificate") from None
+    return files

@@ -201,7 +201,7 @@ def connect_to(cluster: RayCluster, namespace: str):
     return connection.connect(settings.resolve(address=cluster.gcs_address, namespace=namespace))
 
 
-def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 180):
+def run_client(argv: list[str], env: dict[str, str] | None = None, timeout: float = 240):
     """run_seedcore for a Ray Client (ray://) invocation. No retry here: seedcore itself retries
     the proxy's transient "could not start a server for this client" failures (connect())."""
     return run_seedcore(argv, env=env, timeout=timeout)

@@ -170,3 +170,72 @@ def test_colour_follows_the_terminal_and_the_switches(ray_cluster):
     for extra_args, extra_env in (([], {"NO_COLOR": "1"}), (["--no-color"], {})):
         result = run_seedcore(extra_args + args, env={**warn, "FORCE_COLOR": "1", **extra_env})
         assert result.returncode == 0 and "\x1b[33m" not in result.stderr and "differ" in result.stderr
+
+
+def _leaf_commands(command, path=()):
+    """(path, click command) for every leaf command of the app."""
+    commands = getattr(command, "commands", None)
+    if not commands:
+        yield path, command
+        return
+    for name, sub in commands.items():
+        yield from _leaf_commands(sub, (*path, name))
+
+
+def test_every_command_declares_whether_it_connects():
+    """The connection policy lives on the commands (@connects); only `cluster ...` never connects."""
+    import typer
+
+    from seedcore_cli.cli.app import app
+
+    leaves = dict(_leaf_commands(typer.main.get_command(app)))
+    assert ("organism", "status") in leaves and ("cluster", "start") in leaves
+    for path, command in leaves.items():
+        assert _declares(command.callback) == (path[0] != "cluster"), path
+
+
+def _declares(callback) -> bool:
+    # Typer wraps our function; follow the chain down to the @connects wrapper's marker.
+    while callback is not None:
+        if getattr(callback, "seedcore_connects", False):
+            return True
+        callback = getattr(callback, "__wrapped__", None)
+    return False
+
+
+@pytest.mark.parametrize("command", [["info"], ["actors", "list"], ["organism", "status"], ["diagnose"],
+                                     ["bootstrap", "--dry-run"], ["organism", "teardown", "--yes"]])
+def test_namespace_after_every_connecting_command_one_init(ray_cluster, namespace, cli, monkeypatch, command):
+    import ray
+
+    calls = []
+    real_init = ray.init
+    monkeypatch.setattr(ray, "init", lambda *a, **k: calls.append(k) or real_init(*a, **k))
+    result = cli(["--address", ray_cluster.gcs_address, *command, "--namespace", namespace])
+    assert result.exit_code in (0, 1), result.stderr  # an empty namespace is unhealthy: exit 1
+    assert [c["namespace"] for c in calls] == [namespace]
+    assert ray.get_runtime_context().namespace == namespace
+
+
+def test_each_config_file_is_read_once(ray_cluster, namespace, cli, monkeypatch, tmp_path):
+    from seedcore_cli.organism import config
+
+    reads = []
+    real_load = config.load
+    monkeypatch.setattr(config, "load", lambda path=None, *a, **k: reads.append(path) or real_load(path, *a, **k))
+    target = tmp_path / "organism.yaml"
+    target.write_text(Path(config.__file__).parent.parent.joinpath("config", "defaults.yaml").read_text())
+    result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "organism", "status",
+                  "--config", str(target), "-o", "json"])
+    assert result.exit_code == 1, result.stderr  # nothing bootstrapped in this namespace
+    assert reads == [target]
+
+
+def test_no_connection_before_parsing_is_done(cli, monkeypatch):
+    from seedcore_cli import connection
+
+    monkeypatch.setattr(connection, "connect", lambda *a, **k: pytest.fail("connected before parsing finished"))
+    for args in (["bootstrap", "--bogus"], ["organism", "status", "--config", "/nonexistent.yaml"],
+                 ["actors", "list", "--limit", "0"], ["info", "--namespace", "has space"]):
+        result = cli(args)
+        assert result.exit_code == 2, (args, result.stderr)

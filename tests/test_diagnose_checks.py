@@ -258,18 +258,20 @@ def test_token_source_names_where_never_what(tmp_path, monkeypatch):
     assert auth.find_token({}).source == str(tmp_path / ".ray" / "auth_token")
 
 
-@pytest.mark.parametrize("environ,available", [
-    ({}, True),  # ~/.ray/auth_token exists: Ray's loader finds it
-    ({"RAY_AUTH_MODE": "disabled"}, True),
-    ({"RAY_AUTH_TOKEN": "t"}, True),
-    ({"RAY_AUTH_TOKEN": "  "}, True),  # blank: falls through to ~/.ray/auth_token, as in Ray
-    ({"RAY_AUTH_TOKEN_PATH": "MISSING"}, False),  # a named file replaces the default, as in Ray
-    ({"RAY_AUTH_TOKEN_PATH": "EMPTY"}, False),
-    ({"RAY_AUTH_TOKEN_PATH": "FILE"}, True),
+@pytest.mark.parametrize("environ,found,sent", [
+    ({}, True, False),  # ~/.ray/auth_token exists: Ray's loader finds it, but no one asked for it
+    ({"RAY_AUTH_MODE": "disabled"}, True, False),
+    ({"RAY_AUTH_MODE": "token"}, True, True),
+    ({"RAY_AUTH_TOKEN": "t"}, True, False),
+    ({"RAY_AUTH_TOKEN": "t", "RAY_AUTH_MODE": "token"}, True, True),
+    ({"RAY_AUTH_TOKEN_PATH": "MISSING", "RAY_AUTH_MODE": "token"}, False, False),  # a named file replaces ~
+    ({"RAY_AUTH_TOKEN_PATH": "EMPTY", "RAY_AUTH_MODE": "token"}, False, False),
+    ({"RAY_AUTH_TOKEN_PATH": "FILE", "RAY_AUTH_MODE": "TOKEN"}, True, True),
 ])
-def test_token_available_exactly_when_actors_list_sends_one(environ, available, tmp_path, monkeypatch):
-    """diagnose's "a token is available" and the token `actors list` sends follow one rule."""
-    from seedcore_cli import auth, inventory
+def test_a_token_is_sent_only_in_token_mode(environ, found, sent, tmp_path, monkeypatch):
+    """Where a token is (diagnose reports it) follows Ray's order; the State API gets one only in
+    token mode, which connect() turns on when the cluster demands a token."""
+    from seedcore_cli import auth, state_api
 
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".ray").mkdir()
@@ -278,5 +280,5 @@ def test_token_available_exactly_when_actors_list_sends_one(environ, available, 
     (tmp_path / "empty").write_text("\n")
     paths = {"MISSING": tmp_path / "missing", "FILE": tmp_path / "file", "EMPTY": tmp_path / "empty"}
     environ = {k: str(paths.get(v, v)) for k, v in environ.items()}
-    assert ("Authorization" in inventory._headers(environ)) is available
-    assert (auth.find_token(environ) is not None) is available
+    assert ("Authorization" in state_api.headers(environ)) is sent
+    assert (auth.find_token(environ) is not None) is found

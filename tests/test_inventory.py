@@ -17,6 +17,8 @@ import time
 import uuid
 
 import pytest
+
+from seedcore_cli import state_api
 import ray  # tests may import ray; conftest has set the loopback variable first
 
 from conftest import connect_to, free_port
@@ -228,12 +230,12 @@ def test_namespaces_holding_and_the_hint(ray_cluster, deployment, namespace):
 
 
 def test_check_dashboard(ray_cluster):
-    ok = inventory.check_dashboard(ray_cluster.dashboard_url)
+    ok = state_api.check_dashboard(ray_cluster.dashboard_url)
     assert ok.ok and ok.url == ray_cluster.dashboard_url and "State API answers" in ok.detail
     closed = f"http://127.0.0.1:{free_port()}"
-    bad = inventory.check_dashboard(closed)
+    bad = state_api.check_dashboard(closed)
     assert not bad.ok and closed in bad.detail and bad.hint
-    none = inventory.check_dashboard("")
+    none = state_api.check_dashboard("")
     assert not none.ok and "no dashboard" in none.detail
 
 

@@ -49,14 +49,16 @@ def test_the_probe_speaks_tls_and_names_each_mismatch(tls_head, tls_files, tmp_p
     assert probe.protocol_of(LOOPBACK, tls_head.gcs_port, tls=stranger).name == probe.TLS_UNTRUSTED
 
 
+@pytest.mark.timeout(900)
 def test_every_command_works_over_tls_in_both_modes(tls_head, tls_files, namespace):
     # Ray 2.60's Ray Client proxy on a fresh TLS head loses the dedicated server it starts for
     # the first session or two (the process exits at once; Ray answers "Initialization failure
-    # from server" after ~40 s). seedcore retries that within --connect-timeout: give it room.
-    env = {**tls_files, "SEEDCORE_CONNECT_TIMEOUT": "200"}
+    # from server" after ~40 s). seedcore retries that within --connect-timeout: give it room
+    # (a try in flight may finish past the budget, hence the longer process timeout).
+    env = {**tls_files, "SEEDCORE_CONNECT_TIMEOUT": "150"}
     for address, run in addresses(tls_head):
         base = ["--address", address, "--namespace", namespace]
-        boot = run([*base, "bootstrap", "-o", "json"], env=env, timeout=300)
+        boot = run([*base, "bootstrap", "-o", "json"], env=env, timeout=400)
         assert boot.returncode == 0, boot.stderr
         status = run([*base, "organism", "status", "-o", "json"], env=env)
         assert status.returncode == 0 and json.loads(status.stdout)["healthy"] is True, status.stderr

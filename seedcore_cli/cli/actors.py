@@ -13,7 +13,9 @@ from typing import Annotated, Any, Optional, Sequence
 import typer
 
 from seedcore_cli import inventory
+from seedcore_cli.cli.context import connects
 from seedcore_cli.cli.context import state as app_state
+from seedcore_cli.cli.options import NamespaceOption
 from seedcore_cli.cli.output import Consoles, OutputFormat, build_table, message, print_json, print_table
 from seedcore_cli.errors import SeedcoreError
 
@@ -113,8 +115,10 @@ def show(consoles: Consoles, listing: inventory.ActorListing, output: OutputForm
 
 
 @app.command("list")
+@connects()
 def list_command(
     ctx: typer.Context,
+    namespace: NamespaceOption = None,
     all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces", help="Every namespace, not just the current one.")] = False,
     state: Annotated[Optional[list[StateChoice]], typer.Option(
         "--state", case_sensitive=False, metavar="STATE", show_default=False,

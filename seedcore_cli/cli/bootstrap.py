@@ -1,7 +1,8 @@
 """`seedcore bootstrap`: bring the organism up (singletons, organs, agents). Never imports ray.
 
-The root callback has connected (and started the embedded local cluster when nothing runs and
-no address is configured) before this runs; `--config` was validated while the flags were parsed.
+@connects has connected (and started the embedded local cluster when nothing runs, no address is
+configured and this is not a dry run) before the body runs; `--config` was read and validated
+while the flags were parsed.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from typing import Annotated
 
 import typer
 
-from seedcore_cli.cli.context import state
-from seedcore_cli.cli.organism import SINGLETON_NAMES, ConfigOption, NamespaceOption, manager, progress
-from seedcore_cli.cli.output import OutputFormat, OutputOption, message, render
+from seedcore_cli.cli.context import connects, state
+from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption
+from seedcore_cli.cli.organism import SINGLETON_NAMES, manager, progress
+from seedcore_cli.cli.output import message, render
 from seedcore_cli.errors import EXIT_FAILED
 
 COLUMNS = ["name", "kind", "class", "action", "state", "node"]
 
 
+@connects(start_local=True)
 def bootstrap(
     ctx: typer.Context,
     namespace: NamespaceOption = None,

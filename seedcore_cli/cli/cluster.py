@@ -33,13 +33,15 @@ def _render_status(ctx: typer.Context, status: local_cluster.LocalClusterStatus,
 def start(
     ctx: typer.Context,
     num_cpus: Annotated[Optional[int], typer.Option("--num-cpus", min=1, help="CPUs the head offers (default: all).")] = None,
-    auth: Annotated[AuthMode, typer.Option("--auth", help="Token authentication: 'token' writes a fresh "
-                                           "token (mode 0600) to the state dir; 'none' turns it off.")] = AuthMode.none,
+    auth: Annotated[Optional[AuthMode], typer.Option(
+        "--auth", show_default=False,
+        help="Token authentication: 'token' writes a fresh token (mode 0600) to the state dir; 'none' "
+             "turns it off (the default when starting). Given, it must match a cluster that already runs.")] = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Start the local Ray head on 127.0.0.1 (does nothing if it already runs)."""
     consoles = state(ctx).consoles
-    wanted = local_cluster.AUTH_TOKEN if auth == AuthMode.token else ""
+    wanted = None if auth is None else (local_cluster.AUTH_TOKEN if auth == AuthMode.token else "")
     if consoles.interactive and output == OutputFormat.table:
         with consoles.err.status("Starting the local Ray cluster..."):
             cluster, started = local_cluster.start(num_cpus=num_cpus, auth=wanted)

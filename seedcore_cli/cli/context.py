@@ -1,14 +1,24 @@
-"""What the root callback hands every subcommand on ctx.obj."""
+"""What every command shares on ctx.obj (AppState), and how a command declares its connection.
+
+One connection, made once, after parsing and before any work: a command that needs the cluster
+is decorated with `@connects(...)`, which declares its policy (may it start the local cluster?
+does it report a failed connect instead of exiting?). Typer has parsed the whole command line by
+then (usage errors, --help and bad option values never reach Ray), and the decorator calls
+connect() once, in the namespace given before or after the command, before the command's body
+runs. Commands without it (`cluster ...`) never import ray.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import typer
 
-from seedcore_cli.cli.output import Consoles
-from seedcore_cli.errors import CannotConnect, SeedcoreError
+from seedcore_cli.cli.output import Consoles, message
+from seedcore_cli.errors import BadInput, CannotConnect, SeedcoreError
 
 if TYPE_CHECKING:  # no ray-bound import at module level
     from seedcore_cli.connection import Connection
@@ -17,18 +27,90 @@ if TYPE_CHECKING:  # no ray-bound import at module level
 
 @dataclass
 class AppState:
+    """The root options as given, and what connecting made of them."""
+
     consoles: Consoles
     verbose: bool = False
+    address: str | None = None
+    namespace: str | None = None
+    env_file: Path | None = None
+    connect_timeout: float | None = None
     settings: "Settings | None" = None
     connection: "Connection | None" = None
-    # diagnose only: why settings or connect() failed, instead of exiting.
+    # only for commands that tolerate it (diagnose): why settings or connect() failed
     failure: SeedcoreError | None = field(default=None)
 
     def require_connection(self) -> "Connection":
-        if self.connection is None:  # the root callback guarantees one; this guards misuse
+        if self.connection is None:  # @connects guarantees one; this guards misuse
             raise self.failure or CannotConnect("not connected to Ray", "run `seedcore diagnose`")
         return self.connection
 
 
 def state(ctx: typer.Context) -> AppState:
     return ctx.find_root().obj
+
+
+def connects(*, start_local: bool = False, tolerate_failure: bool = False) -> Callable:
+    """Declare that a command works on the cluster; connect once before its body runs.
+
+    start_local: with nothing configured and no cluster running, start seedcore's local cluster
+    (not for a `--dry-run`); tolerate_failure: record a failed connect on AppState.failure and run
+    the command anyway (diagnose reports it) instead of exiting 3.
+    """
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)  # Typer reads the wrapped signature: the options stay the command's
+        def run(**params):
+            app_state = state(params["ctx"])
+            namespace = one_namespace(app_state.namespace, params.get("namespace"))
+            connect_once(app_state, namespace, start_local=start_local and not params.get("dry_run"),
+                         tolerate_failure=tolerate_failure)
+            return command(**params)
+
+        run.seedcore_connects = True  # for the test that every cluster command declares it
+        return run
+
+    return decorate
+
+
+def one_namespace(before: str | None, after: str | None) -> str | None:
+    """`seedcore --namespace NS cmd` and `seedcore cmd --namespace NS` both work; two differing clash."""
+    if before is not None and after is not None and before != after:
+        raise BadInput(f"two namespaces given: --namespace {before} before the command and "
+                       f"--namespace {after} after it", "give --namespace once")
+    return after if after is not None else before
+
+
+def connect_once(app_state: AppState, namespace: str | None, start_local: bool, tolerate_failure: bool) -> None:
+    from seedcore_cli import connection, settings  # imports ray only when connecting
+
+    try:
+        app_state.settings = settings.resolve(address=app_state.address, namespace=namespace,
+                                              env_file=app_state.env_file)
+        for warning in app_state.settings.warnings:
+            message(app_state.consoles, f"Warning: {warning}", "yellow")
+        if app_state.verbose:
+            s = app_state.settings
+            where = f"{s.address.value} (from {s.address.source})" if s.address else "default (local cluster, else auto)"
+            message(app_state.consoles, f"address: {where}; namespace: {s.namespace.value} (from {s.namespace.source})")
+        consoles = app_state.consoles
+        note = (lambda text: message(consoles, text)) if consoles.interactive or app_state.verbose else None
+        try:
+            app_state.connection = connection.connect(app_state.settings, start_local=start_local,
+                                                      connect_timeout=app_state.connect_timeout, progress=note)
+        finally:
+            if app_state.verbose and connection.ray_output().strip():
+                message(app_state.consoles, "Ray said while connecting:\n" + connection.ray_output().rstrip())
+    except SeedcoreError as err:
+        if not tolerate_failure:
+            raise
+        app_state.failure = err
+        return
+    conn = app_state.connection
+    if conn.started_local_cluster:
+        message(app_state.consoles, f"Started the seedcore local cluster at {conn.resolved_address} "
+                                    "(stop it with `seedcore cluster stop`)")
+    if app_state.verbose:
+        security = (f"; token from {conn.token_source}" if conn.token_source else "; no token needed") + (
+            "; TLS" if conn.tls else "")
+        message(app_state.consoles, f"connected ({conn.mode}) to {conn.resolved_address} in "
+                                    f"namespace {conn.namespace} in {conn.connect_seconds:.2f} s{security}")

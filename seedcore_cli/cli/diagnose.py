@@ -7,14 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from seedcore_cli.cli.context import state
+from seedcore_cli.cli.context import connects, one_namespace, state
+from seedcore_cli.cli.options import NamespaceOption
 from seedcore_cli.cli.output import OutputFormat, OutputOption, message, print_json, print_table
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
+@connects(tolerate_failure=True)
 def diagnose(
     ctx: typer.Context,
+    namespace: NamespaceOption = None,
     output: OutputOption = OutputFormat.table,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too (exit 1).")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.2, max=30.0,
@@ -27,8 +30,9 @@ def diagnose(
     from seedcore_cli import connection
     from seedcore_cli.diagnose import Inputs, run
 
-    app_state, root = state(ctx), ctx.find_root().params
-    inputs = Inputs(address=root.get("address"), namespace=root.get("namespace"), env_file=root.get("env_file"),
+    app_state = state(ctx)
+    inputs = Inputs(address=app_state.address, namespace=one_namespace(app_state.namespace, namespace),
+                    env_file=app_state.env_file,
                     settings=app_state.settings, connection=app_state.connection, failure=app_state.failure,
                     loopback_env_before=connection.loopback_env_before_connect(), timeout=timeout, organism_config=config)
     report = run(inputs, strict=strict)

@@ -1,7 +1,8 @@
-"""`seedcore organism status|teardown`, and the options `bootstrap` shares. Never imports ray.
+"""`seedcore organism status|teardown`, and the manager and progress `bootstrap` shares too.
+Never imports ray.
 
-The Ray-facing work is `seedcore_cli.organism` (imported inside the commands, after the root
-callback connected); this module parses, calls and renders.
+The Ray-facing work is `seedcore_cli.organism` (imported inside the commands, after @connects
+connected); this module parses, calls and renders.
 """
 
 from __future__ import annotations
@@ -9,19 +10,20 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator
 
 import typer
 
-from seedcore_cli.cli.context import state
-from seedcore_cli.cli.output import Consoles, OutputFormat, OutputOption, build_table, message, print_json
+from seedcore_cli.cli.context import connects, state
+from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption
+from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
 from seedcore_cli.singletons import SINGLETONS  # names only: no ray
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 
 if TYPE_CHECKING:
+    from seedcore_cli.organism.config import OrganismConfig
     from seedcore_cli.organism.manager import OrganismManager, TeardownItem
     from seedcore_cli.organism.status import OrganismStatus
 
@@ -30,44 +32,11 @@ app = typer.Typer(help="Check the SeedCore organism's health, or tear it down.",
 WATCH_INTERVAL_S = 2.0
 
 
-# --- options shared with `bootstrap` --------------------------------------------------------
-
-
-def _check_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
-    """Validate the organism config while the flags are parsed: before connecting or creating."""
-    if not ctx.resilient_parsing:
-        from seedcore_cli.organism import config  # yaml only, no ray
-
-        config.load(value)  # ConfigError: exit 2 naming file, place and problem
-    return value
-
-
-def _check_namespace(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
-    if value is not None and not ctx.resilient_parsing:
-        from seedcore_cli.settings import Sourced, validate_namespace
-
-        validate_namespace(Sourced(value, "--namespace"))
-    return value
-
-
-ConfigOption = Annotated[Optional[Path], typer.Option(
-    "--config", envvar="SEEDCORE_ORGANISM_CONFIG", callback=_check_config, show_default=False,
-    help="Organism config (YAML) (default: the packaged one, 3 organs).")]
-# Declared on the commands so `seedcore bootstrap --namespace NS` parses; the root callback reads
-# it while it pre-parses the command and connects in that namespace (app.py, _one_namespace).
-NamespaceOption = Annotated[Optional[str], typer.Option(
-    "--namespace", callback=_check_namespace, show_default=False,
-    help="Namespace of the organism; the same as `seedcore --namespace NS` (one connection, in it).")]
-
-
-def manager(ctx: typer.Context, config: Optional[Path] = None,
-            with_config: bool = True) -> "OrganismManager":
-    """The OrganismManager for this command, built from the root callback's live connection."""
-    conn = state(ctx).require_connection()
-    from seedcore_cli.organism.config import load
+def manager(ctx: typer.Context, config: "OrganismConfig | None" = None) -> "OrganismManager":
+    """The OrganismManager for this command, built from the live connection (@connects made it)."""
     from seedcore_cli.organism.manager import OrganismManager
 
-    return OrganismManager(conn, load(config) if with_config else None)
+    return OrganismManager(state(ctx).require_connection(), config)
 
 
 @contextlib.contextmanager
@@ -119,6 +88,7 @@ def _summary(result: "OrganismStatus") -> str:
 
 
 @app.command()
+@connects()
 def status(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -177,6 +147,7 @@ def _require_yes_off_terminal(ctx: typer.Context, param: typer.CallbackParam, va
 
 
 @app.command()
+@connects()
 def teardown(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -188,7 +159,7 @@ def teardown(
 ) -> None:
     """Kill the organism's organs and agents in the namespace (singletons only when asked)."""
     consoles = state(ctx).consoles
-    organism = manager(ctx, with_config=False)
+    organism = manager(ctx)
     items = organism.plan_teardown(include_singletons=include_singletons)
     if items and not yes:
         _confirm(consoles, organism.namespace, items)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 
 import ray
 
-from seedcore_cli import inventory
+from seedcore_cli import inventory, ray_compat, state_api
 from seedcore_cli.errors import ActorConflict, fold, traceback_tail
 from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
     ACTION_CONFLICT,
@@ -81,14 +81,10 @@ def named_actors(namespace: str) -> set[str]:
             if entry.get("namespace") == namespace}
 
 
-def _descriptor(handle: Any) -> Any:
-    """The creation descriptor a driver-mode handle carries (Ray Client handles do not: None)."""
-    return getattr(handle, "_ray_actor_creation_function_descriptor", None)
-
-
 def descriptor_class(handle: Any) -> str | None:
     """The class name a driver-mode handle carries (Ray Client handles do not: None)."""
-    return getattr(_descriptor(handle), "class_name", None) or None
+    created_from = ray_compat.handle_class(handle)
+    return (created_from[1] or None) if created_from else None
 
 
 def actor_class(info: dict | None, handle: Any = None, row: "inventory.ActorRow | None" = None) -> str | None:
@@ -103,16 +99,15 @@ def is_ours(info: dict | None, handle: Any = None) -> bool:
     or, when it did not answer, its driver-mode handle names a seedcore_cli module."""
     if info:
         return is_seedcore(info)
-    module = getattr(_descriptor(handle), "module_name", "") or ""
+    created_from = ray_compat.handle_class(handle) if handle is not None else None
+    module = created_from[0] if created_from else ""
     return module == "seedcore_cli" or module.startswith("seedcore_cli.")
 
 
 def handle_actor_id(handle: Any) -> str:
-    """The actor id a handle points at, without calling the actor (driver and Ray Client)."""
-    try:
-        return handle._actor_id.hex()
-    except Exception:  # noqa: BLE001 - an unresolved client ref: no id to compare
-        return ""
+    """The actor id a handle points at, without calling the actor (driver and Ray Client).
+    Raises ray_compat.ApiChanged rather than answer '' (teardown must never skip silently)."""
+    return ray_compat.handle_actor_id(handle)
 
 
 @dataclass
@@ -188,7 +183,7 @@ def node_index() -> dict[str, NodeInfo]:
             node_id=node_id,
             ip=node.get("NodeManagerAddress", ""),
             alive=bool(node.get("Alive")),
-            is_head="node:__internal_head__" in (node.get("Resources") or {}),
+            is_head=ray_compat.HEAD_NODE_RESOURCE in (node.get("Resources") or {}),
         )
     return index
 
@@ -214,11 +209,11 @@ def state_actors(connection: "Connection", namespace: str, timeout: float) -> "l
     inventory's client (RAY_API_SERVER_ADDRESS, the bearer token), so it works in every
     connection mode; None when there is no dashboard or it does not answer within `timeout`.
     """
-    url, source = inventory.dashboard_url_for(connection)
+    url, source = state_api.dashboard_url_for(connection)
     if not url:
         return None
     try:
-        result = inventory.fetch(url, [("ray_namespace", "=", namespace)], limit=inventory.MAX_LIMIT,
+        result = state_api.fetch_actors(url, [("ray_namespace", "=", namespace)], limit=inventory.MAX_LIMIT,
                                  detail=True, timeout=timeout, source=source,
                                  http_timeout=max(0.2, timeout))
     except Exception:  # noqa: BLE001 - best effort: callers fall back to what the actors say

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from seedcore_cli import auth
 from seedcore_cli import settings as settings_mod
 from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
@@ -49,7 +50,7 @@ def _merged(ctx: Context) -> dict[str, str]:
 @check(ID, "Configuration")
 def configuration(ctx: Context) -> CheckResult:
     inputs = ctx.inputs
-    environ = dict(inputs.env)
+    environ = auth.user_environment(inputs.env)  # the user's own values, not what connect() set
     loopback = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
     if inputs.loopback_env_before != NOT_RECORDED:  # as the user set it, not as connect() left it
         environ.pop(loopback, None)

@@ -55,7 +55,8 @@ def reachability(ctx: Context) -> CheckResult:
         if spoken.auth != probe.AUTH_NONE:
             why = f"the {what} demands a token that {'it refused' if spoken.auth == probe.AUTH_REFUSED else 'is not here'}"
         elif speaks == "client":
-            why = "a Ray Client port does not tell it and the connection failed"
+            why = ("a Ray Client port does not tell it" + ("" if ctx.connection is not None else
+                                                            ", and the connection failed"))
         else:
             why = "the GCS records none (a head without the dashboard)"
         notes.append(f"dashboard address unknown: {why}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from seedcore_cli import connection as connection_mod
+from seedcore_cli import ray_compat
 from seedcore_cli.diagnose.context import Context, RaySession
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip, warn
 from seedcore_cli.diagnose.registry import check
@@ -22,12 +23,11 @@ def detect_session() -> RaySession | None:
     """The Ray connection this process holds, if any, without creating one (or importing ray)."""
     if "ray" not in sys.modules:
         return None
-    import ray
     from ray.util import client as ray_client
 
-    contexts = len(getattr(ray_client, "_all_contexts", ()) or ())
+    contexts = ray_compat.client_contexts()
     client = ray_client.ray.is_connected()
-    driver = ray._private.worker.global_worker.connected
+    driver = ray_compat.driver_connected()
     if not (client or driver):
         if contexts:  # only allow_multiple contexts: not the default one
             return RaySession("client", "", "Ray Client (allow_multiple context)", _owner(), contexts)
@@ -36,9 +36,9 @@ def detect_session() -> RaySession | None:
         # Ask the Ray Client API itself: ray.get_runtime_context() follows a thread-local hook
         # and can answer from a stale local driver state instead.
         namespace = ray_client.ray.get_runtime_context().namespace
-        worker = getattr(ray_client.ray.get_context(), "client_worker", None)
-        target = getattr(worker, "_conn_str", "") or "?"
-        return RaySession("client", namespace, f"ray://{target}", _owner(), contexts)
+        return RaySession("client", namespace, f"ray://{ray_compat.client_target()}", _owner(), contexts)
+    import ray
+
     context = ray.get_runtime_context()
     namespace = context.namespace
     try:

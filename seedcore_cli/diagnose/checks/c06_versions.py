@@ -35,9 +35,10 @@ def compare(mode: str, local_ray: str, local_py: str, cluster_ray: str, cluster_
     problems = []
     if local_ray != cluster_ray:
         problems.append("Ray versions differ")
-    if client and minor(local_py) != minor(cluster_py):
+    python_known = cluster_py not in ("", "?")
+    if python_known and client and minor(local_py) != minor(cluster_py):
         problems.append("Python minor versions differ (Ray Client compares major.minor)")
-    elif not client and local_py != cluster_py:
+    elif python_known and not client and local_py != cluster_py:
         problems.append("Python versions differ (a driver needs the exact same Python)")
     if problems:
         how = "Ray Client needs the same Ray and Python major.minor" if client else \
@@ -45,7 +46,7 @@ def compare(mode: str, local_ray: str, local_py: str, cluster_ray: str, cluster_
         return (FAIL, f"{seen}: " + "; ".join(problems),
                 f"{how}: install ray=={cluster_ray} on Python {cluster_py if not client else '.'.join(minor(cluster_py))}"
                 " here (or connect from a matching environment)")
-    if client and local_py != cluster_py:
+    if python_known and client and local_py != cluster_py:
         return (WARN, f"{seen}: Python patch versions differ (Ray Client allows it; Ray logs a warning)",
                 f"match Python {cluster_py} to silence Ray's warning")
     return OK, seen + ": match", ""

@@ -4,11 +4,9 @@ whether a token is available; a non-loopback cluster without authentication is a
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from urllib.parse import urlsplit
 
-from seedcore_cli import auth, inventory, probe
+from seedcore_cli import auth, probe, state_api
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult
 from seedcore_cli.diagnose.registry import check
@@ -39,15 +37,9 @@ def cluster_auth(ctx: Context) -> tuple[str, str]:
         if spoken.auth != probe.AUTH_NONE:
             return ON, f"the {server} demanded a token"
         return OFF, f"the {server} answered without a token"
-    if ctx.dashboard_url:
-        try:
-            request = urllib.request.Request(ctx.dashboard_url.rstrip("/") + "/api/authentication_mode")
-            with urllib.request.urlopen(request, timeout=ctx.timeout) as response:
-                mode = json.loads(response.read()).get("authentication_mode", "")
-            if mode:
-                return (ON if mode == "token" else OFF), "the dashboard's /api/authentication_mode"
-        except (OSError, ValueError, AttributeError):
-            pass
+    mode = state_api.authentication_mode(ctx.dashboard_url, ctx.timeout) if ctx.dashboard_url else ""
+    if mode:
+        return (ON if mode == "token" else OFF), "the dashboard's /api/authentication_mode"
     return UNKNOWN, "neither the target nor its dashboard answered"
 
 
@@ -77,9 +69,9 @@ def dashboard_security(ctx: Context) -> CheckResult:
     env = ctx.inputs.env
     url = ctx.dashboard_url
     if ctx.connection is not None:  # honours RAY_API_SERVER_ADDRESS, as `actors list` does
-        url, _ = inventory.dashboard_url_for(ctx.connection, env)
+        url, _ = state_api.dashboard_url_for(ctx.connection, env)
         url = url or ctx.dashboard_url
-    state_api = inventory.check_dashboard(url, ctx.timeout, env)
+    answer = state_api.check_dashboard(url, ctx.timeout, env)
     auth_state, how = cluster_auth(ctx)
     dash_host = urlsplit(url).hostname or "" if url else ""
     exposed = not is_loopback_host(ctx.host) or bool(dash_host and not is_loopback_host(dash_host))
@@ -91,15 +83,15 @@ def dashboard_security(ctx: Context) -> CheckResult:
         note = ""
     status, seen, hint = classify(exposed, auth_state, local_mode, token_source(ctx))
     seen = seen.replace(f"token auth {auth_state} on the cluster (", f"cluster token auth: {auth_state} ({how}; ", 1) + note
-    details = (("dashboard", url or "unknown"), ("state api", state_api.detail),
+    details = (("dashboard", url or "unknown"), ("state api", answer.detail),
                ("cluster token auth", f"{auth_state} ({how})"))
-    if state_api.ok:
+    if answer.ok:
         seen = f"State API at {url} answers; {seen}"
     else:
-        seen = f"State API at {url or '(unknown)'}: {state_api.detail}; {seen}"
+        seen = f"State API at {url or '(unknown)'}: {answer.detail}; {seen}"
         if status == OK:
             status = WARN
-            hint = state_api.hint or "start the head with the dashboard (ray[default])"
+            hint = answer.hint or "start the head with the dashboard (ray[default])"
         else:
-            hint = f"{hint}; {state_api.hint}" if state_api.hint else hint
+            hint = f"{hint}; {answer.hint}" if answer.hint else hint
     return CheckResult(ID, status, seen, hint, details=details)
