@@ -106,6 +106,7 @@ def start_head(extra: list[str] | None = None, num_cpus: int = 2, ray_bin: str |
     # Plain heads say so: with the mode unset, `ray start` turns token auth on whenever it finds a
     # token (a developer's ~/.ray/auth_token, say).
     head_env = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+    head_env.pop("PYTHONPATH", None)  # a Ray-only environment: nothing of seedcore on its path
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=head_env,
                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=TEST_CWD)
     cluster = RayCluster(process.pid, gcs, client, dashboard)

@@ -362,14 +362,16 @@ def test_auth_token_is_sent_as_bearer_and_never_shown(fake_dashboard, tmp_path):
     fake_dashboard.answer([])
     conn = fake_connection(fake_dashboard.url)
     inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token"})
+    assert "Authorization" not in fake_dashboard.requests[-1][1]  # not in token mode: never sent
+    inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token", "RAY_AUTH_MODE": "token"})
     assert fake_dashboard.requests[-1][1]["Authorization"] == "Bearer s3cret-token"
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
-    inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN_PATH": str(token_file)})
+    inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN_PATH": str(token_file), "RAY_AUTH_MODE": "token"})
     assert fake_dashboard.requests[-1][1]["Authorization"] == "Bearer from-file"
     fake_dashboard.status, fake_dashboard.body = 401, b"Unauthorized: Missing authentication token"
     with pytest.raises(CannotConnect) as err:
-        inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token"})
+        inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token", "RAY_AUTH_MODE": "token"})
     assert err.value.exit_code == 3 and "RAY_AUTH_TOKEN" in err.value.hint
     assert "s3cret" not in err.value.one_line() and fake_dashboard.url in err.value.message
 
@@ -461,6 +463,7 @@ def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypa
     fake_dashboard.token = "s3cret-token"
     monkeypatch.setenv("RAY_API_SERVER_ADDRESS", fake_dashboard.url)  # wins over what the cluster reported
     monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # as connect() sets it for a cluster that wants a token
     conn = fake_connection(f"http://127.0.0.1:{free_port()}", namespace="ns-a")
     (row,) = actorutil.state_actors(conn, "ns-a", timeout=5)
     assert (row.name, row.state, row.is_detached, row.death_reason) == ("mw", "DEAD", True, "RAY_KILL")
@@ -493,6 +496,7 @@ def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, na
         behind = dataclasses.replace(conn, dashboard_url=f"http://127.0.0.1:{free_port()}")
 
         monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
+        monkeypatch.setenv("RAY_AUTH_MODE", "token")
         health = status.collect(behind, timeout=5)
         mw = {item.name: item for item in health.singletons}["mw"]
         assert health.state_api is True and mw.state == "dead" and "killed by `ray.kill`" in mw.error
