@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from seedcore_cli import state_api
 from seedcore_cli.errors import BadInput
-from seedcore_cli.singletons import SINGLETONS  # names only: singletons imports no ray
+from seedcore_cli.names import SEEDCORE_NAMES
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
     from seedcore_cli.connection import Connection
@@ -37,7 +37,6 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = state_api.DEFAULT_TIMEOUT_S
 # SeedCore's own actor names: the singletons, organs (`*_organ_*`) and agents (`{organ}_agent_{i}`).
-SEEDCORE_NAMES = (*SINGLETONS, "*_organ_*", "*_agent_*")
 
 CURRENT = "<current>"  # list_actors(namespace=CURRENT): the connection's namespace
 _GLOB_CHARS = frozenset("*?[")

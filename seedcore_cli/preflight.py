@@ -133,7 +133,7 @@ def check_versions(mode: str, where: str, spoken: probe.Protocol) -> None:
     Only the GCS tells its versions before a session starts: a driver needs the cluster's exact
     Ray and Python (Python to the patch level, or the minor one when
     RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor, as Ray itself checks). A Ray Client proxy does
-    not say; Ray's own check then fails within seconds and _explain_init_error words it the same.
+    not say; Ray's own check then fails within seconds and connect_errors.explain_init_error words it the same.
     """
     if not spoken.ray_version:
         return

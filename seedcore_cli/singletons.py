@@ -31,6 +31,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from seedcore_cli.names import SINGLETONS
 from seedcore_cli.organism.base import (
     CREATE_TIMEOUT_S,
     KIND_SINGLETON,
@@ -108,7 +109,7 @@ class MwStore(SeedcoreActor):
 
 
 _CLASSES: dict[str, type] = {"miss_tracker": MissTracker, "shared_cache": SharedCache, "mw": MwStore}
-SINGLETONS: dict[str, str] = {name: cls.__name__ for name, cls in _CLASSES.items()}
+assert SINGLETONS == {name: cls.__name__ for name, cls in _CLASSES.items()}, "names.SINGLETONS is stale"
 
 
 def specs() -> list[ActorSpec]:

@@ -17,9 +17,6 @@ import pytest
 
 from conftest import free_port, run_client, run_seedcore
 
-UNREACHABLE_BOUND_S = 10.0
-HEALTHY_BOUND_S = 6.0
-HEALTHY_CHECKS_BOUND_S = 3.0
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -116,10 +113,8 @@ def deployed(ray_cluster, tmp_path_factory):
 # --- healthy -------------------------------------------------------------------------------------
 
 
-def test_healthy_cluster_every_check_ok_exit_0_within_seconds(ray_cluster, deployed):
-    started = time.monotonic()
+def test_healthy_cluster_every_check_ok_exit_0(ray_cluster, deployed):
     result = run_seedcore(["--address", ray_cluster.gcs_address, "--namespace", deployed, "diagnose", "-o", "json"])
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     found = checks(result.stdout)
     for check_id in ("configuration", "local_install", "address", "reachability", "connection", "versions",
@@ -129,12 +124,8 @@ def test_healthy_cluster_every_check_ok_exit_0_within_seconds(ray_cluster, deplo
     assert "9 SeedCore actor name(s) here" in found["namespace"]["seen"]
     assert "3/3 organs healthy, 3/3 agents healthy" in found["organism"]["seen"]
     assert "driver to 127.0.0.1" in found["connection"]["seen"]
-    # "A healthy cluster in a couple of seconds": the checks themselves (the report's own clock),
-    # and the whole command with its interpreter start, `import ray` and connect(), on 2 loaded cores.
-    seconds = verdict(result.stdout)["seconds"]
-    assert seconds < HEALTHY_CHECKS_BOUND_S, (seconds, {c: found[c]["seconds"] for c in found})
-    assert sum(c["seconds"] for c in found.values()) <= seconds
-    assert elapsed < HEALTHY_BOUND_S, elapsed
+    # the report's own clock adds up (how fast it is: bench/)
+    assert sum(c["seconds"] for c in found.values()) <= verdict(result.stdout)["seconds"]
 
 
 def test_healthy_table_goes_to_stdout_and_the_verdict_line_to_stderr(ray_cluster, deployed, cli):
@@ -162,28 +153,22 @@ def test_ray_client_mode_healthy(ray_cluster, deployed):
 
 def test_closed_port_fails_fast(ray_cluster):
     port = free_port()
-    started = time.monotonic()
     result = run_seedcore(["--address", f"127.0.0.1:{port}", "diagnose", "-o", "json"])
-    elapsed = time.monotonic() - started
     found = checks(result.stdout)
     assert found["reachability"]["status"] == "fail"
     assert f"127.0.0.1:{port}" in found["reachability"]["seen"] and found["reachability"]["hint"]
     assert found["connection"]["status"] == "skip" and "reachability failed" in found["connection"]["seen"]
     assert found["configuration"]["status"] == "ok" and found["local_install"]["status"] == "ok"
     assert result.returncode == 1
-    assert elapsed < UNREACHABLE_BOUND_S, elapsed
 
 
 def test_ray_client_address_aimed_at_the_gcs_port(ray_cluster):
-    started = time.monotonic()
     result = run_seedcore(["--address", f"ray://127.0.0.1:{ray_cluster.gcs_port}", "diagnose", "-o", "json"])
-    elapsed = time.monotonic() - started
     reach = checks(result.stdout)["reachability"]
     assert reach["status"] == "fail"
     assert "points at a GCS port" in reach["seen"]
     assert f"127.0.0.1:{ray_cluster.gcs_port} without ray://" in reach["hint"]
     assert result.returncode == 1
-    assert elapsed < UNREACHABLE_BOUND_S, elapsed
 
 
 def test_gcs_address_aimed_at_the_client_port(ray_cluster):
@@ -198,9 +183,7 @@ def test_stale_current_cluster_file(ray_cluster, tmp_path):
     port = free_port()
     (tmp_path / "ray").mkdir()
     (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{port}\n")
-    started = time.monotonic()
     result = run_seedcore(["--address", "auto", "diagnose", "-o", "json"], env={"RAY_TMPDIR": str(tmp_path)})
-    elapsed = time.monotonic() - started
     found = checks(result.stdout)
     assert found["address"]["status"] == "fail"
     assert "stale current-cluster file" in found["address"]["seen"]
@@ -208,7 +191,6 @@ def test_stale_current_cluster_file(ray_cluster, tmp_path):
     assert "seedcore cluster start" in found["address"]["hint"] and "RAY_ADDRESS" in found["address"]["hint"]
     assert found["reachability"]["status"] == "skip"
     assert result.returncode == 1
-    assert elapsed < UNREACHABLE_BOUND_S, elapsed
 
 
 # --- configuration -------------------------------------------------------------------------------

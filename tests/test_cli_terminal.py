@@ -207,14 +207,11 @@ def test_status_watch_redraws_on_a_terminal_and_stops_cleanly_on_ctrl_c(
         assert "cognitive_organ_1_agent_0" in term.text and "1/1" in term.text
         assert "(Ctrl-C to stop)" in term.text
         term.process.send_signal(signal.SIGINT)  # Ctrl-C, to this one child
-        started = time.monotonic()
         code = term.wait(30)
-        took = time.monotonic() - started
     finally:
         term.close()
     # _watch catches KeyboardInterrupt and returns the last status: exit 0 when healthy.
     assert code == 0, term.text
-    assert took < 15, f"took {took:.1f} s to stop after SIGINT"
     tail = term.text.split("(Ctrl-C to stop)")[-1]
     assert "healthy: 1 organ(s), 1 agent(s), 3 singletons in namespace " + namespace in tail
     assert "Traceback" not in term.text and "KeyboardInterrupt" not in term.text

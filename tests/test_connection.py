@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import free_port, run_client, run_seedcore
-from seedcore_cli import connection, settings
+from seedcore_cli import connect_errors, connection, settings
 from seedcore_cli.errors import ConnectionConflict, NoCluster, Unreachable
 
 
@@ -92,14 +92,13 @@ def test_default_with_no_cluster_anywhere_exits_3_with_hint(tmp_path):
 
 
 @pytest.mark.parametrize("scheme", ["", "ray://"])
-def test_closed_port_exits_3_within_5_seconds(scheme):
+def test_closed_port_exits_3_from_the_probe(scheme):
+    """Refused by the probe (bench/ times it), never handed to Ray's 30-120 s wait."""
     port = free_port()
-    started = time.monotonic()
-    result = run_seedcore(["info"], env={"RAY_ADDRESS": f"{scheme}127.0.0.1:{port}"})
-    elapsed = time.monotonic() - started
+    result = run_seedcore(["-v", "info"], env={"RAY_ADDRESS": f"{scheme}127.0.0.1:{port}"})
     assert result.returncode == 3
     assert f"cannot reach Ray at 127.0.0.1:{port} (from RAY_ADDRESS)" in result.stderr
-    assert elapsed < 5, elapsed
+    assert "in check_reachable" in result.stderr and "ray.init" not in result.stderr  # -v: the probe raised
     assert "Traceback" not in result.stderr
 
 
@@ -123,10 +122,10 @@ def test_local_target_without_local_cluster(tmp_path, monkeypatch):
 
 def test_init_errors_become_one_line_causes():
     s = settings.resolve(address="127.0.0.1:6379", namespace="x", environ={})
-    err = connection._explain_init_error(
+    err = connect_errors.explain_init_error(
         RuntimeError("Version mismatch: The cluster was started with:\n    Ray: 2.9.0\n..."), s, "127.0.0.1:6379")
     assert err.exit_code == 3 and "version mismatch" in err.message and "\n" not in err.message
-    err = connection._explain_init_error(ConnectionError("ray client connection timeout"), s, "ray://h:1")
+    err = connect_errors.explain_init_error(ConnectionError("ray client connection timeout"), s, "ray://h:1")
     assert isinstance(err, Unreachable)
 
 
@@ -142,17 +141,16 @@ def test_a_silent_port_is_refused_fast():
     accepted = []
     threading.Thread(target=lambda: [accepted.append(server.accept()) for _ in range(4)], daemon=True).start()
     try:
-        started = time.monotonic()
-        with pytest.raises(Unreachable, match="gave no Ray answer"):
+        with pytest.raises(Unreachable, match="gave no Ray answer"):  # the probe's verdict, not Ray's wait
             _connect(f"127.0.0.1:{port}", "x")
-        assert time.monotonic() - started < 5
     finally:
         server.close()
 
 
 def test_a_stale_recorded_cluster_is_not_used_by_default(tmp_path, monkeypatch):
     (tmp_path / "ray").mkdir()
-    (tmp_path / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")
+    recorded = f"127.0.0.1:{free_port()}"
+    (tmp_path / "ray" / "ray_current_cluster").write_text(recorded)
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
     monkeypatch.setenv("SEEDCORE_STATE_DIR", str(tmp_path / "state"))
     s = settings.resolve(namespace="x", environ={})
@@ -169,4 +167,4 @@ def test_a_stale_recorded_cluster_is_not_used_by_default(tmp_path, monkeypatch):
     assert connection.resolve_target(s, start_local=True) == ("local", "127.0.0.1:7", True)
     # An explicit `auto` still means that cluster: it is reported gone, not replaced.
     auto = settings.resolve(address="auto", namespace="x", environ={})
-    assert connection.resolve_target(auto, start_local=True)[1].startswith("127.0.0.1:")
+    assert connection.resolve_target(auto, start_local=True) == ("driver", recorded, False)

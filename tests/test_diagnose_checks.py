@@ -74,26 +74,25 @@ def test_runner_turns_a_crashing_check_into_a_failure_not_a_crash():
 
 def test_runner_bounds_a_hung_check_and_ignores_what_it_writes_late():
     import threading
-    import time
 
-    release = threading.Event()
+    release, finished = threading.Event(), threading.Event()
 
     def hung(ctx):
         release.wait(30)  # a GCS call without a timeout of its own
         ctx.dashboard_url = "http://late:1"
+        finished.set()
         return CheckResult("hung", OK, "late")
 
     ctx = Context(inputs=Inputs(timeout=0.1))
-    started = time.monotonic()
     result = _run_one(registry.Check("hung", "Hung", hung), ctx)
-    elapsed = time.monotonic() - started
     try:
+        # the runner gave up at its bound while the check was still blocked (released only now)
+        assert not release.is_set()
         assert result.status == FAIL and "no answer within 2.2 s" in result.seen and result.hint
-        assert 2.2 <= elapsed < 4, elapsed
         assert result.seconds >= 2.2
     finally:
         release.set()
-    time.sleep(0.2)
+    assert finished.wait(10)
     assert ctx.dashboard_url == ""  # the abandoned check worked on a copy
 
 
@@ -119,7 +118,9 @@ def test_runner_adopts_what_a_bounded_check_learns_and_keeps_unbounded_ones_on_t
 
 
 def test_every_check_is_registered_once_in_the_documented_order():
-    ids = [c.id for c in registry.load()]
+    from seedcore_cli.diagnose import checks
+
+    ids = [c.id for c in checks.all_checks()]
     assert ids == ["configuration", "local_install", "address", "reachability", "connection", "versions",
                    "namespace", "singletons", "organism", "dashboard_security"]
 

@@ -18,7 +18,7 @@ from seedcore_cli.cli.context import connects, state
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
-from seedcore_cli.singletons import SINGLETONS  # names only: no ray
+from seedcore_cli.names import SINGLETONS
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 

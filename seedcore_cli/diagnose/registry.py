@@ -1,4 +1,8 @@
-"""The checks, in the order they run and are shown. Each is one small function Context -> CheckResult.
+"""The check registry: the order checks run and are shown in, and what each needs.
+
+The checks themselves (diagnose/checks/, collected by `checks.all_checks()`) register here with
+`@check`; this module imports none of them.
+Each check is one small function Context -> CheckResult.
 
 A check names the checks it needs; when one of those failed (or was skipped), the runner skips it
 with the reason instead of calling it. The runner bounds every check's time (runner.check_bound),
@@ -40,26 +44,3 @@ def check(id: str, title: str, needs: tuple[str, ...] = (), bounded: bool = True
         return func
 
     return register
-
-
-def load() -> list[Check]:
-    """Import the check modules (registration happens on import); the checks in ORDER."""
-    from seedcore_cli.diagnose.checks import (  # noqa: F401
-        c01_configuration,
-        c02_install,
-        c03_address,
-        c04_reachability,
-        c05_connection,
-        c06_versions,
-        c07_namespace,
-        c08_singletons,
-        c09_organism,
-        c10_security,
-    )
-
-    checks = sorted(CHECKS, key=lambda c: ORDER.index(c.id))
-    for position, c in enumerate(checks):
-        late = [n for n in c.needs if n not in ORDER[:position]]
-        if late:
-            raise ValueError(f"check {c.id!r} needs {late}, which do not run before it")
-    return checks

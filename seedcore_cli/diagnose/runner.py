@@ -11,7 +11,7 @@ import traceback
 from dataclasses import fields, replace
 from pathlib import Path
 
-from seedcore_cli.diagnose import bounded, registry, secrets
+from seedcore_cli.diagnose import bounded, checks, registry, secrets
 from seedcore_cli.diagnose.context import NOT_RECORDED, Context, Inputs
 from seedcore_cli.diagnose.model import FAIL, SKIP, CheckResult, Report
 from seedcore_cli.errors import SeedcoreError
@@ -22,7 +22,7 @@ def run(inputs: Inputs, strict: bool = False, only: tuple[str, ...] = ()) -> Rep
     started = time.monotonic()
     ctx = Context(inputs=inputs)
     results: list[CheckResult] = []
-    for check in registry.load():
+    for check in checks.all_checks():
         if only and check.id not in only:
             continue
         result = _run_one(check, ctx)

@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import yaml
 
 from seedcore_cli.errors import ConfigError
-from seedcore_cli.singletons import SINGLETONS  # names only: singletons imports no ray
+from seedcore_cli.names import SINGLETONS
 
 CONFIG_ENV = "SEEDCORE_ORGANISM_CONFIG"
 DEFAULT_SOURCE = "built-in default config (seedcore_cli/config/defaults.yaml)"
