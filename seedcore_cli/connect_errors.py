@@ -55,7 +55,7 @@ def session_refused(err: Exception, settings: Settings, address: str) -> CannotC
         f"{fold(traceback_tail(str(err)), 200)}",
         f"this usually means the cluster runs another Ray version than this seedcore (Ray {here_ray}, Python "
         f"{here_python}), and Ray Client needs the same Ray and Python minor version: compare with "
-        "`seedcore --address HOST:6379 diagnose` (the cluster's GCS address tells its versions)",
+        "`RAY_ADDRESS=HOST:6379 seedcore diagnose` (the cluster's GCS address tells its versions)",
     )
 
 
@@ -65,8 +65,7 @@ def overloaded(address: str, settings: Settings, attempts: int, waited_s: float)
         f"the Ray Client proxy at {address} (from {source}) could not start a server for this client "
         f"in {attempts} tries over {waited_s:.0f} s: the head is overloaded with Ray Client sessions",
         "run fewer concurrent clients, give the head more CPU, or use the GCS address (HOST:6379, "
-        "driver mode) from inside the cluster; raise the wait with --connect-timeout or "
-        f"{CONNECT_TIMEOUT_ENV}",
+        f"driver mode) from inside the cluster; or wait longer ({CONNECT_TIMEOUT_ENV})",
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_CANNOT_CONNECT = 3

@@ -118,12 +118,20 @@ class ActorListing:
     def cut(self) -> bool:
         return len(self.rows) < self.total
 
-    def limit_note(self) -> str | None:
-        """'showing N of M ...' when the limit cut the list, else None."""
+    def shown_of(self) -> str | None:
+        """'showing N of M actors' when the limit cut the list, else None (the CLI adds how to see more)."""
         if not self.cut:
             return None
         of = f"{self.total}" if self.total_exact else f"at least {self.total}"
-        return f"showing {len(self.rows)} of {of} actors; use --limit to see more"
+        return f"showing {len(self.rows)} of {of} actors"
+
+
+@dataclass(frozen=True)
+class NamespaceHint:
+    """Where the actors sought are, when the namespace asked for shows none."""
+
+    text: str  # "no matching actors in namespace 'a', but namespace 'b' holds x, y"
+    namespace: str  # the first namespace that holds them
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,10 +354,11 @@ def namespaces_holding(
 
 
 def namespace_hint(connection: "Connection", namespace: str, names: Sequence[str] = (), *,
-                   timeout: float = DEFAULT_TIMEOUT_S, environ: Mapping[str, str] | None = None) -> str | None:
+                   timeout: float = DEFAULT_TIMEOUT_S, environ: Mapping[str, str] | None = None
+                   ) -> "NamespaceHint | None":
     """The hint when `namespace` shows nothing but another namespace holds the actors sought.
 
-    names: the --name globs asked for, or () for SeedCore's own names.
+    names: the name globs asked for, or () for SeedCore's own names.
     """
     wanted = tuple(names) or SEEDCORE_NAMES
     holding = namespaces_holding(connection, wanted, exclude=[namespace], timeout=timeout, environ=environ)
@@ -363,5 +372,4 @@ def namespace_hint(connection: "Connection", namespace: str, names: Sequence[str
         where = f"namespace {first!r} holds {listed(holding[first])}"
     else:
         where = "namespaces " + "; ".join(f"{ns!r} ({listed(found)})" for ns, found in holding.items()) + " hold such actors"
-    return (f"no matching actors in namespace {namespace!r}, but {where}: "
-            f"try --namespace {first} or --all-namespaces")
+    return NamespaceHint(f"no matching actors in namespace {namespace!r}, but {where}", first)

@@ -133,7 +133,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _is_ours(cluster: LocalCluster) -> bool:
+def _is_our_head(cluster: LocalCluster) -> bool:
     """The recorded pid is alive and still our `ray start` (not a reused pid)."""
     if not _pid_alive(cluster.pid):
         return False
@@ -160,7 +160,7 @@ def status() -> LocalClusterStatus:
     cluster = _read_state()
     if cluster is None:
         return LocalClusterStatus(False, None, str(state_file()))
-    alive = _is_ours(cluster) and probe.tcp_open(LOOPBACK, cluster.gcs_port, 1.0)
+    alive = _is_our_head(cluster) and probe.tcp_open(LOOPBACK, cluster.gcs_port, 1.0)
     return LocalClusterStatus(alive, cluster, str(state_file()), stale=not alive)
 
 
@@ -337,7 +337,7 @@ def stop() -> tuple[LocalCluster | None, bool]:
         cluster = _read_state()
         if cluster is None:
             return None, False
-        running_now = _is_ours(cluster)
+        running_now = _is_our_head(cluster)
         if running_now:
             _terminate(cluster.pid)
         state_file().unlink(missing_ok=True)

@@ -30,7 +30,8 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 @dataclass(frozen=True)
 class Sourced:
-    """A setting's value and where it came from: '--address', 'RAY_ADDRESS', '.env (path)', 'default'."""
+    """A setting's value and where it came from: the caller's label for an explicit value (the
+    CLI's flag), 'RAY_ADDRESS', '.env (path)', 'default'."""
 
     value: str
     source: str
@@ -57,9 +58,6 @@ class Target:
         host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literal
         return f"{host}:{self.port}"
 
-    @property
-    def is_loopback(self) -> bool:
-        return is_loopback_host(self.host)
 
 
 @dataclass(frozen=True)
@@ -183,8 +181,13 @@ def resolve(
     env_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve address and namespace: flags > process environment > .env file > defaults."""
+    """Resolve address and namespace: explicit values > process environment > .env file > defaults.
+
+    labels: how messages name the explicit values' origin (the CLI passes its flags' names);
+    default "argument"."""
+    labels = labels or {}
     environ = os.environ if environ is None else environ
     path, file_values = read_env_file(env_file, cwd)
     file_label = f".env ({path})" if path else ".env"
@@ -198,10 +201,10 @@ def resolve(
 
     warnings: list[str] = []
 
-    # Address: --address > RAY_ADDRESS > RAY_HOST(+RAY_PORT) as ray:// > default.
+    # Address: explicit > RAY_ADDRESS > RAY_HOST(+RAY_PORT) as ray:// > default.
     addr: Sourced | None
     if address is not None:
-        addr = Sourced(address, "--address")
+        addr = Sourced(address, labels.get("address", "argument"))
     else:
         addr = lookup("RAY_ADDRESS")
         if addr is not None and addr.value == "":
@@ -217,9 +220,9 @@ def resolve(
                 addr = Sourced(f"ray://{host.value}:{port_text}", source)
     target = parse_address(addr) if addr is not None else Target(kind="default", raw="")
 
-    # Namespace: --namespace > SEEDCORE_NS > RAY_NAMESPACE > default.
+    # Namespace: explicit > SEEDCORE_NS > RAY_NAMESPACE > default.
     if namespace is not None:
-        ns = Sourced(namespace, "--namespace")
+        ns = Sourced(namespace, labels.get("namespace", "argument"))
     else:
         seed_ns, ray_ns = lookup("SEEDCORE_NS"), lookup("RAY_NAMESPACE")
         if seed_ns and ray_ns and seed_ns.value != ray_ns.value:

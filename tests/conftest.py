@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 import ray_envs
 
-# Before anything imports ray: keep every Ray address on loopback (DESIGN.md).
+# Before anything imports ray: keep every Ray address on loopback. Ray reads this when it is
+# imported; without it, 127.0.0.1 is rewritten to the network IP and a driver hangs.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 # The user's own settings must not leak into tests.

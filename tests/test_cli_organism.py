@@ -48,7 +48,7 @@ def test_status_of_a_healthy_organism_and_of_extra_and_missing_organs(cli, ray_c
             organ["agents_alive"], organ["agents_expected"]) == ("organ_a", "Actuator", "healthy", False, 2, 2)
     assert [(a["agent_id"], a["state"]) for a in organ["agents"]] == [
         ("organ_a_agent_0", "healthy"), ("organ_a_agent_1", "healthy")]
-    assert all(0 <= a["heartbeat_age_s"] < 30 and a["tasks_processed"] == 0 for a in organ["agents"])
+    assert all(a["idle_s"] >= 0 and a["tasks_processed"] == 0 for a in organ["agents"])
     assert [(s["name"], s["state"]) for s in health["singletons"]] == [(n, "healthy") for n in SINGLETONS]
     rows = state_actors(ray_cluster, namespace)
     reported = {organ["organ_id"]: organ["node_id"], **{a["agent_id"]: a["node_id"] for a in organ["agents"]},
@@ -58,7 +58,7 @@ def test_status_of_a_healthy_organism_and_of_extra_and_missing_organs(cli, ray_c
 
     table = cli([*base(ray_cluster, namespace), "organism", "status", "--config", str(cfg), "--agents"])
     assert table.exit_code == 0, table.stderr
-    assert "heartbeat age" in table.stdout and "organ_a_agent_1" in table.stdout
+    assert "idle" in table.stdout and "organ_a_agent_1" in table.stdout
     assert "2/2" in table.stdout and "127.0.0.1" in table.stdout
 
     # Another config: organ_a is now extra (listed, not counted), organ_b is missing (exit 1).
@@ -71,7 +71,7 @@ def test_status_of_a_healthy_organism_and_of_extra_and_missing_organs(cli, ray_c
     assert organs["organ_b"]["agents"][0]["state"] == "missing"
     assert organs["organ_a"]["extra"] is True and organs["organ_a"]["state"] == "healthy"
     assert organs["organ_a"]["agents_alive"] == 2
-    assert "organ organ_b: missing" in health["problems"]
+    assert {"kind": "organ", "name": "organ_b", "state": "missing", "detail": ""} in health["problems"]
     assert "unhealthy: organ organ_b: missing" in result.stderr
 
 

@@ -141,7 +141,7 @@ def test_rows_equal_ray_state_api_for_the_namespace(ray_cluster, deployment):
     listing = inventory.list_actors(conn, detail=True)
     expected = sort_like_seedcore([project_ray(a) for a in ray_rows(ray_cluster, [("ray_namespace", "=", deployment.namespace)])])
     assert [project_ours(r) for r in listing.rows] == expected
-    assert len(expected) == 6 and listing.total == 6 and not listing.cut and listing.limit_note() is None
+    assert len(expected) == 6 and listing.total == 6 and not listing.cut and listing.shown_of() is None
     assert {r.name: r.state for r in listing.rows} == deployment.names
     assert [r.name for r in listing.rows] == sorted(deployment.names)  # sorted by name ('' first)
     assert listing.dashboard_url == ray_cluster.dashboard_url
@@ -209,7 +209,7 @@ def test_limit_cuts_after_sorting_and_counts_every_match(ray_cluster, deployment
     listing = inventory.list_actors(conn, limit=2)
     assert [r.name for r in listing.rows] == ["", "alpha_organ_1"]  # first two by name, not by id
     assert listing.total == 6 and listing.cut
-    assert listing.limit_note() == "showing 2 of 6 actors; use --limit to see more"
+    assert listing.shown_of() == "showing 2 of 6 actors"
     globbed = inventory.list_actors(conn, name_globs=["*organ*"], limit=1)
     assert [r.name for r in globbed.rows] == ["alpha_organ_1"] and globbed.total == 4
 
@@ -222,9 +222,9 @@ def test_namespaces_holding_and_the_hint(ray_cluster, deployment, namespace):
     with_dead = inventory.namespaces_holding(conn, ["*_agent_*"], include_dead=True)
     assert with_dead[deployment.namespace] == ["alpha_organ_1_agent_0", "alpha_organ_1_agent_1"]
     hint = inventory.namespace_hint(conn, namespace)
-    assert f"namespace {deployment.namespace!r}" in hint and f"no matching actors in namespace {namespace!r}" in hint
-    assert "--all-namespaces" in hint
-    assert deployment.namespace in inventory.namespace_hint(conn, namespace, ["alpha_organ_1"])
+    assert f"namespace {deployment.namespace!r}" in hint.text and f"no matching actors in namespace {namespace!r}" in hint.text
+    assert hint.namespace == deployment.namespace
+    assert inventory.namespace_hint(conn, namespace, ["alpha_organ_1"]).namespace == deployment.namespace
     assert inventory.namespace_hint(conn, namespace, ["no_such_actor_*"]) is None
     assert inventory.namespace_hint(conn, deployment.namespace, ["broken_organ_9"]) is None  # dead: no hint
 
@@ -410,7 +410,7 @@ def test_partial_answers_are_flagged(fake_dashboard):
     fake_dashboard.answer([entry("a")], total=50_000, num_filtered=20_000, warning="a raylet did not answer")
     listing = inventory.list_actors(conn, environ={})
     assert not listing.total_exact and listing.total == 20_000
-    assert "showing 1 of at least 20000" in listing.limit_note()
+    assert "showing 1 of at least 20000" in listing.shown_of()
     assert any("raylet" in w for w in listing.warnings) and any("50000" in w for w in listing.warnings)
 
 
@@ -500,7 +500,7 @@ def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, na
         health = status.collect(behind, timeout=5)
         mw = {item.name: item for item in health.singletons}["mw"]
         assert health.state_api is True and mw.state == "dead" and "killed by `ray.kill`" in mw.error
-        cache = {item.name: item for item in singletons.inspect(behind, timeout=5)}["shared_cache"]
+        cache = {item.name: item for item in status.collect(behind, timeout=5, organs=False).singletons}["shared_cache"]
         assert cache.healthy and cache.detached is True
         assert fake_dashboard.requests and all(h.get("Authorization") == "Bearer s3cret-token"
                                                for _, h in fake_dashboard.requests)
@@ -509,6 +509,7 @@ def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, na
         health = status.collect(behind, timeout=5)
         assert health.state_api is False
         assert {item.name: item for item in health.singletons}["mw"].state == "missing"
-        assert {item.name: item for item in singletons.inspect(behind, timeout=5)}["shared_cache"].detached is None
+        assert {item.name: item for item in status.collect(behind, timeout=5, organs=False).singletons
+                }["shared_cache"].detached is None
     finally:
         kill_namespace(namespace)

@@ -22,7 +22,8 @@ def test_flag_beats_env_beats_dotenv(tmp_path):
     assert (s.address.value, s.address.source) == ("127.0.0.1:7000", "RAY_ADDRESS")
     assert s.namespace.value == "from-file"
     assert s.namespace.source == f"SEEDCORE_NS in .env ({tmp_path / '.env'})"
-    s = resolve(address="ray://127.0.0.1:10001", namespace="flagged", environ=env, cwd=tmp_path)
+    s = resolve(address="ray://127.0.0.1:10001", namespace="flagged", environ=env, cwd=tmp_path,
+                labels={"address": "--address", "namespace": "--namespace"})
     assert s.address.source == "--address" and s.target.kind == "client"
     assert (s.namespace.value, s.namespace.source) == ("flagged", "--namespace")
     assert s.env_file == tmp_path / ".env"

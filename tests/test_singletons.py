@@ -1,4 +1,4 @@
-"""The singleton actors: their behaviour, get-or-create against a real cluster, and inspect().
+"""The singleton actors: their behaviour, get-or-create against a real cluster, and their health.
 
 Effects are checked with Ray's own API (ray.get_actor, the State API), not only seedcore's word.
 """
@@ -84,12 +84,12 @@ def test_actor_class_resolution_order_and_the_seedcore_marker():
     assert actorutil.actor_class(None, driver, row) == "Organ"
     assert actorutil.actor_class(None, client, row) == "FromState"
     assert actorutil.actor_class(None, client) is None
-    assert actorutil.is_ours({"class": "Agent", "creator": ""}, client)  # a SeedcoreActor, however made
-    assert not actorutil.is_ours({"class": "Agent", "creator": None}, driver)  # the probe has the last word
-    assert actorutil.is_ours(None, driver) and not actorutil.is_ours(None, client)
+    assert actorutil.is_seedcore_actor({"class": "Agent", "creator": ""}, client)  # a SeedcoreActor, however made
+    assert not actorutil.is_seedcore_actor({"class": "Agent", "creator": None}, driver)  # the probe has the last word
+    assert actorutil.is_seedcore_actor(None, driver) and not actorutil.is_seedcore_actor(None, client)
     foreign = SimpleNamespace(_ray_actor_creation_function_descriptor=SimpleNamespace(
         class_name="Agent", module_name="test_module"))
-    assert not actorutil.is_ours(None, foreign)
+    assert not actorutil.is_seedcore_actor(None, foreign)
 
 
 # --- on the cluster --------------------------------------------------------------------------
@@ -147,34 +147,47 @@ def test_a_name_held_by_another_class_is_a_conflict_and_nothing_is_created(ray_c
     assert ray.get(impostor.value.remote()) == 42  # untouched
 
 
-def test_inspect_reports_missing_healthy_wrong_class_and_silent(ray_cluster, namespace, organism_cleanup):
+def test_singleton_health_missing_healthy_wrong_class_silent_and_not_detached(ray_cluster, namespace,
+                                                                             organism_cleanup):
+    """The one health model (organism.status) as diagnose reads it for the singletons."""
     import ray
 
+    from organism_support import wait_until
+    from seedcore_cli.organism import status
+
+    def health(timeout):
+        return {item.name: item for item in status.collect(conn, timeout=timeout, organs=False).singletons}
+
     conn = connect_to(ray_cluster, namespace)
-    before = singletons.inspect(conn, timeout=3)
-    assert [(h.name, h.exists, h.healthy) for h in before] == [
-        ("miss_tracker", False, False), ("shared_cache", False, False), ("mw", False, False)]
-    assert before[0].problem == "missing"
+    before = health(3)
+    assert [(n, h.state, h.healthy) for n, h in before.items()] == [
+        ("miss_tracker", "missing", False), ("shared_cache", "missing", False), ("mw", "missing", False)]
 
     singletons.ensure(conn)
-    healthy = {h.name: h for h in singletons.inspect(conn, timeout=5)}
-    assert all(h.healthy and h.detached is True and h.ping_ok for h in healthy.values()), healthy
+    healthy = health(5)
+    assert all(h.healthy and h.detached is True and h.ping_ms is not None for h in healthy.values()), healthy
     rows = state_actors(ray_cluster, namespace)
     assert {n: h.node_id for n, h in healthy.items()} == {n: r.node_id for n, r in rows.items()}
-    assert healthy["mw"].node_ip == "127.0.0.1" and healthy["mw"].to_dict()["healthy"] is True
+    assert healthy["mw"].node_ip == "127.0.0.1"
 
-    # mw busy in a long call: no ping within the timeout; shared_cache replaced by another class.
+    # mw busy in a long call: no answer within the timeout; shared_cache replaced by another class;
+    # miss_tracker replaced by a non-detached one (it would die with this test's job).
     mw = ray.get_actor("mw", namespace=namespace)
     mw.__ray_call__.remote(lambda self: time.sleep(30))
-    ray.kill(ray.get_actor("shared_cache", namespace=namespace), no_restart=True)
-    time.sleep(0.5)
-    ray.remote(singletons.MissTracker).options(name="shared_cache", namespace=namespace,
-                                               lifetime="detached", num_cpus=0).remote()
-    started = time.monotonic()
-    after = {h.name: h for h in singletons.inspect(conn, timeout=2)}
-    assert time.monotonic() - started < 8
-    assert after["miss_tracker"].healthy
-    assert not after["mw"].healthy and not after["mw"].ping_ok and after["mw"].class_name == "MwStore"
-    assert "no answer within 2 s" in after["mw"].problem
-    assert after["shared_cache"].class_name == "MissTracker" and not after["shared_cache"].healthy
-    assert after["shared_cache"].problem == "held by a MissTracker, expected SharedCache"
+    for name in ("shared_cache", "miss_tracker"):
+        ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
+    assert wait_until(lambda: not {"shared_cache", "miss_tracker"} & named(namespace))
+    from seedcore_cli.organism import actorutil
+
+    actorutil.remote_class(singletons.MissTracker).options(name="shared_cache", namespace=namespace,
+                                                           lifetime="detached", num_cpus=0).remote()
+    attached = actorutil.remote_class(singletons.MissTracker).options(name="miss_tracker", namespace=namespace,
+                                                                      num_cpus=0).remote()
+    ray.get(attached.ping.remote(), timeout=60)
+    after = health(2)
+    assert after["mw"].state == "unresponsive" and after["mw"].class_name == "MwStore"
+    assert after["mw"].error == "no answer within 2 s"
+    assert after["shared_cache"].state == "conflict"
+    assert after["shared_cache"].error == "held by a MissTracker, expected SharedCache"
+    assert after["miss_tracker"].state == "not detached" and after["miss_tracker"].detached is False
+    ray.kill(attached, no_restart=True)

@@ -88,9 +88,10 @@ def _hint(listing: inventory.ActorListing, conn) -> str | None:
     if listing.total or listing.query.namespace is None:
         return None
     try:
-        return inventory.namespace_hint(conn, listing.query.namespace, listing.query.name_globs)
+        found = inventory.namespace_hint(conn, listing.query.namespace, listing.query.name_globs)
     except SeedcoreError:  # the listing already answered; a failed hint must not hide it
         return None
+    return f"{found.text}: try --namespace {found.namespace} or --all-namespaces" if found else None
 
 
 def show(consoles: Consoles, listing: inventory.ActorListing, output: OutputFormat, hint: str | None) -> None:
@@ -107,9 +108,9 @@ def show(consoles: Consoles, listing: inventory.ActorListing, output: OutputForm
     else:
         where = f"namespace {listing.query.namespace!r}" if listing.query.namespace else "any namespace"
         message(consoles, f"No actors matched in {where}.")
-    note = listing.limit_note()
-    if note:
-        message(consoles, note[0].upper() + note[1:] + ".")
+    shown = listing.shown_of()
+    if shown:
+        message(consoles, f"{shown[0].upper() + shown[1:]}; use --limit to see more.")
     if hint:
         message(consoles, f"Hint: {hint}", "yellow")
 

@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # no ray-bound import at module level
     from seedcore_cli.settings import Settings
 
 
+# How messages name a value given on the command line.
+FLAG_LABELS = {"address": "--address", "namespace": "--namespace"}
+
+
 @dataclass
 class AppState:
     """The root options as given, and what connecting made of them."""
@@ -85,7 +89,7 @@ def connect_once(app_state: AppState, namespace: str | None, start_local: bool, 
 
     try:
         app_state.settings = settings.resolve(address=app_state.address, namespace=namespace,
-                                              env_file=app_state.env_file)
+                                              env_file=app_state.env_file, labels=FLAG_LABELS)
         for warning in app_state.settings.warnings:
             message(app_state.consoles, f"Warning: {warning}", "yellow")
         if app_state.verbose:

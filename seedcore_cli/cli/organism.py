@@ -65,8 +65,8 @@ def status_tables(result: "OrganismStatus", agents: bool) -> list:
     tables = [organs]
     if agents:
         tables.append(build_table(
-            ["agent", "organ", "state", "heartbeat age", "tasks", "node"],
-            [(agent.agent_id, agent.organ_id, agent.state, _age(agent.heartbeat_age_s),
+            ["agent", "organ", "state", "idle", "tasks", "node"],
+            [(agent.agent_id, agent.organ_id, agent.state, _age(agent.idle_s),
               "" if agent.tasks_processed is None else agent.tasks_processed, agent.node)
              for organ in result.organs for agent in organ.agents],
             title="Agents"))
@@ -82,7 +82,7 @@ def _summary(result: "OrganismStatus") -> str:
         agents = sum(organ.agents_expected for organ in result.expected_organs)
         return (f"healthy: {organs} organ(s), {agents} agent(s), {len(result.singletons)} singletons "
                 f"in namespace {result.namespace}")
-    problems = result.problems()
+    problems = [f"{p.kind} {p.name}: {p.state}" + (f" ({p.detail})" if p.detail else "") for p in result.problems()]
     shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     return f"unhealthy: {shown}"
 
@@ -93,7 +93,7 @@ def status(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
     config: ConfigOption = None,
-    agents: Annotated[bool, typer.Option("--agents", help="One row per agent too: state and heartbeat age.")] = False,
+    agents: Annotated[bool, typer.Option("--agents", help="One row per agent too: state, idle time, tasks done.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds each status call may take.")] = 5.0,
     watch: Annotated[bool, typer.Option("--watch", help="Redraw the view live until interrupted (terminal only).")] = False,
     output: OutputOption = OutputFormat.table,

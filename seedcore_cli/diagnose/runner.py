@@ -17,14 +17,12 @@ from seedcore_cli.diagnose.model import FAIL, SKIP, CheckResult, Report
 from seedcore_cli.errors import SeedcoreError
 
 
-def run(inputs: Inputs, strict: bool = False, only: tuple[str, ...] = ()) -> Report:
-    """Run every check (or those in `only`, plus nothing else) against `inputs`."""
+def run(inputs: Inputs, strict: bool = False) -> Report:
+    """Run every check against `inputs`."""
     started = time.monotonic()
     ctx = Context(inputs=inputs)
     results: list[CheckResult] = []
     for check in checks.all_checks():
-        if only and check.id not in only:
-            continue
         result = _run_one(check, ctx)
         ctx.results[check.id] = result
         results.append(result)
@@ -54,7 +52,7 @@ def _call(check: registry.Check, ctx: Context) -> CheckResult:
     except bounded.TimedOut:
         return CheckResult(check.id, FAIL, f"no answer within {limit:g} s (a Ray or State API call hung)",
                            "the cluster is overloaded or hung: check the head (`ray status`, its GCS and "
-                           "dashboard logs), or rerun with a larger --timeout")
+                           "dashboard logs), or rerun with a larger timeout")
     for f in fields(ctx):
         setattr(ctx, f.name, getattr(work, f.name))
     return result

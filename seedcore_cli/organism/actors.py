@@ -1,9 +1,11 @@
 """The Organ and Agent actor classes (plain classes; `ray.remote` wraps them at creation time).
 
 Agent (`{organ_id}_agent_{i}`): SeedCore-like state (role probabilities by organ type,
-capability, mem_util, tasks processed, last heartbeat, refreshed by a background heartbeat every
-HEARTBEAT_INTERVAL_S); `execute_task(task)` does a small real piece of work (a hash chain over
-the task) and updates that state; `get_status()` reports it.
+capability, mem_util, tasks processed, and when it last finished a task); `execute_task(task)`
+does a small real piece of work (a hash chain over the task) and updates that state;
+`get_status()` reports it, with `idle_s`: seconds since the last task (or since it started).
+No background thread refreshes anything: an agent stuck in a call simply does not answer, which
+`organism status` reports as unresponsive.
 
 Organ (named by its config id): holds its agents' handles (`register_agents`), answers
 `get_status()` (organ_id, organ_type, agent ids, agent count) and runs a task on one of its agents
@@ -27,7 +29,6 @@ import ray
 from seedcore_cli.organism.base import SeedcoreActor
 from seedcore_cli.organism.config import ROLE_PROBS
 
-HEARTBEAT_INTERVAL_S = 5.0
 MEMORY_SLOTS = 64  # the agent keeps its last results; mem_util is how full that memory is
 MAX_WORK_ROUNDS = 200_000
 DEFAULT_TASK_TIMEOUT_S = 60.0
@@ -46,15 +47,9 @@ class Agent(SeedcoreActor):
         self.tasks_processed = 0
         self.tasks_failed = 0
         self.created_at = time.time()
-        self.last_heartbeat = self.created_at
+        self.last_active = self.created_at
         self._memory: deque[dict] = deque(maxlen=MEMORY_SLOTS)
         self._lock = threading.Lock()
-        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
-
-    def _beat(self) -> None:
-        while True:
-            time.sleep(HEARTBEAT_INTERVAL_S)
-            self.last_heartbeat = time.time()
 
     @property
     def mem_util(self) -> float:
@@ -75,7 +70,7 @@ class Agent(SeedcoreActor):
             with self._lock:
                 self.tasks_failed += 1
                 self.capability = round(0.9 * self.capability, 4)
-                self.last_heartbeat = time.time()
+                self.last_active = time.time()
             return {"agent_id": self.agent_id, "ok": False, "error": str(err)}
         result = {
             "agent_id": self.agent_id,
@@ -90,7 +85,7 @@ class Agent(SeedcoreActor):
             self.tasks_processed += 1
             self.capability = round(min(1.0, 0.9 * self.capability + 0.1), 4)
             self._memory.append({"task_type": result["task_type"], "result": result["result"][:16]})
-            self.last_heartbeat = time.time()
+            self.last_active = time.time()
         return result
 
     def get_status(self) -> dict:
@@ -104,8 +99,8 @@ class Agent(SeedcoreActor):
             "mem_util": self.mem_util,
             "tasks_processed": self.tasks_processed,
             "tasks_failed": self.tasks_failed,
-            "last_heartbeat": self.last_heartbeat,
-            "heartbeat_age_s": round(max(0.0, now - self.last_heartbeat), 3),
+            "last_active": self.last_active,
+            "idle_s": round(max(0.0, now - self.last_active), 3),
             "uptime_s": round(now - self.created_at, 3),
         }
 

@@ -12,7 +12,7 @@ REST API over plain HTTP (never `ray.util.state`, which calls ray.init again und
   and seedcore's marker (`base`, re-exported here with the specs, reports and constants).
 - `actor_class(info, handle, row)`: the one place a class is resolved: the actor's own answer,
   else its handle's descriptor (driver mode), else the State API row.
-- `is_ours(info, handle)`: whether the actor is one of seedcore's classes; `handle_actor_id()`.
+- `is_seedcore_actor(info, handle)`: whether the actor is one of seedcore's classes; `handle_actor_id()`.
 - `wait_all(refs, timeout)`: every call bounded by one deadline; a dead or hung actor never holds
   the caller past it.
 - `node_index()` / `NodeInfo`: node id -> IP and head flag, from `ray.nodes()`.
@@ -94,7 +94,7 @@ def actor_class(info: dict | None, handle: Any = None, row: "inventory.ActorRow 
             or (row.class_name if row is not None else None) or None)
 
 
-def is_ours(info: dict | None, handle: Any = None) -> bool:
+def is_seedcore_actor(info: dict | None, handle: Any = None) -> bool:
     """Whether the actor is one of seedcore's classes (SeedcoreActor): its probe shows the marker,
     or, when it did not answer, its driver-mode handle names a seedcore_cli module."""
     if info:
@@ -111,7 +111,7 @@ def handle_actor_id(handle: Any) -> str:
 
 
 @dataclass
-class Waited:
+class WaitResult:
     """What wait_all() found: results by key, errors by key, keys still pending at the deadline."""
 
     results: dict = field(default_factory=dict)
@@ -119,9 +119,9 @@ class Waited:
     pending: set = field(default_factory=set)
 
 
-def wait_all(refs: dict[Hashable, Any], timeout: float, progress: Progress | None = None) -> Waited:
+def wait_all(refs: dict[Hashable, Any], timeout: float, progress: Progress | None = None) -> WaitResult:
     """Wait for every ref until one deadline; never blocks longer than `timeout`."""
-    waited = Waited()
+    waited = WaitResult()
     if not refs:
         return waited
     key_of = {ref: key for key, ref in refs.items()}
@@ -225,7 +225,7 @@ def state_actors(connection: "Connection", namespace: str, timeout: float) -> "l
 
 
 @dataclass
-class Ensured:
+class EnsureResult:
     """ensure()'s answer: a report per spec (in spec order) and the live handles by name."""
 
     reports: list[ActorReport]
@@ -237,12 +237,12 @@ def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> Ac
              for spec, found in conflicts]
     return ActorConflict(
         "; ".join(parts) + "; nothing was killed or replaced",
-        "use another namespace (--namespace), or remove that actor yourself if it is not needed",
+        "use another namespace, or remove that actor yourself if it is not needed",
     )
 
 
 def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
-           timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None) -> Ensured:
+           timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None) -> EnsureResult:
     """Get or create each spec'd actor (detached, num_cpus=0) in `namespace`, concurrently.
 
     Raises ActorConflict, before creating anything, when a name is held by another class (and
@@ -284,7 +284,7 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
         for spec in missing:
             reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name,
                                              ACTION_WOULD_CREATE, STATE_NONE)
-        return Ensured([reports[spec.name] for spec in specs], handles)
+        return EnsureResult([reports[spec.name] for spec in specs], handles)
 
     # 2. Create the missing ones all at once; Ray's get_if_exists settles races between processes.
     token = uuid.uuid4().hex
@@ -313,7 +313,7 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
                 error=short_error(err) if err else f"not ready within {timeout:g} s")
     if conflicts:
         raise conflict_error(conflicts, namespace)
-    return Ensured([reports[spec.name] for spec in specs], handles)
+    return EnsureResult([reports[spec.name] for spec in specs], handles)
 
 
 def _report(spec: ActorSpec, action: str, info: dict, nodes: dict[str, NodeInfo]) -> ActorReport:

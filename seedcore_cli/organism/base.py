@@ -87,7 +87,7 @@ class ActorSpec:
 
 
 @dataclass(kw_only=True)
-class Placed:
+class ActorRecord:
     """Where an actor runs and what went wrong with it: the fields every report row shares."""
 
     node_id: str = ""
@@ -105,7 +105,7 @@ class Placed:
 
 
 @dataclass
-class ActorReport(Placed):
+class ActorReport(ActorRecord):
     """One row of `bootstrap`: what was done to an actor and how it is now."""
 
     name: str

@@ -107,10 +107,10 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         return parse(text, DEFAULT_SOURCE)
     if not chosen.exists():
         raise ConfigError(f"organism config {str(chosen)!r} does not exist",
-                          f"pass an existing file with --config or ${CONFIG_ENV}")
+                          f"give the path of an existing YAML file (or ${CONFIG_ENV})")
     if not chosen.is_file():
         raise ConfigError(f"organism config {str(chosen)!r} is not a file",
-                          f"pass a YAML file with --config or ${CONFIG_ENV}")
+                          f"give the path of a YAML file (or ${CONFIG_ENV})")
     try:
         text = chosen.read_text("utf-8")
     except UnicodeDecodeError as err:

@@ -135,7 +135,7 @@ class OrganismManager:
             self._register_agents(ensured, deadline - time.monotonic())
         return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports)
 
-    def _register_agents(self, ensured: actorutil.Ensured, timeout: float) -> None:
+    def _register_agents(self, ensured: actorutil.EnsureResult, timeout: float) -> None:
         """Tell each live organ about its live agents (idempotent: a dict update)."""
         reports = {report.name: report for report in ensured.reports}
         refs = {}
@@ -177,7 +177,7 @@ class OrganismManager:
         items = []
         for name, handle in handles.items():
             info = waited.results.get(name)
-            if not actorutil.is_ours(info, handle):
+            if not actorutil.is_seedcore_actor(info, handle):
                 continue
             cls = actorutil.actor_class(info, handle)
             kind = kinds.get(cls)

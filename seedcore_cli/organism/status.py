@@ -5,17 +5,22 @@ is asked for its status at once (one actor call each, through `__ray_call__` so 
 answers too) and all calls share one deadline (`ray.wait` with a timeout): a dead or hung actor
 never holds the caller past `timeout` (plus a few GCS look-ups, milliseconds each).
 
-States of an actor: healthy (answered as the expected class), unresponsive (no answer within the
-timeout, or its status call failed), dead (gone, but the State API or its organ remembers it),
-missing (never seen), conflict (the name is held by another class). An organ is `degraded` when
-it answers but one of its agents is not healthy. Organs alive in the namespace but absent from
-the config are listed with `extra=True` and do not count towards health.
+The one health model for singletons, organs and agents: `organism status` shows it, `diagnose`
+judges by it (singletons: check 8; organs and agents: check 9). States of an actor: healthy
+(answered as the expected class), unresponsive (no answer within the timeout, or its status call
+failed), dead (gone, but the State API or its organ remembers it), missing (never seen),
+conflict (the name is held by another class); a singleton that answers but is not detached is
+`not detached` (it dies with the job that made it). An organ is `degraded` when it answers but
+one of its agents is not healthy. Organs alive in the namespace but absent from the config are
+listed with `extra=True` and do not count towards health.
 
 Public API (plain dataclasses, no Typer or Rich; used by `organism status` and `diagnose`):
 
-- `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S, namespace=None) -> OrganismStatus`
+- `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S, namespace=None, organs=True)
+  -> OrganismStatus` (organs=False: the singletons only)
 - `OrganismStatus.healthy` (every expected organ, agent and singleton healthy),
-  `.problems()` (one line each), `.to_dict()`; `OrganStatus`, `AgentStatus`, `SingletonStatus`.
+  `.problems()` (structured `Problem` records: kind, name, state, detail), `.to_dict()`;
+  `OrganStatus`, `AgentStatus`, `SingletonStatus`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from seedcore_cli import singletons
 from seedcore_cli.organism import actorutil
-from seedcore_cli.organism.base import Placed
+from seedcore_cli.organism.base import ActorRecord
 from seedcore_cli.organism.config import OrganismConfig, load
 
 if TYPE_CHECKING:
@@ -41,14 +46,28 @@ DEAD = "dead"
 MISSING = "missing"
 UNRESPONSIVE = "unresponsive"
 CONFLICT = "conflict"
+NOT_DETACHED = "not detached"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One unhealthy actor: kind (singleton, organ, agent), name, state, and what was seen."""
+
+    kind: str
+    name: str
+    state: str
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "state": self.state, "detail": self.detail}
 
 
 @dataclass
-class AgentStatus(Placed):
+class AgentStatus(ActorRecord):
     agent_id: str
     organ_id: str
     state: str
-    heartbeat_age_s: float | None = None
+    idle_s: float | None = None  # since its last task (or its start)
     tasks_processed: int | None = None
     capability: float | None = None
     mem_util: float | None = None
@@ -59,7 +78,7 @@ class AgentStatus(Placed):
 
 
 @dataclass
-class OrganStatus(Placed):
+class OrganStatus(ActorRecord):
     organ_id: str
     organ_type: str
     state: str
@@ -82,10 +101,12 @@ class OrganStatus(Placed):
 
 
 @dataclass
-class SingletonStatus(Placed):
+class SingletonStatus(ActorRecord):
     name: str
     class_name: str
     state: str
+    detached: bool | None = None  # None when the State API did not answer
+    ping_ms: float | None = None
 
     @property
     def healthy(self) -> bool:
@@ -111,25 +132,26 @@ class OrganismStatus:
         return (all(organ.healthy for organ in self.expected_organs)
                 and all(item.healthy for item in self.singletons))
 
-    def problems(self) -> list[str]:
-        lines = [f"singleton {item.name}: {item.state}" + (f" ({item.error})" if item.error else "")
+    def problems(self) -> list[Problem]:
+        found = [Problem("singleton", item.name, item.state, item.error)
                  for item in self.singletons if not item.healthy]
         for organ in self.expected_organs:
             if organ.state != HEALTHY:
-                lines.append(f"organ {organ.organ_id}: {organ.state}" + (f" ({organ.error})" if organ.error else ""))
-            lines += [f"agent {agent.agent_id}: {agent.state}" + (f" ({agent.error})" if agent.error else "")
+                found.append(Problem("organ", organ.organ_id, organ.state, organ.error))
+            found += [Problem("agent", agent.agent_id, agent.state, agent.error)
                       for agent in organ.agents if not agent.healthy]
-        return lines
+        return found
 
     def to_dict(self) -> dict:
         return {"namespace": self.namespace, "healthy": self.healthy, "config": self.config_source,
                 "timeout_s": self.timeout_s, "elapsed_s": self.elapsed_s, "state_api": self.state_api,
                 "singletons": [item.to_dict() for item in self.singletons],
-                "organs": [organ.to_dict() for organ in self.organs], "problems": self.problems()}
+                "organs": [organ.to_dict() for organ in self.organs],
+                "problems": [problem.to_dict() for problem in self.problems()]}
 
 
 @dataclass
-class _Seen:
+class _Observed:
     """What the cluster said about one name."""
 
     state: str
@@ -144,12 +166,15 @@ class _Seen:
 
 
 def collect(connection: "Connection", config: OrganismConfig | None = None,
-            timeout: float = DEFAULT_TIMEOUT_S, namespace: str | None = None) -> OrganismStatus:
+            timeout: float = DEFAULT_TIMEOUT_S, namespace: str | None = None, organs: bool = True) -> OrganismStatus:
     """Ask every expected (and every extra) organ, agent and singleton for its status at once.
 
-    `namespace` defaults to the connection's; `config` to the packaged default.
+    `namespace` defaults to the connection's; `config` to the packaged default; organs=False
+    looks at the singletons only.
     """
     config = config if config is not None else load()
+    if not organs:
+        config = OrganismConfig(organs=(), source=config.source)
     namespace = namespace or connection.namespace
     started = time.monotonic()
     deadline = started + timeout
@@ -169,11 +194,13 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
             continue
         # Names outside the config: only organs and agents interest us (others are not probed
         # when the handle already tells their class, as it does in driver mode).
-        if name in expected or actorutil.actor_class(None, handle) in (None, "Organ", "Agent"):
+        if name in expected or (organs and actorutil.actor_class(None, handle) in (None, "Organ", "Agent")):
             handles[name] = handle
     nodes = actorutil.node_index()
     refs = {name: handle.__ray_call__.remote(actorutil.probe_status) for name, handle in handles.items()}
+    asked = time.monotonic()
     waited = actorutil.wait_all(refs, deadline - time.monotonic())
+    answered_ms = round((time.monotonic() - asked) * 1000, 1)
     try:
         rows = state_future.result(timeout=max(0.05, deadline - time.monotonic()))
     except Exception:  # noqa: BLE001 - the State API is optional
@@ -181,13 +208,13 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     live_rows = {row.name: row for row in rows or [] if row.state != "DEAD"}
     dead_causes = {row.name: _short_cause(row.death_cause) for row in rows or [] if row.state == "DEAD"}
 
-    def seen(name: str, expected_class: str, remembered: bool = False) -> _Seen:
+    def seen(name: str, expected_class: str, remembered: bool = False) -> _Observed:
         if name not in handles:
             if name in dead_causes:
-                return _Seen(DEAD, error=dead_causes[name])
+                return _Observed(DEAD, error=dead_causes[name])
             if remembered:
-                return _Seen(DEAD, error="registered with its organ, but gone")
-            return _Seen(MISSING)
+                return _Observed(DEAD, error="registered with its organ, but gone")
+            return _Observed(MISSING)
         row = live_rows.get(name)
         info = waited.results.get(name)
         found = actorutil.actor_class(info, handles[name], row)
@@ -196,16 +223,16 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         else:
             node_id, actor_id = (row.node_id, row.actor_id) if row else ("", "")
         if found and found != expected_class:
-            return _Seen(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}")
+            return _Observed(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}")
         if info is not None:
-            return _Seen(HEALTHY, info, node_id, actor_id)
+            return _Observed(HEALTHY, info, node_id, actor_id)
         err = waited.errors.get(name)
         if err is not None and actorutil.is_actor_died(err):
-            return _Seen(DEAD, {}, node_id, actor_id, "died")
+            return _Observed(DEAD, {}, node_id, actor_id, "died")
         error = actorutil.short_error(err) if err is not None else f"no answer within {timeout:g} s"
-        return _Seen(UNRESPONSIVE, {}, node_id, actor_id, error)
+        return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error)
 
-    def where(item: _Seen) -> dict:
+    def where(item: _Observed) -> dict:
         return {"node_id": item.node_id, "node_ip": actorutil.node_ip(item.node_id, nodes),
                 "node": actorutil.node_label(item.node_id, nodes), "actor_id": item.actor_id}
 
@@ -213,7 +240,7 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         item = seen(agent_id, "Agent", remembered)
         status = item.status
         return AgentStatus(agent_id=agent_id, organ_id=organ_id, state=item.state, error=item.error,
-                           heartbeat_age_s=status.get("heartbeat_age_s"),
+                           idle_s=status.get("idle_s"),
                            tasks_processed=status.get("tasks_processed"),
                            capability=status.get("capability"), mem_util=status.get("mem_util"),
                            **where(item))
@@ -239,8 +266,14 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     singleton_status = []
     for name, class_name in singletons.SINGLETONS.items():
         item = seen(name, class_name)
-        singleton_status.append(SingletonStatus(name=name, class_name=class_name, state=item.state,
-                                                error=item.error, **where(item)))
+        row = live_rows.get(name)
+        detached = row.is_detached if row is not None and rows is not None else None
+        state, error = item.state, item.error
+        if state == HEALTHY and detached is False:
+            state, error = NOT_DETACHED, "it dies with the job that created it"
+        singleton_status.append(SingletonStatus(
+            name=name, class_name=class_name, state=state, error=error, detached=detached,
+            ping_ms=answered_ms if item.state == HEALTHY else None, **where(item)))
     return OrganismStatus(namespace=namespace, config_source=config.source, timeout_s=timeout,
                           elapsed_s=round(time.monotonic() - started, 3), organs=organs,
                           singletons=singleton_status, state_api=rows is not None)

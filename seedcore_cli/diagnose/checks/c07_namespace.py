@@ -68,7 +68,7 @@ def namespace(ctx: Context) -> CheckResult:
     searched = ""
     holding: dict[str, list[str]] = {}
     # The State API's own query timeout, plus a second for the HTTP round trip (inventory.fetch
-    # would wait 5 s more than that: --timeout bounds this check instead).
+    # would wait 5 s more than that: the check's timeout bounds it instead).
     wait = max(1.0, ctx.timeout)
     try:
         holding = bounded.call(partial(inventory.namespaces_holding, conn, deployment_names(ctx), timeout=wait,
@@ -92,11 +92,11 @@ def namespace(ctx: Context) -> CheckResult:
         if is_anonymous(other):
             where = (f"only in the anonymous namespace {other} (made by a ray.init call without namespace=; "
                      "no other job can find them by name)")
-            hint = (f"create them in a named namespace: `seedcore bootstrap --namespace {configured.value}`, "
+            hint = (f"create them in a named namespace: `SEEDCORE_NS={configured.value} seedcore bootstrap`, "
                     "and give every SeedCore service's ray.init a namespace")
         else:
             where = f"in namespace {other!r}"
-            hint = f"use --namespace {other} (or SEEDCORE_NS={other}), or bootstrap namespace {configured.value!r}"
+            hint = f"use namespace {other!r} (SEEDCORE_NS={other}), or bootstrap namespace {configured.value!r}"
         return fail(ID, f"namespace {configured.value!r} (from {configured.source}) holds none of SeedCore's "
                         f"actors; {_names(found)} live {where}", hint, details=tuple(details))
     here = holding.get(configured.value, [])

@@ -1,5 +1,6 @@
 """8. singletons: miss_tracker, shared_cache, mw each exist once, ALIVE, detached, of the expected
-class, answering ping within the timeout; missing ones point to `seedcore bootstrap`."""
+class, answering within the timeout (the health model `organism status` uses); missing ones point
+to `seedcore bootstrap`."""
 
 from __future__ import annotations
 
@@ -10,42 +11,45 @@ from seedcore_cli.diagnose.registry import check
 ID = "singletons"
 
 
-def _line(h) -> str:
-    if not h.healthy:
-        return h.problem
-    where = f" on {h.node_ip}" if h.node_ip else ""
-    detached = "detached" if h.detached else "detached: unknown (no State API)"
-    ping = f", ping {h.ping_ms:g} ms" if h.ping_ms is not None else ""
-    return f"{h.class_name} ALIVE, {detached}{ping}{where}"
+def _line(item) -> str:
+    if not item.healthy:
+        return f"{item.state}" + (f" ({item.error})" if item.error else "")
+    where = f" on {item.node_ip}" if item.node_ip else ""
+    detached = "detached" if item.detached else "detached: unknown (no State API)"
+    ping = f", ping {item.ping_ms:g} ms" if item.ping_ms is not None else ""
+    return f"{item.class_name} ALIVE, {detached}{ping}{where}"
 
 
 def hint_for(problems: list, namespace: str) -> str:
     """One hint covering every kind of problem found (missing, wrong class, silent, not detached)."""
+    from seedcore_cli.organism import status
+
+    states = {item.state for item in problems}
     hints = []
-    if any(not h.exists for h in problems):
-        hints.append(f"create the missing ones: `seedcore --namespace {namespace} bootstrap`")
-    if any(h.exists and h.class_name and not h.class_ok for h in problems):
+    if states & {status.MISSING, status.DEAD}:
+        hints.append(f"create the missing ones: `SEEDCORE_NS={namespace} seedcore bootstrap`")
+    if status.CONFLICT in states:
         hints.append("a name is held by an actor of another class: remove that actor (ray.kill) if it is not "
                      "needed, or use another namespace; bootstrap never replaces it")
-    if any(h.exists and (not h.class_name or h.class_ok) and not h.ping_ok for h in problems):
-        hints.append("an actor does not answer ping: see its worker log (dashboard), kill it and bootstrap again")
-    if any(h.exists and h.ping_ok and h.class_ok and h.detached is False for h in problems):
+    if status.UNRESPONSIVE in states:
+        hints.append("an actor does not answer: see its worker log (dashboard), kill it and bootstrap again")
+    if status.NOT_DETACHED in states:
         hints.append("a non-detached singleton dies with its job: kill it and bootstrap again")
     return "; ".join(hints)
 
 
 @check(ID, "Singletons", needs=("connection",))
 def singletons(ctx: Context) -> CheckResult:
-    from seedcore_cli import singletons as singletons_mod
+    from seedcore_cli.organism import status
 
     conn = ctx.connection
-    health = singletons_mod.inspect(conn, timeout=ctx.timeout)
-    details = tuple((h.name, _line(h)) for h in health)
-    bad = [h for h in health if not h.healthy]
+    found = status.collect(conn, timeout=ctx.timeout, organs=False).singletons
+    details = tuple((item.name, _line(item)) for item in found)
+    bad = [item for item in found if not item.healthy]
     if bad:
-        return fail(ID, f"in namespace {conn.namespace!r}: " + "; ".join(f"{h.name} {h.problem}" for h in bad),
+        return fail(ID, f"in namespace {conn.namespace!r}: " + "; ".join(f"{item.name} {_line(item)}" for item in bad),
                     hint_for(bad, conn.namespace), details=details)
-    ms = max((h.ping_ms or 0.0) for h in health)
-    detached = "detached" if all(h.detached for h in health) else "detached unknown (no State API)"
-    return ok(ID, f"{', '.join(h.name for h in health)}: ALIVE, expected class, {detached}, ping {ms:g} ms "
+    ms = max((item.ping_ms or 0.0) for item in found)
+    detached = "detached" if all(item.detached for item in found) else "detached unknown (no State API)"
+    return ok(ID, f"{', '.join(item.name for item in found)}: ALIVE, expected class, {detached}, ping {ms:g} ms "
                   f"(namespace {conn.namespace!r})", details=details)

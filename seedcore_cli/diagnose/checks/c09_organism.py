@@ -10,8 +10,8 @@ from seedcore_cli.errors import ConfigError
 ID = "organism"
 
 
-def summarise(status) -> tuple[bool, str, list[str]]:
-    """(healthy, one-line summary, problem lines) for the organs and agents of an OrganismStatus."""
+def summarise(status) -> tuple[bool, str, list]:
+    """(healthy, one-line summary, Problems) for the organs and agents of an OrganismStatus."""
     organs = status.expected_organs
     agents = [agent for organ in organs for agent in organ.agents]
     healthy_organs = sum(1 for organ in organs if organ.healthy)
@@ -21,8 +21,12 @@ def summarise(status) -> tuple[bool, str, list[str]]:
     extra = [organ.organ_id for organ in status.organs if organ.extra]
     if extra:
         line += f"; organs not in the config: {', '.join(extra)}"
-    problems = [p for p in status.problems() if not p.startswith("singleton ")]
+    problems = [p for p in status.problems() if p.kind != "singleton"]  # check 8 judges those
     return healthy_organs == len(organs) and healthy_agents == len(agents), line, problems
+
+
+def describe(problem) -> str:
+    return f"{problem.kind} {problem.name}: {problem.state}" + (f" ({problem.detail})" if problem.detail else "")
 
 
 @check(ID, "Organism", needs=("connection",))
@@ -44,10 +48,10 @@ def organism(ctx: Context) -> CheckResult:
     states = {organ.state for organ in status.expected_organs}
     if states == {"missing"}:
         return fail(ID, f"no organism in namespace {conn.namespace!r}: {line}",
-                    f"create it: `seedcore --namespace {conn.namespace} bootstrap`", details=details)
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+                    f"create it: `SEEDCORE_NS={conn.namespace} seedcore bootstrap`", details=details)
+    shown = "; ".join(describe(p) for p in problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     hint = "re-run `seedcore bootstrap` to recreate missing or dead actors (it keeps the healthy ones)"
-    if any("held by a" in p for p in problems):
+    if any(p.state == organism_status.CONFLICT for p in problems):
         hint = ("a name is held by an actor of another class: remove it if it is not needed, or use another "
                 "namespace; " + hint)
     return fail(ID, f"{line}: {shown}", hint, details=details)
