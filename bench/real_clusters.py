@@ -28,12 +28,13 @@ import ray_envs  # noqa: E402
 from tls_certs import make_tls_files  # noqa: E402
 
 from seedcore_cli import local_cluster, probe  # noqa: E402
+from seedcore_cli.local_cluster import free_port  # noqa: E402
 
 SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
 
 
 def _head(version: str, env: dict[str, str], extra_env: dict[str, str]) -> tuple[subprocess.Popen, dict]:
-    ports = {name: _port() for name in ("gcs", "client", "dashboard")}
+    ports = {name: free_port() for name in ("gcs", "client", "dashboard")}
     command = local_cluster.head_command(ray_envs.ray_bin(version), ports["gcs"], ports["client"],
                                          ports["dashboard"], num_cpus=2)
     process = subprocess.Popen(command, env={**env, "RAY_AUTH_MODE": "disabled", **extra_env},
@@ -45,17 +46,6 @@ def _head(version: str, env: dict[str, str], extra_env: dict[str, str]) -> tuple
             raise SystemExit(f"bench: the Ray {version} head did not start")
         time.sleep(0.5)
     return process, ports
-
-
-def _port() -> int:
-    import socket
-
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not 10002 <= port <= 19999:
-            return port
 
 
 def _stop(process: subprocess.Popen) -> None:

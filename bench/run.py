@@ -25,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness import Series, interleaved, run_once  # noqa: E402
 
+from seedcore_cli.local_cluster import free_port  # noqa: E402
+
 WORK = HERE / ".work"
 PY = sys.executable
 SEEDCORE = [PY, "-m", "seedcore_cli"]
@@ -37,12 +39,6 @@ def _env() -> dict[str, str]:
     for key in ("RAY_ADDRESS", "SEEDCORE_NS", "RAY_NAMESPACE", "RAY_HOST", "RAY_PORT"):
         env.pop(key, None)
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _check(argv: list[str], env: dict[str, str], timeout: float = 600) -> str:
@@ -163,7 +159,7 @@ def main() -> None:
 
     # unreachable: seedcore's answer against a plain ray.init to the same closed port (one raw
     # sample each: Ray waits ~2 min on a GCS port and ~30 s on a ray:// port)
-    closed = _free_port()
+    closed = free_port()
     for label, address in (("GCS", f"127.0.0.1:{closed}"), ("ray://", f"ray://127.0.0.1:{closed}")):
         sc = interleaved({f"seedcore, closed {label} port": SEEDCORE + ["--address", address, "info"]},
                          env, repeats, warmup=0)[f"seedcore, closed {label} port"]

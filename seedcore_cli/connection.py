@@ -25,7 +25,7 @@ from typing import Callable
 
 from seedcore_cli import auth, connect_errors, local_cluster, preflight, probe, ray_compat, tls
 from seedcore_cli.errors import ConnectionConflict, NoCluster, SeedcoreError, SettingsError, fold
-from seedcore_cli.settings import Settings, Target, is_loopback_host
+from seedcore_cli.settings import Settings, Target, is_loopback_host, split_address  # noqa: F401 - re-exported
 
 PROBE_TIMEOUT_S = preflight.PROBE_TIMEOUT_S
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -287,13 +287,6 @@ def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, boo
         "no Ray address is configured and no Ray cluster runs on this machine" + stale
     )
     raise NoCluster(what, "run `seedcore cluster start`, or set RAY_ADDRESS (HOST:PORT or ray://HOST:10001)")
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """('host', port) of 'HOST:PORT', 'ray://HOST:PORT' or 'http://HOST:PORT' (IPv6 in brackets)."""
-    hostport = address.split("://", 1)[-1].split("/", 1)[0]
-    host, _, port = hostport.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def _origin(settings: Settings, mode: str) -> tuple[str, bool]:

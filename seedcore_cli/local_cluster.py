@@ -170,9 +170,11 @@ def running() -> LocalCluster | None:
     return current.cluster if current.running else None
 
 
-def _free_port(preferred: int, taken: set[int]) -> int:
-    """`preferred` if free on loopback, else any free port outside Ray's worker range."""
-    candidates = [preferred] + [0] * 20
+def free_port(preferred: int = 0, taken: set[int] | None = None) -> int:
+    """`preferred` if free on loopback, else any free port outside Ray's worker range (a custom
+    Ray Client port there makes `ray start` refuse); not one in `taken`, which it joins."""
+    taken = set() if taken is None else taken
+    candidates = ([preferred] if preferred else []) + [0] * 20
     for candidate in candidates:
         with socket.socket() as sock:
             try:
@@ -183,7 +185,7 @@ def _free_port(preferred: int, taken: set[int]) -> int:
         if port not in taken and port not in _WORKER_PORTS:
             taken.add(port)
             return port
-    raise OperationFailed("no free loopback port for the local cluster", "free some ports and retry")
+    raise OperationFailed("no free loopback port for a Ray head", "free some ports and retry")
 
 
 def _ray_executable() -> str:
@@ -247,9 +249,9 @@ def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCl
             return existing, False
         auth = auth or ""
         taken: set[int] = set()
-        gcs_port = _free_port(6379, taken)
-        client_port = _free_port(10001, taken)
-        dashboard_port = _free_port(8265, taken)
+        gcs_port = free_port(6379, taken)
+        client_port = free_port(10001, taken)
+        dashboard_port = free_port(8265, taken)
         temp_dir = _temp_dir()
         log_file = state_dir() / "local-cluster.log"
         command = head_command(_ray_executable(), gcs_port, client_port, dashboard_port,

@@ -103,20 +103,14 @@ def parse_address(address: Sourced) -> Target:
     if not raw:
         raise SettingsError(f"{where} is empty", "use auto, local, HOST:PORT or ray://HOST:PORT")
     kind = "gcs"
-    rest = raw
-    if "://" in raw:
-        scheme, rest = raw.split("://", 1)
+    scheme, host, port_text = split_url(raw)
+    if scheme:
         if scheme != "ray":
             raise SettingsError(
                 f"{where} has unknown scheme {scheme + '://'!r}",
                 "use ray://HOST:PORT for Ray Client or HOST:PORT for a GCS address",
             )
         kind = "client"
-    rest = rest.rstrip("/")
-    host, sep, port_text = rest.rpartition(":")
-    if not sep:
-        host, port_text = rest, ""
-    host = host.strip("[]")
     if not host:
         raise SettingsError(f"{where} has an empty host", "use HOST:PORT, e.g. 127.0.0.1:6379")
     if not _HOST_RE.match(host) and not _is_ip(host):
@@ -126,6 +120,25 @@ def parse_address(address: Sourced) -> Target:
     else:
         port = parse_port(port_text, "address", address.source)
     return Target(kind=kind, raw=raw, host=host, port=port)
+
+
+def split_url(text: str) -> tuple[str, str, str]:
+    """(scheme, host, port text) of 'HOST:PORT', 'ray://HOST:PORT', 'http://HOST:PORT/path'; IPv6
+    hosts in brackets; '' for what is absent. The one address parser: no validation here."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "", text
+    hostport = rest.split("/", 1)[0]
+    host, sep, port = hostport.rpartition(":")
+    if not sep or host.endswith(":") or (host.count(":") and not host.startswith("[")):
+        host, port = hostport, ""  # no port (or an unbracketed IPv6 literal)
+    return scheme, host.strip("[]"), port
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """('host', port) of an address already validated (parse_address) or reported by Ray."""
+    _, host, port = split_url(address)
+    return host, int(port)
 
 
 def _is_ip(text: str) -> bool:

@@ -48,13 +48,10 @@ SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
 
 
 def free_port() -> int:
-    """A free loopback port outside Ray's worker range (10002-19999)."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind((LOOPBACK, 0))
-            port = sock.getsockname()[1]
-        if not 10002 <= port <= 19999:
-            return port
+    """A free loopback port outside Ray's worker range (10002-19999): the one helper users' code uses."""
+    from seedcore_cli.local_cluster import free_port as free
+
+    return free()
 
 
 def wait_port(port: int, timeout: float = 60.0) -> None:

@@ -4,9 +4,8 @@ whether a token is available; a non-loopback cluster without authentication is a
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
 
-from seedcore_cli import auth, probe, state_api
+from seedcore_cli import auth, probe, settings, state_api
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult
 from seedcore_cli.diagnose.registry import check
@@ -73,7 +72,7 @@ def dashboard_security(ctx: Context) -> CheckResult:
         url = url or ctx.dashboard_url
     answer = state_api.check_dashboard(url, ctx.timeout, env)
     auth_state, how = cluster_auth(ctx)
-    dash_host = urlsplit(url).hostname or "" if url else ""
+    dash_host = settings.split_url(url)[1] if url else ""
     exposed = not is_loopback_host(ctx.host) or bool(dash_host and not is_loopback_host(dash_host))
     local_mode = auth.user_mode(env)
     if ctx.connection is not None and ctx.connection.token_source and local_mode.lower() != "token":
