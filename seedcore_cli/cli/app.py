@@ -23,6 +23,7 @@ from seedcore_cli.cli import actors as actors_commands
 from seedcore_cli.cli import bootstrap as bootstrap_commands
 from seedcore_cli.cli import cluster as cluster_commands
 from seedcore_cli.cli import diagnose as diagnose_commands
+from seedcore_cli.cli import lint as lint_commands
 from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, connects, state
 from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
@@ -80,6 +81,7 @@ app.command("bootstrap")(bootstrap_commands.bootstrap)
 app.add_typer(organism_commands.app, name="organism")
 app.command("diagnose")(diagnose_commands.diagnose)
 app.add_typer(actors_commands.app, name="actors")
+app.command("lint")(lint_commands.lint)
 
 
 def _version(value: bool) -> None:
