@@ -83,3 +83,26 @@ def client_target() -> str:
 
     worker = getattr(ray_client.ray.get_context(), "client_worker", None)
     return getattr(worker, "_conn_str", "") or "?"
+
+
+def job_namespaces(in_process: bool) -> dict[str, str]:
+    """job id (hex) -> Ray namespace of every job the GCS knows (live and finished), read from the
+    GCS job table (`global_worker.gcs_client.get_all_job_info`: Ray's public job APIs carry no
+    namespace). in_process: this process is a connected driver; otherwise (Ray Client) the table
+    is read by a task on the cluster, where every worker is connected to the GCS."""
+    import ray
+
+    if in_process:
+        return _job_namespaces_here()
+    return ray.get(ray.remote(num_cpus=0)(_job_namespaces_here).remote(), timeout=60)
+
+
+def _job_namespaces_here() -> dict[str, str]:
+    """Runs in a connected driver or worker (shipped by value: nothing of seedcore needed there)."""
+    import ray
+
+    client = getattr(ray._private.worker.global_worker, "gcs_client", None)
+    if client is None or not hasattr(client, "get_all_job_info"):
+        raise ApiChanged("global_worker.gcs_client.get_all_job_info is gone")
+    table = client.get_all_job_info(skip_submission_job_info_field=True, skip_is_running_tasks_field=True)
+    return {job_id.hex(): info.config.ray_namespace for job_id, info in table.items()}

@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its 
 API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
 DEFAULT_TIMEOUT_S = 30
 ACTORS_ENDPOINT = "/api/v0/actors"
+JOBS_ENDPOINT = "/api/v0/jobs"
+MAX_LIMIT = 10_000
 _SERVER_LIMIT_RE = re.compile(r"exceeds the supported limit (\d+)")
 
 
@@ -171,9 +173,17 @@ def fetch_actors(url: str, filters: Sequence[tuple[str, str, str]], *, limit: in
                  environ: Mapping[str, str] | None = None, http_timeout: float | None = None) -> dict[str, Any]:
     """One `GET /api/v0/actors` as StateApiClient.list() builds it; returns `data.result`.
 
-    What `actors list`, the organism's status and teardown, and diagnose all read.
+    What `actors list`, the organism's status and teardown, diagnose and connections read.
     http_timeout bounds the HTTP round trip (default: the server's timeout plus 5 s).
     """
+    return fetch_list(url, ACTORS_ENDPOINT, filters, limit=limit, detail=detail, timeout=timeout, source=source,
+                      environ=environ, http_timeout=http_timeout)
+
+
+def fetch_list(url: str, endpoint: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,
+               timeout: float = DEFAULT_TIMEOUT_S, source: str = "the cluster",
+               environ: Mapping[str, str] | None = None, http_timeout: float | None = None) -> dict[str, Any]:
+    """One State API list query (`/api/v0/actors`, `/api/v0/jobs`, ...); returns `data.result`."""
     params: list[tuple[str, Any]] = [
         ("limit", limit),
         ("timeout", max(1, int(timeout))),
@@ -183,15 +193,15 @@ def fetch_actors(url: str, filters: Sequence[tuple[str, str, str]], *, limit: in
         params += [("filter_keys", key), ("filter_predicates", predicate), ("filter_values", value)]
     try:
         # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
-        return get_json(url + ACTORS_ENDPOINT, params, timeout=timeout + 5 if http_timeout is None else http_timeout,
-                    source=source, environ=environ)
+        return get_json(url + endpoint, params, timeout=timeout + 5 if http_timeout is None else http_timeout,
+                        source=source, environ=environ)
     except OperationFailed as err:
         # A head started with a lower RAY_MAX_LIMIT_FROM_API_SERVER names its limit: ask again.
         found = _SERVER_LIMIT_RE.search(err.message)
         if not found or not 0 < int(found.group(1)) < limit:
             raise
-        return fetch_actors(url, filters, limit=int(found.group(1)), detail=detail, timeout=timeout,
-                     source=source, environ=environ, http_timeout=http_timeout)
+        return fetch_list(url, endpoint, filters, limit=int(found.group(1)), detail=detail, timeout=timeout,
+                          source=source, environ=environ, http_timeout=http_timeout)
 
 
 def check_dashboard(url: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None) -> DashboardCheck:

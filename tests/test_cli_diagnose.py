@@ -269,8 +269,9 @@ def test_a_killed_singleton(ray_cluster, namespace, cli, tmp_path):
         found = checks(result.stdout)
         single = found["singletons"]
         assert single["status"] == "fail"
-        assert "mw missing" in single["seen"] and "shared_cache" not in single["seen"]
-        assert f"--namespace {namespace} bootstrap" in single["hint"]
+        # the same model as `organism status`: the State API remembers how it died
+        assert "mw dead (it was killed by `ray.kill`)" in single["seen"] and "shared_cache" not in single["seen"]
+        assert f"SEEDCORE_NS={namespace} seedcore bootstrap" in single["hint"]
         assert found["namespace"]["status"] == "ok"
         assert result.exit_code == 1
         with pytest.raises(ValueError):  # Ray agrees: the name is free
@@ -297,7 +298,7 @@ def test_a_singleton_name_held_by_another_class(ray_cluster, namespace, cli, tmp
         result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "diagnose", "-o", "json"])
         single = checks(result.stdout)["singletons"]
         assert single["status"] == "fail"
-        assert "shared_cache held by a Impostor, expected SharedCache" in single["seen"]
+        assert "shared_cache conflict (held by a Impostor, expected SharedCache)" in single["seen"]
         assert "another class" in single["hint"]
         assert result.exit_code == 1
     finally:

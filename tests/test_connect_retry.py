@@ -64,7 +64,7 @@ def test_the_budget_ends_in_one_line_naming_the_overloaded_proxy():
                          None, sleep=lambda s: None)
     assert fake.inits == 1 and fake.live == 0  # the failed client was shut down before giving up
     line = raised.value.one_line()
-    assert "overloaded with Ray Client sessions" in line and "--connect-timeout" in line
+    assert "overloaded with Ray Client sessions" in line and "SEEDCORE_CONNECT_TIMEOUT" in line
     assert "\n" not in line and "Traceback" not in line
 
 

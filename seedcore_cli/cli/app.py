@@ -22,6 +22,7 @@ from seedcore_cli import __version__
 from seedcore_cli.cli import actors as actors_commands
 from seedcore_cli.cli import bootstrap as bootstrap_commands
 from seedcore_cli.cli import cluster as cluster_commands
+from seedcore_cli.cli import connections as connections_commands
 from seedcore_cli.cli import diagnose as diagnose_commands
 from seedcore_cli.cli import lint as lint_commands
 from seedcore_cli.cli import organism as organism_commands
@@ -82,6 +83,7 @@ app.add_typer(organism_commands.app, name="organism")
 app.command("diagnose")(diagnose_commands.diagnose)
 app.add_typer(actors_commands.app, name="actors")
 app.command("lint")(lint_commands.lint)
+app.command("connections")(connections_commands.connections)
 
 
 def _version(value: bool) -> None:

@@ -31,7 +31,7 @@ class Check:
 CHECKS: list[Check] = []
 # Run and display order; a check may only need checks before it.
 ORDER = ("configuration", "local_install", "address", "reachability", "connection", "versions",
-         "namespace", "singletons", "organism", "dashboard_security")
+         "namespace", "singletons", "organism", "dashboard_security", "drivers")
 
 
 def check(id: str, title: str, needs: tuple[str, ...] = (), bounded: bool = True) -> Callable:

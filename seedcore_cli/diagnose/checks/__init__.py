@@ -18,6 +18,7 @@ def all_checks() -> list[Check]:
         c08_singletons,
         c09_organism,
         c10_security,
+        c11_drivers,
     )
 
     checks = sorted(CHECKS, key=lambda c: ORDER.index(c.id))

@@ -1,0 +1,40 @@
+"""`seedcore connections`: every live driver, Ray Client session and Ray Job on the cluster, by
+namespace, with the detached actors each owns; seedcore's own connection marked."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from seedcore_cli.cli.context import connects, state
+from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
+from seedcore_cli.cli.output import build_table, message, print_json
+
+
+@connects()
+def connections(
+    ctx: typer.Context,
+    namespace: NamespaceOption = None,
+    include_finished: Annotated[bool, typer.Option("--all", help="Finished ones too.")] = False,
+    output: OutputOption = OutputFormat.table,
+) -> None:
+    """Show who is connected to the cluster and in which namespace (drivers, Ray Client, Ray Jobs)."""
+    from seedcore_cli import connections as sessions_mod
+
+    consoles = state(ctx).consoles
+    found = sessions_mod.list_sessions(state(ctx).require_connection(), include_finished=include_finished)
+    if output == OutputFormat.json:
+        print_json([session.to_dict() for session in found.sessions])
+    else:
+        rows = [(s.namespace + (" (anonymous)" if s.anonymous else ""), ("* " if s.is_self else "") + s.kind,
+                 s.job_id, str(s.pid or "-"), s.node_ip or "-", s.start_time, "yes" if s.alive else "no",
+                 "; ".join(f"{ns}: {', '.join(names)}" for ns, names in sorted(s.actors.items())) or "-",
+                 s.entrypoint[:80]) for s in found.sessions]
+        consoles.out.print(build_table(["namespace", "kind", "job", "pid", "node", "started", "alive",
+                                        "detached actors", "entrypoint"], rows))
+    if not found.namespaces_read:
+        message(consoles, f"Warning: {found.note}; namespaces shown as unknown", "yellow")
+    live = sum(1 for s in found.sessions if s.alive)
+    message(consoles, f"{live} live connection(s) in {len({s.namespace for s in found.sessions if s.alive})} "
+                      "namespace(s); * marks this seedcore process")
