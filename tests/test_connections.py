@@ -24,7 +24,7 @@ if len(sys.argv) > 3:
             return 1
     holder = Holder.options(name=sys.argv[3], lifetime="detached").remote()
     ray.get(holder.ping.remote())
-print(ray.get_runtime_context().namespace, flush=True)
+print("NAMESPACE=" + ray.get_runtime_context().namespace, flush=True)
 time.sleep(600)
 """
 
@@ -48,19 +48,29 @@ def others(ray_cluster, tmp_path_factory):
         "client": subprocess.Popen([sys.executable, str(plain), ray_cluster.client_address, client_ns], cwd=folder,
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True),
     }
-    namespaces = {name: process.stdout.readline().strip() for name, process in started.items()}  # ready
+    namespaces = {name: _ready(process) for name, process in started.items()}
     yield {"processes": started, "namespaces": namespaces, "wrong": wrong, "client": client_ns, "holder": holder}
     for process in started.values():
         process.terminate()
         process.wait(30)
     from seedcore_cli import connection
 
-    conn = connect_to(ray_cluster, "t-cleanup")
-    import ray
-
-    ray.kill(ray.get_actor(holder, namespace=namespaces["anonymous"]), no_restart=True)
-    assert conn is not None
     connection.disconnect()
+    connect_to(ray_cluster, "t-cleanup")
+    try:
+        import ray
+
+        ray.kill(ray.get_actor(holder, namespace=namespaces["anonymous"]), no_restart=True)
+    finally:
+        connection.disconnect()
+
+
+def _ready(process: subprocess.Popen) -> str:
+    """The namespace the driver reports once connected (Ray may print its own lines first)."""
+    for line in process.stdout:
+        if line.startswith("NAMESPACE="):
+            return line.strip().split("=", 1)[1]
+    raise AssertionError(f"driver {process.pid} exited before connecting")
 
 
 @pytest.mark.parametrize("mode", ["driver", "client"])

@@ -122,7 +122,7 @@ def test_every_check_is_registered_once_in_the_documented_order():
 
     ids = [c.id for c in checks.all_checks()]
     assert ids == ["configuration", "local_install", "address", "reachability", "connection", "versions",
-                   "namespace", "singletons", "organism", "dashboard_security"]
+                   "namespace", "singletons", "organism", "dashboard_security", "drivers"]
 
 
 # --- secrets -----------------------------------------------------------------------------------

@@ -115,10 +115,14 @@ def test_every_command_works_with_the_token_from_where_ray_looks(token_head, nam
         security = checks["dashboard_security"]
         assert "cluster token auth: on (the " in security["seen"] and "demanded a token" in security["seen"]
         assert str(token_file) in security["seen"]
+        conns = run([*base, "connections", "-o", "json"], env=env)
+        assert conns.returncode == 0, conns.stderr
+        mine = [row for row in json.loads(conns.stdout) if row["is_self"]]
+        assert len(mine) == 1 and mine[0]["namespace"] == namespace  # the job table read with the token
         down = run([*base, "organism", "teardown", "--yes", "--include-singletons"], env=env)
         assert down.returncode == 0, down.stderr
         assert _alive(cluster, token, namespace) == set()
-        for result in (boot, status, listed, info, diagnosed, down):
+        for result in (boot, status, listed, info, diagnosed, conns, down):
             assert token not in result.stdout + result.stderr
 
 
