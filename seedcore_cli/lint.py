@@ -20,6 +20,7 @@ not function bodies, and not `if __name__ == "__main__":` blocks.
 from __future__ import annotations
 
 import ast
+import gc
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,7 +90,16 @@ def parse_rules(text: str | None, source: str) -> set[str]:
 
 def lint(paths: Iterable[str | Path], select: set[str] = frozenset(), ignore: set[str] = frozenset()) -> list[Finding]:
     """Scan the Python files under `paths` (files or directories); findings sorted by place."""
-    modules = [_Module.read(path) for path in python_files(paths)]
+    files = python_files(paths)
+    # Syntax trees hold no reference cycles, so reference counting frees each one after its scan;
+    # the cyclic collector would only re-walk millions of fresh nodes (a third of the time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        modules = [_Module.read(path) for path in files]
+    finally:
+        if collecting:
+            gc.enable()
     findings = [finding for module in modules for finding in module.problems]
     init_sites = [(module, node) for module in modules for node, _ in module.init_calls]
     connectors = {key.rsplit(".", 1)[-1] for module in modules for _, key in module.init_calls if key}
@@ -123,7 +133,7 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 
 class _Module:
-    """One file, read in a single pass over its syntax tree: what it says about Ray."""
+    """One file, read in a single pass over its syntax tree (`_scan`): what it says about Ray."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -156,7 +166,7 @@ class _Module:
             module.problems.append(Finding(module.label, line, col, "SC000", ERROR,
                                            f"syntax error: {getattr(err, 'msg', err)}", RULES["SC000"].fix))
             return module
-        _Scan(module).visit(tree)
+        _scan(module, tree)
         return module
 
     def _skip(self, message: str) -> "_Module":
@@ -207,92 +217,88 @@ class _Module:
         return found
 
 
-class _Scan(ast.NodeVisitor):
-    """One walk over a module: bindings of ray, every call attributed to its innermost function
-    (or to import time), and the keyword rules."""
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_SKIP = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop, ast.Constant, ast.Name, ast.alias)
 
-    def __init__(self, module: _Module) -> None:
-        self.module = module
-        self.functions: list[str] = []
-        self.classes: list[str] = []
 
-    def visit_Import(self, node: ast.Import) -> None:
-        self.module.ray_names.update(alias.asname or "ray" for alias in node.names if alias.name == "ray")
+def _scan(module: _Module, tree: ast.Module) -> None:
+    """One pass over a module (an explicit stack, about twice as fast as ast.NodeVisitor on large
+    trees): bindings of ray, every call attributed to its innermost function (or to import time),
+    and the keyword rules. The context of a node is (function key or '', class name or '')."""
+    stack: list[tuple[ast.AST, str, str]] = [(node, "", "") for node in reversed(tree.body)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, owner, cls = pop()
+        kind = type(node)
+        if kind is ast.Call:
+            _call(module, node, owner)
+        elif kind in _FUNCTIONS:
+            for extra in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
+                push((extra, owner, cls))  # these run where the function is defined
+            key = f"{cls}.__init__" if node.name == "__init__" and cls and not owner else node.name
+            if key.endswith(".__init__"):
+                module.inits[cls] = key
+            module.calls.setdefault(key, set())
+            for statement in reversed(node.body):
+                push((statement, key, ""))
+            continue
+        elif kind is ast.ClassDef:
+            for extra in (*node.decorator_list, *node.bases):
+                push((extra, owner, cls))
+            for statement in reversed(node.body):
+                push((statement, owner, node.name))
+            continue
+        elif kind is ast.Lambda:
+            push((node.body, "<lambda>", ""))
+            continue
+        elif kind is ast.If and not owner and _is_main_guard(node.test):
+            for statement in reversed(node.orelse):
+                push((statement, owner, cls))
+            for statement in reversed(node.body):  # runs as a script, not on import
+                push((statement, "<main>", ""))
+            continue
+        elif kind is ast.Import:
+            module.ray_names.update(alias.asname or "ray" for alias in node.names if alias.name == "ray")
+            continue
+        elif kind is ast.ImportFrom:
+            if node.module == "ray":
+                for alias in node.names:
+                    if alias.name == "init":
+                        module.init_names.add(alias.asname or "init")
+                    elif alias.name == "get_actor":
+                        module.get_actor_names.add(alias.asname or "get_actor")
+            continue
+        for child in reversed(list(ast.iter_child_nodes(node))):
+            if not isinstance(child, _SKIP):
+                push((child, owner, cls))
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.module == "ray":
-            for alias in node.names:
-                if alias.name == "init":
-                    self.module.init_names.add(alias.asname or "init")
-                elif alias.name == "get_actor":
-                    self.module.get_actor_names.add(alias.asname or "get_actor")
 
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.classes.append(node.name)
-        self.generic_visit(node)
-        self.classes.pop()
+def _call(module: _Module, node: ast.Call, owner: str) -> None:
+    if module.is_init(node):
+        module.init_calls.append((node, owner if owner not in ("<lambda>", "<main>") else ""))
+    if not owner:
+        module.import_time_calls.append(node)
+    elif owner not in ("<lambda>", "<main>"):
+        module.calls[owner].add(_callee(node))
+        if module.uses_ray(node):
+            module.direct.add(owner)
+    if node.keywords:
+        _keywords(module, node)
 
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for decorator in node.decorator_list:  # decorators run where the function is defined
-            self.visit(decorator)
-        for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
-            self.visit(default)
-        in_class_body = self.classes and (not self.functions or self.functions[-1].startswith("<class>"))
-        key = f"{self.classes[-1]}.__init__" if node.name == "__init__" and in_class_body else node.name
-        if key.endswith(".__init__"):
-            self.module.inits[self.classes[-1]] = key
-        self.module.calls.setdefault(key, set())
-        self.functions.append(key)
-        for statement in node.body:
-            self.visit(statement)
-        self.functions.pop()
 
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        self.functions.append("<lambda>")
-        self.generic_visit(node)
-        self.functions.pop()
-
-    def visit_If(self, node: ast.If) -> None:
-        if not self.functions and _is_main_guard(node.test):  # runs as a script, not on import
-            self.functions.append("<main>")
-            for statement in node.body:
-                self.visit(statement)
-            self.functions.pop()
-            for statement in node.orelse:
-                self.visit(statement)
-            return
-        self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        module = self.module
-        owner = self.functions[-1] if self.functions else ""
-        if module.is_init(node):
-            module.init_calls.append((node, owner if owner not in ("<lambda>", "<main>") else ""))
-        if not self.functions:
-            module.import_time_calls.append(node)
-        elif owner not in ("<lambda>", "<main>"):
-            module.calls[owner].add(_callee(node))
-            if module.uses_ray(node):
-                module.direct.add(owner)
-        self._keywords(node)
-        self.generic_visit(node)
-
-    def _keywords(self, node: ast.Call) -> None:
-        module = self.module
-        is_init = module.is_init(node)
-        for keyword in node.keywords:
-            literal_true = isinstance(keyword.value, ast.Constant) and keyword.value.value is True
-            if is_init and keyword.arg == "allow_multiple" and literal_true:
-                module.problems.append(module.finding(node, "SC002", "ray.init(allow_multiple=True)"))
-            elif is_init and keyword.arg == "ignore_reinit_error" and literal_true:
-                module.problems.append(module.finding(node, "SC006", "ray.init(ignore_reinit_error=True)"))
-            elif keyword.arg == "namespace" and isinstance(keyword.value, ast.Constant) and isinstance(
-                    keyword.value.value, str) and (is_init or module.is_get_actor(node) or _callee(node) == "options"):
-                module.problems.append(module.finding(
-                    node, "SC007", f"literal namespace={keyword.value.value!r} in "
-                                   f"{'ray.init' if is_init else _callee(node)}()"))
+def _keywords(module: _Module, node: ast.Call) -> None:
+    is_init = module.is_init(node)
+    for keyword in node.keywords:
+        literal_true = isinstance(keyword.value, ast.Constant) and keyword.value.value is True
+        if is_init and keyword.arg == "allow_multiple" and literal_true:
+            module.problems.append(module.finding(node, "SC002", "ray.init(allow_multiple=True)"))
+        elif is_init and keyword.arg == "ignore_reinit_error" and literal_true:
+            module.problems.append(module.finding(node, "SC006", "ray.init(ignore_reinit_error=True)"))
+        elif keyword.arg == "namespace" and isinstance(keyword.value, ast.Constant) and isinstance(
+                keyword.value.value, str) and (is_init or module.is_get_actor(node) or _callee(node) == "options"):
+            module.problems.append(module.finding(
+                node, "SC007", f"literal namespace={keyword.value.value!r} in "
+                               f"{'ray.init' if is_init else _callee(node)}()"))
 
 
 def _callee(call: ast.Call) -> str:
