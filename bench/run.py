@@ -96,6 +96,29 @@ def bench_rendering(rows_count: int = 5000) -> list[dict]:
     return results
 
 
+def bench_lint() -> dict:
+    """`seedcore lint` over Ray's own package (from this venv): files per second of one core's CPU
+    time (budget >= 500), best of three."""
+    import ray_envs  # noqa: F401 - tests/ is on the path for real_clusters
+
+    from importlib.util import find_spec
+
+    from seedcore_cli import lint
+
+    root = str(Path(find_spec("ray").origin).parent)
+    files = len(lint.python_files([root]))
+    best = min(_cpu_seconds(lambda: lint.lint([root])) for _ in range(3))
+    rate = files / best
+    return {"what": f"seedcore lint on Ray's own package ({files} files)", "files": files,
+            "cpu_s": round(best, 2), "files_per_s": round(rate), "budget_files_per_s": 500, "met": rate >= 500}
+
+
+def _cpu_seconds(work) -> float:
+    started = time.process_time()
+    work()
+    return time.process_time() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -171,10 +194,11 @@ def main() -> None:
                                     f"{sc.median_s <= 5 and sc.returncodes == [3]}"))
 
     rendering = bench_rendering()
+    report_lint = bench_lint()
     report = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "repeats": repeats, "pairs": results, "rendering": rendering, "load": report_load,
+        "repeats": repeats, "pairs": results, "rendering": rendering, "load": report_load, "lint": report_lint,
     }
     (HERE / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (HERE / "results.md").write_text(to_markdown(report))
@@ -194,6 +218,10 @@ def to_markdown(report: dict) -> str:
     notes = [f"- {r['pair']}: {r['note']}" for r in report["pairs"] if r["note"]]
     lines += ["", *notes, "", "| rendering | median |", "|---|---|"]
     lines += [f"| {r['what']} | {r['median_s'] * 1000:.1f} ms |" for r in report["rendering"]]
+    if report.get("lint"):
+        r = report["lint"]
+        lines += ["", f"Lint: {r['what']}: {r['files_per_s']} files/s of one core's CPU ({r['cpu_s']} s; budget >= "
+                      f"{r['budget_files_per_s']}: {'met' if r['met'] else '**missed**'})."]
     if report.get("load"):
         import load
 
