@@ -99,7 +99,6 @@ def bench_rendering(rows_count: int = 5000) -> list[dict]:
 def bench_lint() -> dict:
     """`seedcore lint` over Ray's own package (from this venv): files per second of one core's CPU
     time (budget >= 500), best of three."""
-    import ray_envs  # noqa: F401 - tests/ is on the path for real_clusters
 
     from importlib.util import find_spec
 
