@@ -7,7 +7,7 @@ seedcore probes first: when the cluster demands a token, connect() finds it wher
 turns token mode on for its own process (`enable_token_mode`), before Ray is imported.
 
 Ray's order, kept here: RAY_AUTH_TOKEN, then the file RAY_AUTH_TOKEN_PATH names, then
-~/.ray/auth_token. seedcore's own local cluster (`cluster start --auth token`) keeps its token in
+~/.ray/auth_token. seedcore's own local cluster, started with token authentication, keeps its token in
 the state directory and names it with RAY_AUTH_TOKEN_PATH. The token never appears in messages:
 `Token` does not show its value in repr, and callers only print `source`.
 """

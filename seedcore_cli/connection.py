@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from seedcore_cli import auth, connect_errors, local_cluster, preflight, probe, ray_compat, tls
+from seedcore_cli import __version__, auth, connect_errors, local_cluster, preflight, probe, ray_compat, tls
 from seedcore_cli.errors import ConnectionConflict, NoCluster, SeedcoreError, SettingsError, fold
 from seedcore_cli.settings import Settings, Target, is_loopback_host, split_address  # noqa: F401 - re-exported
 
@@ -32,6 +32,7 @@ LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 TASK_EVENTS_ENV = "RAY_task_events_report_interval_ms"
 CONNECT_TIMEOUT_ENV = connect_errors.CONNECT_TIMEOUT_ENV
 DEFAULT_CONNECT_TIMEOUT_S = 60.0
+SEEDCORE_JOB_TAG = "seedcore_cli"  # sessions.SEEDCORE_TAG reads it back
 
 MODE_DRIVER, MODE_CLIENT, MODE_LOCAL = preflight.MODE_DRIVER, preflight.MODE_CLIENT, preflight.MODE_LOCAL
 
@@ -209,8 +210,13 @@ def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
     for attempt in itertools.count(1):
         try:
             with ray_output_captured():
+                # A driver's job is tagged as seedcore's own (`seedcore connections` tells it from
+                # services); a Ray Client session shows as its server anyway, and Ray Client cannot
+                # carry a JobConfig through ray.init here.
+                tag = {} if mode == MODE_CLIENT else {
+                    "job_config": ray.job_config.JobConfig(metadata={SEEDCORE_JOB_TAG: __version__})}
                 return ray.init(address=address, namespace=settings.namespace.value,
-                                logging_level=logging.ERROR, log_to_driver=False)
+                                logging_level=logging.ERROR, log_to_driver=False, **tag)
         except SeedcoreError:
             raise
         except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its 
 ACTOR_STATES = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD")
 DEFAULT_LIMIT = 100
 # The State API refuses a larger limit (RAY_MAX_LIMIT_FROM_API_SERVER, default 10,000).
-MAX_LIMIT = 10_000
+MAX_LIMIT = state_api.MAX_LIMIT
 DEFAULT_TIMEOUT_S = state_api.DEFAULT_TIMEOUT_S
 # SeedCore's own actor names: the singletons, organs (`*_organ_*`) and agents (`{organ}_agent_{i}`).
 
@@ -158,9 +158,9 @@ def make_query(
         raise BadInput(f"limit {limit!r} is out of range", f"use a number between 1 and {MAX_LIMIT}")
     globs = tuple(dict.fromkeys(g for g in name_globs))
     if any(not g for g in globs):
-        raise BadInput("an empty --name pattern matches nothing", "give a name or a glob such as '*_organ_*'")
+        raise BadInput("an empty name pattern matches nothing", "give a name or a glob such as '*_organ_*'")
     if class_name is not None and not class_name:
-        raise BadInput("an empty --class matches nothing", "give a class name such as Organ")
+        raise BadInput("an empty class name matches nothing", "give a class name such as Organ")
     if namespace is not None and not namespace:
         raise BadInput("an empty namespace", "give a namespace, or list all namespaces")
     return ActorQuery(namespace=namespace, states=tuple(normalised), class_name=class_name,

@@ -1,20 +1,7 @@
 """`seedcore lint`: a static (AST) scan of a Python code base for the patterns that cause Ray
-connection conflicts. It never imports Ray and never connects. Pure: paths in, Findings out.
-
-Rules (each: an id, a one-line rationale, a fix):
-
-- SC000 a file that cannot be read or parsed (syntax error: error; binary, huge, unreadable: warning)
-- SC001 `ray.init` called in more than one place: each site, with the others listed
-- SC002 `allow_multiple=True`: several clients in one process, each in its own namespace
-- SC003 `ray.init` or a connector (a function of the code base that calls `ray.init`) at import time
-- SC004 a module-level instance of a class whose `__init__` uses Ray (directly, or through
-        functions of the code base): the import-time `OrganismManager()` pattern
-- SC005 `ray.get_actor` at import time
-- SC006 `ignore_reinit_error=True` hides a second `ray.init` (warning)
-- SC007 a literal `namespace=` in `ray.init` / `get_actor` / `.options` bypasses the environment (warning)
-
-"Import time" is code that runs when the module is imported: the module body and class bodies,
-not function bodies, and not `if __name__ == "__main__":` blocks.
+connection conflicts (the rules: RULES below). It never imports Ray and never connects; paths
+in, Findings out. "Import time" is code that runs when a module is imported: the module body and
+class bodies, not function bodies or lambdas, and not `if __name__ == "__main__":` blocks.
 """
 
 from __future__ import annotations
@@ -89,23 +76,26 @@ def parse_rules(text: str | None, source: str) -> set[str]:
 
 
 def lint(paths: Iterable[str | Path], select: set[str] = frozenset(), ignore: set[str] = frozenset()) -> list[Finding]:
-    """Scan the Python files under `paths` (files or directories); findings sorted by place."""
+    """Scan the Python files under `paths` (files or directories); findings sorted by place.
+
+    Python's cyclic garbage collector is paused while the files are parsed (syntax trees hold no
+    reference cycles, so reference counting frees each one; the collector would only re-walk
+    millions of fresh nodes, a third of the time) and resumed afterwards.
+    """
     files = python_files(paths)
-    # Syntax trees hold no reference cycles, so reference counting frees each one after its scan;
-    # the cyclic collector would only re-walk millions of fresh nodes (a third of the time).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        modules = [_Module.read(path) for path in files]
+        stems = {path.stem for path in files}  # the code base's own module names
+        modules = [_Module.read(path, stems) for path in files]
     finally:
         if collecting:
             gc.enable()
+    graph = _Graph(modules)
     findings = [finding for module in modules for finding in module.problems]
-    init_sites = [(module, node) for module in modules for node, _ in module.init_calls]
-    connectors = {key.rsplit(".", 1)[-1] for module in modules for _, key in module.init_calls if key}
-    ray_users = _ray_users(modules)
+    sites = graph.init_sites()
     for module in modules:
-        findings += module.findings(connectors, ray_users, init_sites)
+        findings += module.findings(graph, sites)
     kept = [f for f in findings if (not select or f.rule in select) and f.rule not in ignore]
     return sorted(kept, key=lambda f: (f.path, f.line, f.col, f.rule))
 
@@ -133,24 +123,31 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 
 class _Module:
-    """One file, read in a single pass over its syntax tree (`_scan`): what it says about Ray."""
+    """One file, read in a single pass over its syntax tree (`_scan`): what it says about Ray.
 
-    def __init__(self, path: Path) -> None:
+    Functions are keyed by name (top level: `connect`; methods: `Class.method`). Calls are kept
+    as targets the code base can resolve: `f()` -> `f` (a function or a class), `self.m()` in a
+    method of C -> `C.m`, `module.f()` -> `f`; calls on other objects (`x.get()`) are not followed.
+    """
+
+    def __init__(self, path: Path, stems: set[str] = frozenset()) -> None:
         self.path = path
+        self.stems = stems
         self.label = str(path)
         self.problems: list[Finding] = []  # SC000 and the keyword rules (SC002, SC006, SC007)
         self.ray_names: set[str] = set()  # names bound to the ray module
         self.init_names: set[str] = set()  # names bound to ray.init
         self.get_actor_names: set[str] = set()
+        self.imported: dict[str, str] = {}  # other names bound by imports -> the module they come from
         self.init_calls: list[tuple[ast.Call, str]] = []  # each ray.init, with its enclosing function
         self.import_time_calls: list[ast.Call] = []
-        self.direct: set[str] = set()  # functions (and Class.__init__) that call Ray themselves
-        self.calls: dict[str, set[str]] = {}  # function -> the names it calls
-        self.inits: dict[str, str] = {}  # class -> its "Class.__init__" key
+        self.direct: set[str] = set()  # functions that call Ray themselves
+        self.calls: dict[str, set[str]] = {}  # function -> call targets
+        self.bases: dict[str, list[str]] = {}  # class -> base class names
 
     @classmethod
-    def read(cls, path: Path) -> "_Module":
-        module = cls(path)
+    def read(cls, path: Path, stems: set[str] = frozenset()) -> "_Module":
+        module = cls(path, stems)
         try:
             if path.stat().st_size > MAX_BYTES:
                 return module._skip(f"not checked: larger than {MAX_BYTES // (1024 * 1024)} MiB")
@@ -191,97 +188,184 @@ class _Module:
                 func.attr in ("remote", "get_actor")
         return isinstance(func, ast.Name) and func.id in self.init_names | self.get_actor_names
 
+    def target(self, call: ast.Call, cls: str) -> str:
+        """What the call resolves to in the code base ('' when it cannot be told)."""
+        func = call.func
+        if isinstance(func, ast.Name):  # a local name, or one imported from the code base
+            source = self.imported.get(func.id)
+            return func.id if source is None or self._ours(source) else ""
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if func.value.id in ("self", "cls") and cls:
+                return f"{cls}.{func.attr}"
+            source = self.imported.get(func.value.id)
+            if source is not None and self._ours(source):  # module.f() of one of our modules
+                return func.attr
+        return ""
+
+    def _ours(self, dotted: str) -> bool:
+        """Whether an imported module (or a name in it) belongs to the scanned code base."""
+        parts = dotted.split(".")
+        return any(part in self.stems for part in parts[-2:])
+
     def finding(self, node: ast.AST, rule: str, message: str) -> Finding:
         spec = RULES[rule]
         return Finding(self.label, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, rule,
                        spec.severity, message, spec.fix)
 
-    def findings(self, connectors: set[str], ray_users: set[str], init_sites: list) -> list[Finding]:
+    def findings(self, graph: "_Graph", sites: list[tuple["_Module", ast.Call]]) -> list[Finding]:
         found: list[Finding] = []
-        if len(init_sites) > 1:
+        if len(sites) > 1:
             for node, _ in self.init_calls:
-                others = [f"{m.label}:{n.lineno}" for m, n in init_sites if n is not node]
-                found.append(self.finding(node, "SC001", f"ray.init is called in {len(init_sites)} places; "
+                others = [f"{m.label}:{n.lineno}" for m, n in sites if n is not node]
+                found.append(self.finding(node, "SC001", f"ray.init is called in {len(sites)} places; "
                                                          f"the others: {', '.join(others[:5])}"
                                                          + (f" and {len(others) - 5} more" if len(others) > 5 else "")))
         for node in self.import_time_calls:
-            name = _callee(node)
+            target = self.target(node, "")
             if self.is_init(node):
                 found.append(self.finding(node, "SC003", "ray.init runs at import time"))
-            elif name in connectors:
-                found.append(self.finding(node, "SC003", f"{name}() connects to Ray at import time"))
             elif self.is_get_actor(node):
                 found.append(self.finding(node, "SC005", "ray.get_actor runs at import time"))
-            elif name in ray_users:
-                found.append(self.finding(node, "SC004", f"{name}() is built at import time and its __init__ uses Ray"))
+            elif target in graph.ray_classes:
+                found.append(self.finding(node, "SC004", f"{target}() is built at import time and its __init__ "
+                                                         "uses Ray"))
+            elif target in graph.connectors:
+                found.append(self.finding(node, "SC003", f"{target}() connects to Ray at import time"))
         return found
+
+
+class _Graph:
+    """The code base's call graph, by name: which functions connect (call ray.init, directly or
+    through others) and which classes' __init__ use Ray (directly, through others, or inherited)."""
+
+    def __init__(self, modules: list[_Module]) -> None:
+        self.modules = modules
+        calls: dict[str, set[str]] = {}
+        bases: dict[str, list[str]] = {}
+        for module in modules:
+            for key, targets in module.calls.items():
+                calls.setdefault(key, set()).update(targets)
+            bases.update(module.bases)
+        self.bases = bases
+        self.own_inits = {key for key in calls if key.endswith(".__init__")}
+        callers: dict[str, set[str]] = {}
+        for key, targets in calls.items():
+            for target in targets:
+                callers.setdefault(self.resolve(target), set()).add(key)
+        connecting = {key for module in modules for _, key in module.init_calls if key}
+        self.connectors = _spread(connecting, callers)
+        self.using = _spread({key for module in modules for key in module.direct}, callers)
+        self.ray_classes = {cls for cls in bases if self.resolve(cls) in self.using}
+
+    def resolve(self, target: str) -> str:
+        """A class name -> the key of the __init__ it runs (its own or the nearest base's)."""
+        seen: set[str] = set()
+        cls = target
+        while cls in self.bases and cls not in seen:
+            seen.add(cls)
+            if f"{cls}.__init__" in self.own_inits:
+                return f"{cls}.__init__"
+            cls = next((base for base in self.bases[cls] if base in self.bases), "")
+        return target
+
+    def init_sites(self) -> list[tuple[_Module, ast.Call]]:
+        """One site per function that calls ray.init (its first call), and each module-level call."""
+        sites, seen = [], set()
+        for module in self.modules:
+            for node, key in module.init_calls:
+                if key and (module.label, key) in seen:
+                    continue
+                seen.add((module.label, key))
+                sites.append((module, node))
+        return sites
+
+
+def _spread(start: set[str], callers: dict[str, set[str]]) -> set[str]:
+    """Everything that calls something in `start`, transitively."""
+    found, todo = set(start), list(start)
+    while todo:
+        for caller in callers.get(todo.pop(), ()):
+            if caller not in found:
+                found.add(caller)
+                todo.append(caller)
+    return found
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SKIP = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop, ast.Constant, ast.Name, ast.alias)
+_NOT_IMPORT_TIME = "<deferred>"  # a lambda at module level, or an `if __name__ == "__main__":` block
 
 
 def _scan(module: _Module, tree: ast.Module) -> None:
     """One pass over a module (an explicit stack, about twice as fast as ast.NodeVisitor on large
-    trees): bindings of ray, every call attributed to its innermost function (or to import time),
-    and the keyword rules. The context of a node is (function key or '', class name or '')."""
-    stack: list[tuple[ast.AST, str, str]] = [(node, "", "") for node in reversed(tree.body)]
+    trees). A node's context: (the function it runs in, '' at import time; the class whose body
+    it is in, '' elsewhere; the class of the enclosing method, for self.m() calls)."""
+    stack: list[tuple[ast.AST, str, str, str]] = [(node, "", "", "") for node in reversed(tree.body)]
     pop, push = stack.pop, stack.append
     while stack:
-        node, owner, cls = pop()
+        node, owner, body_of, method_of = pop()
         kind = type(node)
         if kind is ast.Call:
-            _call(module, node, owner)
+            _call(module, node, owner, method_of)
         elif kind in _FUNCTIONS:
             for extra in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
-                push((extra, owner, cls))  # these run where the function is defined
-            key = f"{cls}.__init__" if node.name == "__init__" and cls and not owner else node.name
-            if key.endswith(".__init__"):
-                module.inits[cls] = key
+                push((extra, owner, body_of, method_of))  # these run where the function is defined
+            key = f"{body_of}.{node.name}" if body_of else node.name
             module.calls.setdefault(key, set())
             for statement in reversed(node.body):
-                push((statement, key, ""))
+                push((statement, key, "", body_of or method_of))
             continue
         elif kind is ast.ClassDef:
+            module.bases[node.name] = [b.id if isinstance(b, ast.Name) else b.attr for b in node.bases
+                                       if isinstance(b, (ast.Name, ast.Attribute))]
             for extra in (*node.decorator_list, *node.bases):
-                push((extra, owner, cls))
+                push((extra, owner, body_of, method_of))
             for statement in reversed(node.body):
-                push((statement, owner, node.name))
+                push((statement, owner, node.name, method_of))
             continue
-        elif kind is ast.Lambda:
-            push((node.body, "<lambda>", ""))
+        elif kind is ast.Lambda:  # runs when called: with its enclosing function, never on import
+            push((node.body, owner or _NOT_IMPORT_TIME, "", method_of))
             continue
         elif kind is ast.If and not owner and _is_main_guard(node.test):
             for statement in reversed(node.orelse):
-                push((statement, owner, cls))
+                push((statement, owner, body_of, method_of))
             for statement in reversed(node.body):  # runs as a script, not on import
-                push((statement, "<main>", ""))
+                push((statement, _NOT_IMPORT_TIME, "", method_of))
             continue
         elif kind is ast.Import:
-            module.ray_names.update(alias.asname or "ray" for alias in node.names if alias.name == "ray")
+            for alias in node.names:
+                top = alias.name.split(".", 1)[0]
+                if alias.name == "ray" or (top == "ray" and not alias.asname):  # `import ray.util` binds ray
+                    module.ray_names.add(alias.asname or "ray")
+                else:
+                    module.imported[alias.asname or top] = alias.name if alias.asname else top
             continue
         elif kind is ast.ImportFrom:
-            if node.module == "ray":
-                for alias in node.names:
-                    if alias.name == "init":
-                        module.init_names.add(alias.asname or "init")
-                    elif alias.name == "get_actor":
-                        module.get_actor_names.add(alias.asname or "get_actor")
+            for alias in node.names:
+                if node.module == "ray" and alias.name == "init":
+                    module.init_names.add(alias.asname or "init")
+                elif node.module == "ray" and alias.name == "get_actor":
+                    module.get_actor_names.add(alias.asname or "get_actor")
+                else:
+                    module.imported[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}"
             continue
         for child in reversed(list(ast.iter_child_nodes(node))):
             if not isinstance(child, _SKIP):
-                push((child, owner, cls))
+                push((child, owner, body_of, method_of))
 
 
-def _call(module: _Module, node: ast.Call, owner: str) -> None:
+def _call(module: _Module, node: ast.Call, owner: str, method_of: str) -> None:
+    real_owner = "" if owner == _NOT_IMPORT_TIME else owner
     if module.is_init(node):
-        module.init_calls.append((node, owner if owner not in ("<lambda>", "<main>") else ""))
+        module.init_calls.append((node, real_owner))
     if not owner:
         module.import_time_calls.append(node)
-    elif owner not in ("<lambda>", "<main>"):
-        module.calls[owner].add(_callee(node))
+    elif real_owner:
+        target = module.target(node, method_of)
+        if target:
+            module.calls[real_owner].add(target)
         if module.uses_ray(node):
-            module.direct.add(owner)
+            module.direct.add(real_owner)
     if node.keywords:
         _keywords(module, node)
 
@@ -304,30 +388,6 @@ def _keywords(module: _Module, node: ast.Call) -> None:
 def _callee(call: ast.Call) -> str:
     func = call.func
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-
-
-def _ray_users(modules: list[_Module]) -> set[str]:
-    """Classes whose __init__ uses Ray, directly or through the code base's functions (by name;
-    a call to a class counts as a call to its __init__)."""
-    calls: dict[str, set[str]] = {}
-    inits: dict[str, str] = {}
-    using: set[str] = set()
-    for module in modules:
-        for key, called in module.calls.items():
-            calls.setdefault(key, set()).update(called)
-        inits.update(module.inits)
-        using |= module.direct
-    callers: dict[str, set[str]] = {}  # callee name -> the functions that call it
-    for key, called in calls.items():
-        for name in called:
-            callers.setdefault(inits.get(name, name), set()).add(key)
-    todo = list(using)
-    while todo:  # spread "uses Ray" from each user to whatever calls it
-        for caller in callers.get(todo.pop(), ()):
-            if caller not in using:
-                using.add(caller)
-                todo.append(caller)
-    return {cls for cls, key in inits.items() if key in using}
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -51,7 +51,7 @@ def state_file() -> Path:
 
 
 def token_file_for(host: str, port: int) -> Path | None:
-    """The token file of seedcore's running local cluster when it was started with `--auth token`
+    """The token file of seedcore's running local cluster when it was started with token authentication
     and (host, port) is its GCS or Ray Client port; else None."""
     try:
         cluster = running()
@@ -244,7 +244,7 @@ def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCl
                 has = "token authentication" if existing.auth == AUTH_TOKEN else "no authentication"
                 raise OperationFailed(
                     f"the local cluster already runs with {has} (pid {existing.pid})",
-                    "stop it with `seedcore cluster stop`, then start it again with the --auth you want",
+                    "stop it with `seedcore cluster stop`, then start it again with the authentication you want",
                 )
             return existing, False
         auth = auth or ""

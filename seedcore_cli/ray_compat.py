@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from seedcore_cli.errors import OperationFailed
+
 # The resource every head node offers (`ray.nodes()[i]["Resources"]`): how a head is told apart.
 HEAD_NODE_RESOURCE = "node:__internal_head__"
 
 
-class ApiChanged(RuntimeError):
-    """Ray's private API is not what this seedcore was written against."""
+class ApiChanged(OperationFailed):
+    """Ray's private API is not what this seedcore was written against (exit 1, one line)."""
 
     def __init__(self, what: str) -> None:
-        super().__init__(f"Ray's private API changed: {what} (this seedcore supports the Ray versions in its "
-                         "pyproject; install one of those)")
+        super().__init__(f"Ray's private API changed: {what}",
+                         "use a Ray version this seedcore supports (pyproject's range; README \"Supported versions\")")
 
 
 def reload_auth_config() -> None:
@@ -85,7 +87,7 @@ def client_target() -> str:
     return getattr(worker, "_conn_str", "") or "?"
 
 
-def job_namespaces(in_process: bool) -> dict[str, str]:
+def job_namespaces(in_process: bool, timeout: float = 30.0) -> dict[str, str]:
     """job id (hex) -> Ray namespace of every job the GCS knows (live and finished), read from the
     GCS job table (`global_worker.gcs_client.get_all_job_info`: Ray's public job APIs carry no
     namespace). in_process: this process is a connected driver; otherwise (Ray Client) the table
@@ -94,7 +96,7 @@ def job_namespaces(in_process: bool) -> dict[str, str]:
 
     if in_process:
         return _job_namespaces_here()
-    return ray.get(ray.remote(num_cpus=0)(_job_namespaces_here).remote(), timeout=60)
+    return ray.get(ray.remote(num_cpus=0)(_job_namespaces_here).remote(), timeout=timeout)
 
 
 def _job_namespaces_here() -> dict[str, str]:

@@ -163,15 +163,17 @@ def validate_namespace(namespace: Sourced) -> Sourced:
     return namespace
 
 
-def read_env_file(env_file: Path | None, cwd: Path | None = None) -> tuple[Path | None, dict[str, str]]:
+def read_env_file(env_file: Path | None, cwd: Path | None = None,
+                  labels: Mapping[str, str] | None = None) -> tuple[Path | None, dict[str, str]]:
     """Read the explicit .env file (must exist) or ./.env (optional). Returns (path, values)."""
+    labels = labels or {}
     from dotenv import dotenv_values  # small; only needed when resolving
 
     if env_file is not None:
         if not env_file.is_file():
             raise SettingsError(
-                f"env file {str(env_file)!r} (from --env-file) does not exist",
-                "pass an existing file or drop --env-file",
+                f"env file {str(env_file)!r} (from {labels.get('env_file', 'argument')}) does not exist",
+                "pass an existing file, or none to read ./.env",
             )
         path = env_file
     else:
@@ -182,9 +184,9 @@ def read_env_file(env_file: Path | None, cwd: Path | None = None) -> tuple[Path 
     try:
         values = {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
     except (OSError, UnicodeDecodeError) as err:
-        origin = "--env-file" if env_file is not None else "the working directory"
+        origin = labels.get("env_file", "argument") if env_file is not None else "the working directory"
         raise SettingsError(f"env file {str(path)!r} (from {origin}) cannot be read: {err}",
-                            "save it as UTF-8 text, or pass another file with --env-file") from err
+                            "save it as UTF-8 text, or use another file") from err
     return path, values
 
 
@@ -202,7 +204,7 @@ def resolve(
     default "argument"."""
     labels = labels or {}
     environ = os.environ if environ is None else environ
-    path, file_values = read_env_file(env_file, cwd)
+    path, file_values = read_env_file(env_file, cwd, labels)
     file_label = f".env ({path})" if path else ".env"
 
     def lookup(key: str) -> Sourced | None:

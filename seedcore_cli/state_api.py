@@ -127,7 +127,7 @@ def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: st
             ) from None
         if status == 404:
             raise DashboardUnavailable(
-                f"{where}{from_where} has no State API ({ACTORS_ENDPOINT} answered HTTP 404)",
+                f"{where}{from_where} has no State API ({'/api/' + url.split('/api/', 1)[-1]} answered HTTP 404)",
                 "point at the Ray dashboard (default port 8265) of a Ray >= 2.0 cluster",
             ) from None
     except http.client.HTTPException as err:  # BadStatusLine & co: the port does not speak HTTP

@@ -204,7 +204,8 @@ def _declares(callback) -> bool:
 
 
 @pytest.mark.parametrize("command", [["info"], ["actors", "list"], ["organism", "status"], ["diagnose"],
-                                     ["bootstrap", "--dry-run"], ["organism", "teardown", "--yes"]])
+                                     ["bootstrap", "--dry-run"], ["organism", "teardown", "--yes"],
+                                     ["connections"]])
 def test_namespace_after_every_connecting_command_one_init(ray_cluster, namespace, cli, monkeypatch, command):
     import ray
 
@@ -228,6 +229,20 @@ def test_each_config_file_is_read_once(ray_cluster, namespace, cli, monkeypatch,
     result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "organism", "status",
                   "--config", str(target), "-o", "json"])
     assert result.exit_code == 1, result.stderr  # nothing bootstrapped in this namespace
+    assert reads == [target]
+
+
+def test_diagnose_reads_its_config_once(ray_cluster, namespace, cli, monkeypatch, tmp_path):
+    from seedcore_cli.organism import config
+
+    reads = []
+    real_load = config.load
+    monkeypatch.setattr(config, "load", lambda path=None, *a, **k: reads.append(path) or real_load(path, *a, **k))
+    target = tmp_path / "organism.yaml"
+    target.write_text(Path(config.__file__).parent.parent.joinpath("config", "defaults.yaml").read_text())
+    result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "diagnose", "--config",
+                  str(target), "-o", "json"])
+    assert result.exit_code == 1  # nothing bootstrapped in this namespace
     assert reads == [target]
 
 

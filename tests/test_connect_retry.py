@@ -23,6 +23,9 @@ OLD_CLIENT = ConnectionAbortedError(
 class FakeRay:
     """ray.init raising the given errors in turn, then succeeding; counts shutdowns between."""
 
+    class job_config:  # noqa: N801 - stands in for the ray.job_config module
+        JobConfig = dict
+
     def __init__(self, *errors: Exception) -> None:
         self.errors = list(errors)
         self.inits = 0

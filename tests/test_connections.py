@@ -94,6 +94,14 @@ def test_connections_lists_every_live_session_with_its_namespace(ray_cluster, ot
     assert mine[0]["kind"] == ("driver" if mode == "driver" else "client")
 
 
+def test_all_adds_finished_sessions(ray_cluster, others, namespace):
+    run_seedcore(["--address", ray_cluster.gcs_address, "--namespace", namespace, "info"])  # a finished driver
+    rows = json.loads(run_seedcore(["--address", ray_cluster.gcs_address, "--namespace", namespace, "connections",
+                                    "--all", "-o", "json"]).stdout)
+    finished = [row for row in rows if not row["alive"] and row["namespace"] == namespace]
+    assert finished and all(row["kind"] == "driver" for row in finished)
+
+
 def test_connections_table_groups_by_namespace_and_marks_itself(ray_cluster, others, namespace):
     result = run_seedcore(["--address", ray_cluster.gcs_address, "--namespace", namespace, "connections"],
                           env={"COLUMNS": "250"})

@@ -118,3 +118,37 @@ def test_lint_never_imports_ray_nor_connects(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                          env={**os.environ, **env})
     assert out.stdout.split() == ["False", "0"], out.stderr
+
+
+def test_rules_follow_the_code_base_not_names_alone(tmp_path):
+    """Aliases, dotted imports, methods named like connectors, inheritance, chains and one
+    connector with two ray.init branches: found exactly, and nothing else."""
+    (tmp_path / "conn.py").write_text(
+        "import ray.util.state\n"                     # binds ray
+        "from ray import init as start\n"
+        "def connect(address=None):\n"
+        "    if address:\n"
+        "        start(address)\n"                    # two branches of one connector: one site
+        "    else:\n"
+        "        ray.init()\n"
+        "def setup():\n"
+        "    connect()\n"                             # a connector through connect()
+        "class Base:\n"
+        "    def __init__(self):\n"
+        "        self.h = ray.get_actor('mw')\n"
+        "class Child(Base):\n"                        # inherits a Ray-using __init__
+        "    pass\n"
+        "class Config:\n"
+        "    def __init__(self):\n"
+        "        self.values = {}.get('x')\n"         # .get on a dict: not ray.get
+        "class Store:\n"
+        "    def get(self):\n"
+        "        return ray.get(None)\n"
+        "    def connect(self):\n"
+        "        return 1\n"
+        "import sqlite3\n"
+        "db = sqlite3.connect('x.db')\n"              # not a Ray connector
+        "config = Config()\n"
+        "child = Child()\n"                           # SC004
+        "setup()\n")                                  # SC003
+    assert [(f.line, f.rule) for f in lint.lint([tmp_path])] == [(26, "SC004"), (27, "SC003")]

@@ -20,10 +20,10 @@ def connections(
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show who is connected to the cluster and in which namespace (drivers, Ray Client, Ray Jobs)."""
-    from seedcore_cli import connections as sessions_mod
+    from seedcore_cli import sessions
 
     consoles = state(ctx).consoles
-    found = sessions_mod.list_sessions(state(ctx).require_connection(), include_finished=include_finished)
+    found = sessions.list_sessions(state(ctx).require_connection(), include_finished=include_finished)
     if output == OutputFormat.json:
         print_json([session.to_dict() for session in found.sessions])
     else:

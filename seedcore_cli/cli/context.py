@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # no ray-bound import at module level
 
 
 # How messages name a value given on the command line.
-FLAG_LABELS = {"address": "--address", "namespace": "--namespace"}
+FLAG_LABELS = {"address": "--address", "namespace": "--namespace", "env_file": "--env-file"}
 
 
 @dataclass

@@ -76,6 +76,8 @@ class Context:
     dashboard_source: str = ""
     probe: "Protocol | None" = None  # what the target's port answered (its auth demand: probe.auth)
     session: RaySession | None = None
+    # The organism config (or why it is invalid), read once per run: organism_config().
+    config_read: Any = None
 
     @property
     def settings(self) -> "Settings | None":
@@ -88,6 +90,21 @@ class Context:
     @property
     def timeout(self) -> float:
         return self.inputs.timeout
+
+    def organism_config(self):
+        """The organism config the run compares against, read once (checks 7 and 9 share it);
+        raises its ConfigError every time when it is invalid."""
+        if self.config_read is None:
+            from seedcore_cli.errors import SeedcoreError
+            from seedcore_cli.organism import config
+
+            try:
+                self.config_read = config.load(self.inputs.organism_config, self.inputs.env)
+            except SeedcoreError as err:
+                self.config_read = err
+        if isinstance(self.config_read, Exception):
+            raise self.config_read
+        return self.config_read
 
     def status_of(self, check_id: str) -> str | None:
         result = self.results.get(check_id)

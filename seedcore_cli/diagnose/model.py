@@ -87,7 +87,7 @@ class Report:
     def summary(self) -> str:
         parts = [f"{self.count(s)} {name}" for s, name in
                  ((FAIL, "failed"), (WARN, "warning(s)"), (OK, "ok"), (SKIP, "skipped")) if self.count(s)]
-        strict = " (--strict: warnings fail)" if self.strict and self.count(WARN) else ""
+        strict = " (strict: warnings fail)" if self.strict and self.count(WARN) else ""
         return f"{', '.join(parts)} in {self.seconds:.1f} s{strict}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -35,11 +35,8 @@ def deployment_names(ctx: Context) -> tuple[str, ...]:
     """SeedCore's actor names (globs), plus the organ and agent names of the organism config."""
     names = list(inventory.SEEDCORE_NAMES)
     try:
-        from seedcore_cli.organism import config as organism_config
-
-        names += [n for n in organism_config.load(ctx.inputs.organism_config, ctx.inputs.env).names()
-                  if n not in names]
-    except (ImportError, SeedcoreError, AttributeError):
+        names += [n for n in ctx.organism_config().names() if n not in names]
+    except SeedcoreError:
         pass  # a bad config is reported by the organism check; the built-in globs still apply
     return tuple(names)
 

@@ -31,12 +31,11 @@ def describe(problem) -> str:
 
 @check(ID, "Organism", needs=("connection",))
 def organism(ctx: Context) -> CheckResult:
-    from seedcore_cli.organism import config as organism_config
     from seedcore_cli.organism import status as organism_status
 
     conn = ctx.connection
     try:
-        config = organism_config.load(ctx.inputs.organism_config, ctx.inputs.env)
+        config = ctx.organism_config()
     except ConfigError as err:
         return fail(ID, f"the organism config is invalid: {err.message}", err.hint)
     status = organism_status.collect(conn, config, timeout=ctx.timeout)

@@ -1,6 +1,10 @@
 """Who is connected to the cluster, and in which namespace: every driver, Ray Client session and
 Ray Job, with the detached actors each owns. For `seedcore connections` and diagnose check 11.
 
+A Ray Client session shows as its server process on the head (`python -m ray.util.client.server`):
+its entrypoint and pid are the server's, not the client's, so it cannot be told to be a SeedCore
+service; its namespace is real.
+
 Works the same in driver and Ray Client mode, and with token auth: the list comes from the
 dashboard's State API (`/api/v0/jobs`, through `state_api`), the namespaces from the GCS job
 table (`ray_compat.job_namespaces`: Ray's public job APIs have none), the owned actors from the
@@ -24,6 +28,7 @@ DRIVER, CLIENT, JOB = "driver", "client", "job"
 UNKNOWN = "unknown"
 _ANONYMOUS = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _LIVE_STATUS = {"RUNNING", "PENDING"}
+SEEDCORE_TAG = "seedcore_cli"  # the job metadata key connect() sets on seedcore's own connection
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Sessions:
     sessions: list[Session]
     namespaces_read: bool  # False: the GCS job table could not be read (namespaces "unknown")
     note: str = ""  # why not
+    detached: dict[str, list[str]] = field(default_factory=dict)  # every live detached actor, by namespace
+    seedcore_jobs: set[str] = field(default_factory=set)  # jobs of seedcore's own CLI (tagged at connect)
 
 
 def list_sessions(connection: "Connection", include_finished: bool = False, timeout: float = 10.0) -> Sessions:
@@ -62,27 +69,32 @@ def list_sessions(connection: "Connection", include_finished: bool = False, time
     if not url:
         raise state_api.no_dashboard()
     jobs = state_api.fetch_list(url, state_api.JOBS_ENDPOINT, [], limit=state_api.MAX_LIMIT, detail=True,
-                                timeout=timeout, source=source)["result"]
+                                timeout=timeout, source=source, http_timeout=timeout)["result"]
     actors = state_api.fetch_actors(url, [("state", "=", "ALIVE")], limit=state_api.MAX_LIMIT, detail=True,
-                                    timeout=timeout, source=source)["result"]
-    namespaces, note = _namespaces(connection)
+                                    timeout=timeout, source=source, http_timeout=timeout)["result"]
+    namespaces, note = _namespaces(connection, timeout)
     owned: dict[str, dict[str, list[str]]] = {}
+    detached: dict[str, list[str]] = {}
     for actor in actors:
         if actor.get("is_detached") and actor.get("name"):
-            owned.setdefault(str(actor.get("job_id") or ""), {}).setdefault(
-                str(actor.get("ray_namespace") or ""), []).append(actor["name"])
+            namespace = str(actor.get("ray_namespace") or "")
+            owned.setdefault(str(actor.get("job_id") or ""), {}).setdefault(namespace, []).append(actor["name"])
+            detached.setdefault(namespace, []).append(actor["name"])
     me = _own_job_id()
     sessions = [_session(job, namespaces, owned, me) for job in jobs if isinstance(job, dict)]
     sessions = [s for s in sessions if s is not None and (include_finished or s.alive)]
     sessions.sort(key=lambda s: (s.namespace, s.start_time, s.job_id))
-    return Sessions(sessions, namespaces_read=namespaces is not None, note=note)
+    ours = {str(job.get("job_id")) for job in jobs if isinstance(job, dict)
+            and SEEDCORE_TAG in (job.get("metadata") or {})}
+    return Sessions(sessions, namespaces_read=namespaces is not None, note=note, detached=detached,
+                    seedcore_jobs=ours)
 
 
-def _namespaces(connection: "Connection") -> tuple[dict[str, str] | None, str]:
+def _namespaces(connection: "Connection", timeout: float) -> tuple[dict[str, str] | None, str]:
     from seedcore_cli.connection import MODE_CLIENT
 
     try:
-        return ray_compat.job_namespaces(in_process=connection.mode != MODE_CLIENT), ""
+        return ray_compat.job_namespaces(in_process=connection.mode != MODE_CLIENT, timeout=timeout), ""
     except ray_compat.ApiChanged as err:
         return None, str(err)
     except Exception as err:  # noqa: BLE001 - the task failed or timed out: list the rest anyway
@@ -137,17 +149,16 @@ def summarise(found: Sessions, configured: str) -> tuple[str, list[str], list[st
     line = ", ".join(f"{ns}: {n}" for ns, n in sorted(counts.items())) or "none"
     warnings = []
     for s in live:
-        if s.is_self or "seedcore" not in s.entrypoint.lower() or s.namespace == UNKNOWN:
+        # seedcore's own CLI runs (tagged at connect) are operators' commands, not services
+        if s.is_self or s.job_id in found.seedcore_jobs or "seedcore" not in s.entrypoint.lower() \
+                or s.namespace == UNKNOWN:
             continue
         if s.anonymous or s.namespace != configured:
             what = "an anonymous namespace" if s.anonymous else f"namespace {s.namespace!r}"
             warnings.append(f"pid {s.pid} on {s.node_ip or '?'} runs in {what}, not {configured!r}: "
                             f"{s.entrypoint[:120]}")
-    anonymous = {}
-    for s in found.sessions:
-        for ns, names in s.actors.items():
-            if _ANONYMOUS.match(ns):
-                anonymous.setdefault(ns, []).extend(names)
+    # every live detached actor counts, whether or not the driver that made it still runs
+    anonymous = {ns: names for ns, names in found.detached.items() if _ANONYMOUS.match(ns)}
     for ns, names in sorted(anonymous.items()):
         warnings.append(f"anonymous namespace {ns} holds detached actors {', '.join(sorted(names)[:5])}: no other "
                         "process can find them by name")
