@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from seedcore_cli.cli.context import connects, state
-from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption
+from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.organism import SINGLETON_NAMES, manager, progress
 from seedcore_cli.cli.output import message, render
 from seedcore_cli.errors import EXIT_FAILED
@@ -35,7 +35,7 @@ def bootstrap(
 ) -> None:
     """Bring the SeedCore organism up: singletons, organs and agents (idempotent)."""
     consoles = state(ctx).consoles
-    organism = manager(ctx, config)
+    organism = manager(ctx, loaded_config(ctx))
     with progress(consoles, "Starting actors") as on_progress:
         result = organism.initialize(singletons_only=singletons_only, dry_run=dry_run, timeout=timeout,
                                      progress=on_progress)

@@ -22,15 +22,22 @@ def _check_namespace(ctx: typer.Context, param: typer.CallbackParam, value: Opti
     return value
 
 
-def _load_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]):  # -> OrganismConfig
-    # (no return annotation: Typer evaluates callback annotations, and the config model stays unimported)
-    """Read and validate the organism config once, while the flags are parsed: the command gets
-    the loaded config, not the path (ConfigError: exit 2 naming file, place and problem)."""
-    if ctx.resilient_parsing:
-        return None
-    from seedcore_cli.organism import config  # yaml only, no ray
+_LOADED = "seedcore.organism_config"
 
-    return config.load(value)
+
+def _load_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]) -> Optional[Path]:
+    """Read and validate the organism config once, while the flags are parsed (ConfigError: exit 2
+    naming file, place and problem); the command takes it with loaded_config(ctx)."""
+    if not ctx.resilient_parsing:
+        from seedcore_cli.organism import config  # yaml only, no ray
+
+        ctx.meta[_LOADED] = config.load(value)
+    return value
+
+
+def loaded_config(ctx: typer.Context):
+    """The OrganismConfig the --config callback read (the packaged default without --config)."""
+    return ctx.meta[_LOADED]
 
 
 # On every command that connects (and on the root): `seedcore NS-using-command --namespace NS`
@@ -40,7 +47,7 @@ NamespaceOption = Annotated[Optional[str], typer.Option(
     help="Ray namespace (the same as `seedcore --namespace NS`). [env: SEEDCORE_NS, RAY_NAMESPACE; "
          "default: seedcore-dev]")]
 
-# The command receives the loaded OrganismConfig (the packaged default when no file is given).
+# The callback reads the file; the command takes the result with loaded_config(ctx).
 ConfigOption = Annotated[Optional[Path], typer.Option(
     "--config", envvar="SEEDCORE_ORGANISM_CONFIG", callback=_load_config, show_default=False,
     help="Organism config (YAML) (default: the packaged one, 3 organs).")]

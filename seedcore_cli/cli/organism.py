@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator
 import typer
 
 from seedcore_cli.cli.context import connects, state
-from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption
+from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
 from seedcore_cli.names import SINGLETONS
@@ -104,7 +104,7 @@ def status(
         raise BadInput("--watch draws a live table; it cannot be combined with -o json", "drop one of them")
     if watch and not consoles.out.is_terminal:
         raise BadInput("--watch needs a terminal (stdout is not one)", "drop --watch, or run it in a terminal")
-    organism = manager(ctx, config)
+    organism = manager(ctx, loaded_config(ctx))
     result = _watch(consoles, organism, timeout, agents) if watch else organism.status(timeout)
     if output == OutputFormat.json:
         print_json(result.to_dict())
