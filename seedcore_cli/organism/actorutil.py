@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 import ray
 
 from seedcore_cli import inventory, ray_compat, state_api
-from seedcore_cli.errors import ActorConflict, fold, traceback_tail
+from seedcore_cli.errors import ActorConflict, OperationFailed, fold, traceback_tail
 from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
     ACTION_CONFLICT,
     ACTION_CREATED,
@@ -292,9 +292,14 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     for cls in remote:
         remote[cls] = remote_class(cls)
     for spec in missing:
-        handles[spec.name] = remote[spec.cls].options(
-            name=spec.name, namespace=namespace, lifetime="detached", get_if_exists=True, num_cpus=0,
-        ).remote(creator=token, **dict(spec.kwargs))
+        try:
+            handles[spec.name] = remote[spec.cls].options(
+                name=spec.name, namespace=namespace, lifetime="detached", get_if_exists=True, num_cpus=0,
+            ).remote(creator=token, **dict(spec.kwargs))
+        except ray.exceptions.ActorAlreadyExistsError:
+            # Through Ray Client, get_if_exists is not atomic between processes: another
+            # bootstrap created the name between our look-up and our create. Take its actor.
+            handles[spec.name] = _race_winner(spec.name, namespace, deadline)
     waited = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe) for spec in missing},
                       deadline - time.monotonic(), progress)
     for spec in missing:
@@ -314,6 +319,18 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     if conflicts:
         raise conflict_error(conflicts, namespace)
     return EnsureResult([reports[spec.name] for spec in specs], handles)
+
+
+def _race_winner(name: str, namespace: str, deadline: float) -> Any:
+    """The actor another process just created under `name` (it may take a moment to register)."""
+    while True:
+        handle = lookup(name, namespace)
+        if handle is not None:
+            return handle
+        if time.monotonic() >= deadline:
+            raise OperationFailed(f"actor {name!r} in namespace {namespace!r} was created by another process "
+                                  "at the same moment, then vanished", "run bootstrap again")
+        time.sleep(0.1)
 
 
 def _report(spec: ActorSpec, action: str, info: dict, nodes: dict[str, NodeInfo]) -> ActorReport:
