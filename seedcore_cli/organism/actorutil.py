@@ -291,17 +291,16 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     remote = {spec.cls: None for spec in missing}
     for cls in remote:
         remote[cls] = remote_class(cls)
-    for spec in missing:
-        try:
-            handles[spec.name] = remote[spec.cls].options(
-                name=spec.name, namespace=namespace, lifetime="detached", get_if_exists=True, num_cpus=0,
-            ).remote(creator=token, **dict(spec.kwargs))
-        except ray.exceptions.ActorAlreadyExistsError:
-            # Through Ray Client, get_if_exists is not atomic between processes: another
-            # bootstrap created the name between our look-up and our create. Take its actor.
+    refs = {spec.name: _create_and_probe(remote[spec.cls], spec, namespace, token, handles, deadline)
+            for spec in missing}
+    waited = wait_all(refs, deadline - time.monotonic(), progress)
+    for spec in missing:  # lost the race only when waiting: take the winner's actor and ask it
+        if _lost_race(waited.errors.get(spec.name)):
             handles[spec.name] = _race_winner(spec.name, namespace, deadline)
-    waited = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe) for spec in missing},
-                      deadline - time.monotonic(), progress)
+            retry = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe)}, deadline - time.monotonic())
+            waited.errors.pop(spec.name, None)
+            waited.results.update(retry.results)
+            waited.errors.update(retry.errors)
     for spec in missing:
         info = waited.results.get(spec.name)
         if info and info["class"] != spec.class_name:
@@ -319,6 +318,31 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     if conflicts:
         raise conflict_error(conflicts, namespace)
     return EnsureResult([reports[spec.name] for spec in specs], handles)
+
+
+def _lost_race(err: BaseException | None) -> bool:
+    """Ray's answer to a create whose name another process took first (ActorAlreadyExistsError, or
+    the ValueError Ray Client raises for it)."""
+    return isinstance(err, ValueError) and "already" in str(err)
+
+
+def _create_and_probe(remote_cls: Any, spec: ActorSpec, namespace: str, token: str, handles: dict,
+                      deadline: float) -> Any:
+    """Create the actor (get_if_exists) and send it the probe; the probe's ref.
+
+    Through Ray Client, get_if_exists is not atomic between processes: a create can fail because
+    another bootstrap made the name an instant before, at the create or at the first call. Then the
+    other process's actor is taken (the probe reports it as existing, not created)."""
+    try:
+        handles[spec.name] = remote_cls.options(
+            name=spec.name, namespace=namespace, lifetime="detached", get_if_exists=True, num_cpus=0,
+        ).remote(creator=token, **dict(spec.kwargs))
+        return handles[spec.name].__ray_call__.remote(probe)
+    except ValueError as err:
+        if not _lost_race(err):
+            raise
+        handles[spec.name] = _race_winner(spec.name, namespace, deadline)
+        return handles[spec.name].__ray_call__.remote(probe)
 
 
 def _race_winner(name: str, namespace: str, deadline: float) -> Any:
