@@ -218,7 +218,8 @@ def test_namespace_after_every_connecting_command_one_init(ray_cluster, namespac
     assert ray.get_runtime_context().namespace == namespace
 
 
-def test_each_config_file_is_read_once(ray_cluster, namespace, cli, monkeypatch, tmp_path):
+@pytest.mark.parametrize("command", [["organism", "status"], ["diagnose"]])
+def test_each_config_file_is_read_once(ray_cluster, namespace, cli, monkeypatch, tmp_path, command):
     from seedcore_cli.organism import config
 
     reads = []
@@ -226,23 +227,9 @@ def test_each_config_file_is_read_once(ray_cluster, namespace, cli, monkeypatch,
     monkeypatch.setattr(config, "load", lambda path=None, *a, **k: reads.append(path) or real_load(path, *a, **k))
     target = tmp_path / "organism.yaml"
     target.write_text(Path(config.__file__).parent.parent.joinpath("config", "defaults.yaml").read_text())
-    result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "organism", "status",
+    result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, *command,
                   "--config", str(target), "-o", "json"])
     assert result.exit_code == 1, result.stderr  # nothing bootstrapped in this namespace
-    assert reads == [target]
-
-
-def test_diagnose_reads_its_config_once(ray_cluster, namespace, cli, monkeypatch, tmp_path):
-    from seedcore_cli.organism import config
-
-    reads = []
-    real_load = config.load
-    monkeypatch.setattr(config, "load", lambda path=None, *a, **k: reads.append(path) or real_load(path, *a, **k))
-    target = tmp_path / "organism.yaml"
-    target.write_text(Path(config.__file__).parent.parent.joinpath("config", "defaults.yaml").read_text())
-    result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace, "diagnose", "--config",
-                  str(target), "-o", "json"])
-    assert result.exit_code == 1  # nothing bootstrapped in this namespace
     assert reads == [target]
 
 
