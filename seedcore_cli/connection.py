@@ -128,9 +128,10 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
     mode, address, started_local = resolve_target(settings, start_local)
     host, port = split_address(address)
     tls_files = tls.files_from_env(os.environ)
-    spoken = check_reachable(settings, mode, host, port, tls_files)
-    origin, _ = _origin(settings, mode)
-    local_token = local_cluster.token_file_for(host, port)  # seedcore's own head, however addressed
+    origin, recorded = _origin(settings, mode)
+    spoken = preflight.check_reachable(mode, host, port, origin, recorded, tls_files)
+    # seedcore's own token-auth head, however addressed; looked up only when a token is wanted
+    local_token = local_cluster.token_file_for(host, port) if spoken.auth != probe.AUTH_NONE else None
     try:  # authenticate() may put this process in token mode: undone if we do not connect
         spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
         preflight.check_versions(mode, f"{address} ({origin})", spoken)

@@ -356,7 +356,8 @@ def _scan(module: _Module, tree: ast.Module) -> None:
 
 def _call(module: _Module, node: ast.Call, owner: str, method_of: str) -> None:
     real_owner = "" if owner == _NOT_IMPORT_TIME else owner
-    if module.is_init(node):
+    is_init = module.is_init(node)
+    if is_init:
         module.init_calls.append((node, real_owner))
     if not owner:
         module.import_time_calls.append(node)
@@ -367,17 +368,16 @@ def _call(module: _Module, node: ast.Call, owner: str, method_of: str) -> None:
         if module.uses_ray(node):
             module.direct.add(real_owner)
     if node.keywords:
-        _keywords(module, node)
+        _keywords(module, node, is_init)
 
 
-def _keywords(module: _Module, node: ast.Call) -> None:
-    is_init = module.is_init(node)
+def _keywords(module: _Module, node: ast.Call, is_init: bool) -> None:
     for keyword in node.keywords:
         literal_true = isinstance(keyword.value, ast.Constant) and keyword.value.value is True
         if is_init and keyword.arg == "allow_multiple" and literal_true:
-            module.problems.append(module.finding(node, "SC002", "ray.init(allow_multiple=True)"))
+            module.problems.append(module.finding(node, "SC002", "allow_multiple=True passed to ray.init"))
         elif is_init and keyword.arg == "ignore_reinit_error" and literal_true:
-            module.problems.append(module.finding(node, "SC006", "ray.init(ignore_reinit_error=True)"))
+            module.problems.append(module.finding(node, "SC006", "ignore_reinit_error=True passed to ray.init"))
         elif keyword.arg == "namespace" and isinstance(keyword.value, ast.Constant) and isinstance(
                 keyword.value.value, str) and (is_init or module.is_get_actor(node) or _callee(node) == "options"):
             module.problems.append(module.finding(

@@ -53,11 +53,13 @@ def state_file() -> Path:
 def token_file_for(host: str, port: int) -> Path | None:
     """The token file of seedcore's running local cluster when it was started with token authentication
     and (host, port) is its GCS or Ray Client port; else None."""
+    if host not in (LOOPBACK, "localhost"):
+        return None
     try:
         cluster = running()
     except SeedcoreError:  # an unreadable state file: not ours to judge here
         return None
-    if cluster is None or cluster.auth != AUTH_TOKEN or host not in (LOOPBACK, "localhost"):
+    if cluster is None or cluster.auth != AUTH_TOKEN:
         return None
     return state_dir() / TOKEN_FILE if port in (cluster.gcs_port, cluster.client_port) else None
 

@@ -172,9 +172,10 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     `namespace` defaults to the connection's; `config` to the packaged default; organs=False
     looks at the singletons only.
     """
-    config = config if config is not None else load()
-    if not organs:
-        config = OrganismConfig(organs=(), source=config.source)
+    if not organs:  # the singletons only: no config to read
+        config = OrganismConfig(organs=())
+    elif config is None:
+        config = load()
     namespace = namespace or connection.namespace
     started = time.monotonic()
     deadline = started + timeout
