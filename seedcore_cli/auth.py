@@ -65,8 +65,7 @@ def find_token(environ: Mapping[str, str]) -> Token | None:
         return Token(value, TOKEN_ENV)
     path = environ.get(TOKEN_PATH_ENV, "").strip()
     if path:
-        text = _read(Path(path).expanduser())
-        return Token(text, f"{TOKEN_PATH_ENV} ({Path(path).expanduser()})") if text else None
+        return read_token_file(Path(path).expanduser(), TOKEN_PATH_ENV)
     text = _read(default_token_file())
     return Token(text, str(default_token_file())) if text else None
 
@@ -102,23 +101,23 @@ _saved: dict[str, str | None] = {}  # the user's RAY_AUTH_MODE / RAY_AUTH_TOKEN 
 
 def restore_environment(environ: MutableMapping[str, str]) -> None:
     """Undo enable_token_mode(): the user's own RAY_AUTH_MODE and RAY_AUTH_TOKEN again."""
-    for name, value in _saved.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
+    _put_back(environ)
     _saved.clear()
 
 
 def user_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` as the user set it: without what enable_token_mode() put there (for diagnose)."""
     user = dict(environ)
+    _put_back(user)
+    return user
+
+
+def _put_back(environ: MutableMapping[str, str]) -> None:
     for name, value in _saved.items():
         if value is None:
-            user.pop(name, None)
+            environ.pop(name, None)
         else:
-            user[name] = value
-    return user
+            environ[name] = value
 
 
 def user_mode(environ: Mapping[str, str]) -> str:

@@ -201,13 +201,6 @@ def _death(cause: Any) -> tuple[str | None, str | None]:
     return text or str(reason), str(reason)
 
 
-def as_int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
 def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
     """One State API actor entry (a dict from /api/v0/actors) as an ActorRow."""
     base = dict(
@@ -216,7 +209,7 @@ def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
         state=entry.get("state") or "",
         namespace=entry.get("ray_namespace") or "",
         node_id=entry.get("node_id") or "",
-        pid=as_int(entry.get("pid")),
+        pid=state_api.as_int(entry.get("pid")),
         actor_id=entry.get("actor_id") or "",
         job_id=entry.get("job_id") or "",
     )
@@ -226,7 +219,7 @@ def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
     resources = entry.get("required_resources")
     return ActorRow(
         **base,
-        num_restarts=as_int(entry.get("num_restarts")),
+        num_restarts=state_api.as_int(entry.get("num_restarts")),
         death_cause=cause,
         death_reason=reason,
         is_detached=bool(entry.get("is_detached")),
@@ -293,15 +286,15 @@ def list_query(connection: "Connection", query: ActorQuery, *, timeout: float = 
         warnings.append(str(result["partial_failure_warning"]).strip())
     warnings.extend(str(w) for w in (result.get("warnings") or []))
     exact = True
-    num_filtered = as_int(result.get("num_filtered"))
+    num_filtered = state_api.as_int(result.get("num_filtered"))
     if num_filtered > len(result["result"]):  # more matches than one answer may carry
         exact = False
         total = max(total, num_filtered) if not query.name_globs else total
-    if as_int(result.get("total")) > as_int(result.get("num_after_truncation")):
+    if state_api.as_int(result.get("total")) > state_api.as_int(result.get("num_after_truncation")):
         exact = False
         warnings.append(
-            f"the cluster holds {as_int(result.get('total'))} actors but the State API read only "
-            f"{as_int(result.get('num_after_truncation'))}; the list may be incomplete"
+            f"the cluster holds {state_api.as_int(result.get('total'))} actors but the State API read only "
+            f"{state_api.as_int(result.get('num_after_truncation'))}; the list may be incomplete"
         )
     return ActorListing(rows=rows, total=total, query=query, dashboard_url=url,
                         total_exact=exact, warnings=tuple(warnings))

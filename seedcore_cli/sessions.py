@@ -125,10 +125,7 @@ def _session(job: dict[str, Any], namespaces: dict[str, str] | None, owned: dict
         kind = CLIENT
     else:
         kind = DRIVER
-    try:
-        pid = int(driver.get("pid")) if driver.get("pid") else None
-    except (TypeError, ValueError):
-        pid = None
+    pid = state_api.as_int(driver.get("pid")) or None
     started = job.get("start_time")
     when = (datetime.fromtimestamp(started / 1000, timezone.utc).isoformat(timespec="seconds")
             if isinstance(started, (int, float)) and started > 0 else "")

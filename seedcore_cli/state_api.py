@@ -219,7 +219,7 @@ def check_dashboard(url: str, timeout: float = 2.0, environ: Mapping[str, str] |
         return DashboardCheck(url=url, ok=False, detail=err.message,
                               seconds=round(time.monotonic() - started, 3), hint=err.hint)
     return DashboardCheck(url=url, ok=True,
-                          detail=f"State API answers ({_count(result.get('total'))} actors in the cluster)",
+                          detail=f"State API answers ({as_int(result.get('total'))} actors in the cluster)",
                           seconds=round(time.monotonic() - started, 3))
 
 
@@ -233,7 +233,8 @@ def authentication_mode(url: str, timeout: float) -> str:
     return str(body.get("authentication_mode", "")) if isinstance(body, dict) else ""
 
 
-def _count(value: Any) -> int:
+def as_int(value: Any) -> int:
+    """A count or id from a State API row as an int (0 when absent or malformed)."""
     try:
         return int(value)
     except (TypeError, ValueError):

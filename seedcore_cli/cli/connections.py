@@ -27,14 +27,20 @@ def connections(
     if output == OutputFormat.json:
         print_json([session.to_dict() for session in found.sessions])
     else:
-        rows = [(s.namespace + (" (anonymous)" if s.anonymous else ""), ("* " if s.is_self else "") + s.kind,
-                 s.job_id, str(s.pid or "-"), s.node_ip or "-", s.start_time, "yes" if s.alive else "no",
-                 "; ".join(f"{ns}: {', '.join(names)}" for ns, names in sorted(s.actors.items())) or "-",
-                 s.entrypoint[:80]) for s in found.sessions]
-        consoles.out.print(build_table(["namespace", "kind", "job", "pid", "node", "started", "alive",
-                                        "detached actors", "entrypoint"], rows))
+        consoles.out.print(build_table(COLUMNS, [_row(session) for session in found.sessions]))
     if not found.namespaces_read:
         message(consoles, f"Warning: {found.note}; namespaces shown as unknown", "yellow")
-    live = sum(1 for s in found.sessions if s.alive)
-    message(consoles, f"{live} live connection(s) in {len({s.namespace for s in found.sessions if s.alive})} "
-                      "namespace(s); * marks this seedcore process")
+    live = {s.namespace for s in found.sessions if s.alive}
+    count = sum(1 for s in found.sessions if s.alive)
+    message(consoles, f"{count} live connection(s) in {len(live)} namespace(s); * marks this seedcore process")
+
+
+COLUMNS = ["namespace", "kind", "job", "pid", "node", "started", "alive", "detached actors", "entrypoint"]
+
+
+def _row(s) -> tuple[str, ...]:
+    """One table row; sessions come sorted by namespace, so the rows group by it."""
+    owned = "; ".join(f"{ns}: {', '.join(names)}" for ns, names in sorted(s.actors.items())) or "-"
+    return (s.namespace + (" (anonymous)" if s.anonymous else ""), ("* " if s.is_self else "") + s.kind,
+            s.job_id, str(s.pid or "-"), s.node_ip or "-", s.start_time, "yes" if s.alive else "no", owned,
+            s.entrypoint[:80])
