@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from seedcore_cli import __version__, auth, connect_errors, local_cluster, preflight, probe, ray_compat, tls
+from seedcore_cli import __version__, auth, connect_errors, liveness, local_cluster, preflight, probe, ray_compat, tls
 from seedcore_cli.errors import ConnectionConflict, NoCluster, SeedcoreError, SettingsError, fold
 from seedcore_cli.settings import Settings, Target, is_loopback_host, split_address  # noqa: F401 - re-exported
 
@@ -56,6 +56,12 @@ class Connection:
     started_local_cluster: bool = False
     token_source: str = ""  # where the token came from ('' when the cluster wants none); never the token
     tls: bool = False
+
+    def liveness_target(self) -> liveness.Target:
+        """How to probe this cluster's components when a Ray call outlives its deadline."""
+        host, port = split_address(self.resolved_address)
+        return liveness.target_for(self.mode, host, port, tls.files_from_env(os.environ) if self.tls else None,
+                                   self.token_source, os.environ, self.dashboard_url)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,13 +106,16 @@ def recorded_cluster_address() -> str | None:
 
 
 def connect(settings: Settings, start_local: bool = False, connect_timeout: float | None = None,
-            progress: Callable[[str], None] | None = None) -> Connection:
+            progress: Callable[[str], None] | None = None,
+            on_target: "Callable[[liveness.Target, bool], None] | None" = None) -> Connection:
     """Connect to the Ray cluster `settings` names, once.
 
     start_local: when nothing is configured (or `local`) and no cluster runs, start seedcore's
     embedded cluster instead of failing (bootstrap does; read-only commands never do).
     connect_timeout: how long Ray Client's transient start failures are retried (default:
-    SEEDCORE_CONNECT_TIMEOUT, else 60 s); progress: called with a one-line note before each retry.
+    SEEDCORE_CONNECT_TIMEOUT, else 60 s); progress: called with a one-line note before each retry;
+    on_target: told where ray.init is about to connect (and whether a local cluster was started
+    first), so a watcher can probe that cluster if ray.init blocks (deadline.connect_within).
     """
     global _current, _current_key
     key = (settings.target.kind + ":" + settings.target.endpoint, settings.namespace.value)
@@ -135,6 +144,13 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
     try:  # authenticate() may put this process in token mode: undone if we do not connect
         spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
         preflight.check_versions(mode, f"{address} ({origin})", spoken)
+        target = liveness.target_for(mode, host, port, tls_files, token_source, os.environ)
+        if on_target is not None:
+            on_target(target, started_local)
+        if mode == MODE_DRIVER:
+            # A driver's ray.init attaches to this machine's raylet and, if it is frozen, blocks
+            # ~30 s holding the GIL (no watchdog thread runs meanwhile): ask it first (milliseconds).
+            liveness.check_local_raylet(target, f"{address} ({origin})")
         ray = _import_ray(loopback=is_loopback_host(host))
         context = _init(ray, settings, address, mode, connect_timeout, progress)
     except BaseException:
@@ -183,6 +199,7 @@ def ray_output_captured():
 
     sys.stderr.flush()
     saved = os.dup(2)
+    _stderr_saved.append(saved)
     try:
         with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -196,7 +213,19 @@ def ray_output_captured():
                 _ray_output.append(sink.read().decode(errors="replace"))
                 _ray_output.extend(f"{w.category.__name__}: {w.message}\n" for w in caught)
     finally:
+        _stderr_saved.remove(saved)
         os.close(saved)
+
+
+_stderr_saved: list[int] = []  # the real stderr while Ray's output is captured
+
+
+def release_stderr() -> None:
+    """Give file descriptor 2 back to the user now: connect() was abandoned on a thread that is
+    still inside ray.init (deadline.connect_within), and the verdict must be seen."""
+    if _stderr_saved:
+        sys.stderr.flush()
+        os.dup2(_stderr_saved[0], 2)
 
 
 def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,

@@ -146,14 +146,7 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
             if _speaks_plain_grpc(host, port, left()):
                 return Protocol(TLS_NOT_SPOKEN)
             return Protocol(TLS_FAILED, detail=why)
-    grpc = _grpc()
-    if tls is None:
-        channel = grpc.insecure_channel(f"{host}:{port}")
-    else:
-        credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key,
-                                                   certificate_chain=tls.cert)
-        # gRPC checks that the head's certificate names the address used, as Ray's drivers do.
-        channel = grpc.secure_channel(f"{host}:{port}", credentials)
+    channel = _channel(host, port, tls)
     try:
         code, reply = _call(channel, _GCS_METHOD, b"", left(), token_header)
         if code == "UNAUTHENTICATED":
@@ -186,6 +179,68 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
         if tls is None and _tls_handshake(host, port, left(), None)[0]:
             return Protocol(TLS_REQUIRED)
         return Protocol(OTHER)
+    finally:
+        channel.close()
+
+
+def _channel(host: str, port: int, tls: TlsFiles | None):
+    grpc = _grpc()
+    if tls is None:
+        return grpc.insecure_channel(f"{host}:{port}")
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca, private_key=tls.key,
+                                               certificate_chain=tls.cert)
+    # gRPC checks that the head's certificate names the address used, as Ray's drivers do.
+    return grpc.secure_channel(f"{host}:{port}", credentials)
+
+
+# --- liveness: does a Ray process answer at all? ----------------------------------------------
+
+ANSWERS, SILENT, GONE = "answers", "silent", "gone"
+GCS_ALIVE_METHOD = _GCS_METHOD
+CLIENT_PING_METHOD = _CLIENT_METHOD
+# No Ray server implements it: a live server answers UNIMPLEMENTED (or UNAUTHENTICATED) at once.
+RAYLET_LIVENESS_METHOD = "/ray.rpc.NodeManagerService/SeedcoreLiveness"
+_CLIENT_KV_GET = "/ray.rpc.RayletDriver/KVGet"
+
+
+def answer_of(host: str, port: int, method: str, timeout: float, *, request: bytes = b"",
+              tls: TlsFiles | None = None, token_header: str | None = None) -> str:
+    """ANSWERS when the process behind the port answers a gRPC call in any way within `timeout`,
+    GONE when nothing listens, SILENT when it accepts connections but says nothing (a process
+    stopped with SIGSTOP, or hung: the kernel still completes the TCP handshake for it)."""
+    if not tcp_open(host, port, timeout):
+        return GONE
+    channel = _channel(host, port, tls)
+    try:
+        code, _ = _call(channel, method, request, timeout, token_header)
+    finally:
+        channel.close()
+    return SILENT if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE") else ANSWERS
+
+
+def client_kv_get(host: str, port: int, namespace: bytes, key: bytes, timeout: float, *,
+                  tls: TlsFiles | None = None, token_header: str | None = None) -> tuple[str, bytes]:
+    """A GCS internal KV value read through a Ray Client server before any session: the proxy
+    answers KVGet itself, from its own GCS connection. (ANSWERS|SILENT|GONE, value)."""
+    if not tcp_open(host, port, timeout):
+        return GONE, b""
+    request = b"\x0a" + _encode_varint(len(key)) + key + b"\x12" + _encode_varint(len(namespace)) + namespace
+    channel = _channel(host, port, tls)
+    try:
+        code, reply = _call(channel, _CLIENT_KV_GET, request, timeout, token_header)
+    finally:
+        channel.close()
+    if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE"):
+        return SILENT, b""
+    return ANSWERS, _string_field(reply, 1).encode() if code == "OK" else b""
+
+
+def gcs_kv_get(host: str, port: int, namespace: bytes, key: bytes, timeout: float, *,
+               tls: TlsFiles | None = None, token_header: str | None = None) -> bytes | None:
+    """A GCS internal KV value read from the GCS itself (None when absent or unreadable)."""
+    channel = _channel(host, port, tls)
+    try:
+        return _kv_get(channel, key, namespace, timeout, token_header)
     finally:
         channel.close()
 

@@ -28,7 +28,7 @@ from seedcore_cli.cli import lint as lint_commands
 from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, connects, state
 from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
-from seedcore_cli.cli.output import make_consoles, render
+from seedcore_cli.cli.output import error_line, make_consoles, render
 from seedcore_cli.errors import EXIT_FAILED, SeedcoreError
 
 def _debug(ctx: typer.Context | None) -> bool:
@@ -56,7 +56,7 @@ def _one_line_errors(ctx: typer.Context):
     except SeedcoreError as err:
         if _debug(ctx):
             traceback.print_exc()  # plain traceback: never shows local variables
-        typer.echo(f"Error: {err.one_line()}", err=True)
+        typer.echo(error_line(err), err=True)
         raise typer.Exit(err.exit_code) from None
     except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt, BrokenPipeError):
         raise
@@ -135,8 +135,21 @@ def main() -> None:
         # The reader went away (`seedcore actors list | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
+    except SystemExit as exit_:
+        _leave_if_abandoned(exit_.code)
+        raise
     finally:
         _disconnect()
+
+
+def _leave_if_abandoned(code) -> None:
+    """A connect() given up on its deadline is still blocked inside ray.init on a thread; Ray's
+    exit handlers would block on the same silent component: leave at once."""
+    deadline = sys.modules.get("seedcore_cli.deadline")
+    if deadline is not None and deadline.abandoned():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
 
 
 def _disconnect() -> None:

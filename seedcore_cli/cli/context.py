@@ -10,18 +10,21 @@ runs. Commands without it (`cluster ...`) never import ray.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import typer
 
-from seedcore_cli.cli.output import Consoles, message
+from seedcore_cli.cli.output import Consoles, error_line, message
 from seedcore_cli.errors import BadInput, CannotConnect, SeedcoreError
 
 if TYPE_CHECKING:  # no ray-bound import at module level
     from seedcore_cli.connection import Connection
+    from seedcore_cli.deadline import Watchdog
     from seedcore_cli.settings import Settings
 
 
@@ -43,6 +46,8 @@ class AppState:
     connection: "Connection | None" = None
     # only for commands that tolerate it (diagnose): why settings or connect() failed
     failure: SeedcoreError | None = field(default=None)
+    # ends the process with a verdict if the command's Ray work outlives its deadline
+    watchdog: "Watchdog | None" = None
 
     def require_connection(self) -> "Connection":
         if self.connection is None:  # @connects guarantees one; this guards misuse
@@ -54,12 +59,19 @@ def state(ctx: typer.Context) -> AppState:
     return ctx.find_root().obj
 
 
-def connects(*, start_local: bool = False, tolerate_failure: bool = False) -> Callable:
+# The work of a command without --timeout may take this long before the watchdog gives its verdict.
+DEFAULT_WORK_S = 30.0
+
+
+def connects(*, start_local: bool = False, tolerate_failure: bool = False,
+             work_seconds: float | None = None) -> Callable:
     """Declare that a command works on the cluster; connect once before its body runs.
 
     start_local: with nothing configured and no cluster running, start seedcore's local cluster
     (not for a `--dry-run`); tolerate_failure: record a failed connect on AppState.failure and run
-    the command anyway (diagnose reports it) instead of exiting 3.
+    the command anyway (diagnose reports it) instead of exiting 3. The body runs under a
+    watchdog (deadline.Watchdog): it may take its `--timeout` (else `work_seconds`, else
+    DEFAULT_WORK_S) plus a grace before the process ends with exit 3 and the silent component named.
     """
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)  # Typer reads the wrapped signature: the options stay the command's
@@ -68,7 +80,13 @@ def connects(*, start_local: bool = False, tolerate_failure: bool = False) -> Ca
             namespace = one_namespace(app_state.namespace, params.get("namespace"))
             connect_once(app_state, namespace, start_local=start_local and not params.get("dry_run"),
                          tolerate_failure=tolerate_failure)
-            return command(**params)
+            if app_state.connection is None:  # diagnose without a connection: its checks are bounded
+                return command(**params)
+            from seedcore_cli.deadline import Watchdog
+
+            seconds = params.get("timeout") or work_seconds or DEFAULT_WORK_S
+            with Watchdog(seconds, app_state.connection.liveness_target(), _report) as app_state.watchdog:
+                return command(**params)
 
         run.seedcore_connects = True  # for the test that every cluster command declares it
         return run
@@ -85,7 +103,7 @@ def one_namespace(before: str | None, after: str | None) -> str | None:
 
 
 def connect_once(app_state: AppState, namespace: str | None, start_local: bool, tolerate_failure: bool) -> None:
-    from seedcore_cli import connection, settings  # imports ray only when connecting
+    from seedcore_cli import connection, deadline, settings  # imports ray only when connecting
 
     try:
         app_state.settings = settings.resolve(address=app_state.address, namespace=namespace,
@@ -98,9 +116,13 @@ def connect_once(app_state: AppState, namespace: str | None, start_local: bool, 
             message(app_state.consoles, f"address: {where}; namespace: {s.namespace.value} (from {s.namespace.source})")
         consoles = app_state.consoles
         note = (lambda text: message(consoles, text)) if consoles.interactive or app_state.verbose else None
+        budget = (app_state.connect_timeout if app_state.connect_timeout is not None
+                  else connection.connect_timeout_from_env(os.environ))
         try:
-            app_state.connection = connection.connect(app_state.settings, start_local=start_local,
-                                                      connect_timeout=app_state.connect_timeout, progress=note)
+            app_state.connection = deadline.connect_within(
+                lambda on_target: connection.connect(app_state.settings, start_local=start_local,
+                                                     connect_timeout=budget, progress=note, on_target=on_target),
+                budget, progress=note, on_abandon=connection.release_stderr)
         finally:
             if app_state.verbose and connection.ray_output().strip():
                 message(app_state.consoles, "Ray said while connecting:\n" + connection.ray_output().rstrip())
@@ -118,3 +140,21 @@ def connect_once(app_state: AppState, namespace: str | None, start_local: bool, 
             "; TLS" if conn.tls else "")
         message(app_state.consoles, f"connected ({conn.mode}) to {conn.resolved_address} in "
                                     f"namespace {conn.namespace} in {conn.connect_seconds:.2f} s{security}")
+
+
+def _report(err: SeedcoreError) -> int:
+    """The watchdog's verdict: the usual one line on stderr; the exit code to leave with."""
+    typer.echo(error_line(err), err=True)
+    return err.exit_code
+
+
+@contextlib.contextmanager
+def paused(watchdog: "Watchdog | None"):
+    """Stop the work's clock while waiting for a person; a fresh deadline afterwards."""
+    if watchdog is not None:
+        watchdog.pause()
+    try:
+        yield
+    finally:
+        if watchdog is not None:
+            watchdog.rearm()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Iterator
 
 import typer
 
-from seedcore_cli.cli.context import connects, state
+from seedcore_cli.cli.context import connects, paused, state
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from seedcore_cli.organism.config import OrganismConfig
     from seedcore_cli.organism.manager import OrganismManager, TeardownItem
     from seedcore_cli.organism.status import OrganismStatus
+    from seedcore_cli.deadline import Watchdog
 
 app = typer.Typer(help="Check the SeedCore organism's health, or tear it down.", no_args_is_help=True)
 
@@ -105,7 +106,7 @@ def status(
     if watch and not consoles.out.is_terminal:
         raise BadInput("--watch needs a terminal (stdout is not one)", "drop --watch, or run it in a terminal")
     organism = manager(ctx, loaded_config(ctx))
-    result = _watch(consoles, organism, timeout, agents) if watch else organism.status(timeout)
+    result = _watch(consoles, organism, timeout, agents, state(ctx).watchdog) if watch else organism.status(timeout)
     if output == OutputFormat.json:
         print_json(result.to_dict())
     elif not watch:
@@ -116,7 +117,8 @@ def status(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agents: bool) -> "OrganismStatus":
+def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agents: bool,
+           watchdog: "Watchdog") -> "OrganismStatus":
     from rich.console import Group
     from rich.live import Live
     from rich.text import Text
@@ -128,6 +130,7 @@ def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agen
                 stamp = Text(f"{time.strftime('%H:%M:%S')}  {_summary(result)}  (Ctrl-C to stop)")
                 live.update(Group(*status_tables(result, agents), stamp), refresh=True)
                 time.sleep(WATCH_INTERVAL_S)
+                watchdog.rearm()  # each round has its own deadline
                 result = organism.status(timeout)
         except KeyboardInterrupt:
             pass
@@ -162,7 +165,8 @@ def teardown(
     organism = manager(ctx)
     items = organism.plan_teardown(include_singletons=include_singletons)
     if items and not yes:
-        _confirm(consoles, organism.namespace, items)
+        with paused(state(ctx).watchdog):  # a person answering is not Ray's to time
+            _confirm(consoles, organism.namespace, items)
     _show_teardown(consoles, organism.namespace, organism.teardown(items), output)
 
 

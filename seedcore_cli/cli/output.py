@@ -89,3 +89,8 @@ def render(consoles: Consoles, output: OutputFormat, data: Any, columns: Sequenc
 def message(consoles: Consoles, text: str, style: str | None = None) -> None:
     """A line for the operator on stderr (progress, notes, warnings)."""
     consoles.err.print(Text(text, style=style or ""))
+
+
+def error_line(err) -> str:
+    """The one stderr line for a SeedcoreError."""
+    return f"Error: {err.one_line()}"

@@ -1,0 +1,176 @@
+"""Hard deadlines around Ray calls that can block for ever, with a verdict that names the culprit.
+
+Ray has no deadline of its own in several places: `ray.init` through Ray Client waits for ever on
+a frozen GCS, a driver's `ray.init` waits ~30 s on a frozen raylet, and `ray.get_actor`,
+`ray.util.list_named_actors` or `ray.kill` block as long as the GCS does not answer. seedcore
+still gives its verdict on time:
+
+- `connect_within(connect, budget_s)`: connect() runs on a daemon thread; if it has not finished
+  CONNECT_VERDICT_S after it started (not counting a local cluster start), the cluster is probed
+  (liveness.find_culprit): a silent or gone component ends the wait at once with CannotConnect
+  naming it. A cluster whose every part answers is slow, not stuck: the wait goes on, re-probed,
+  until `budget_s` (the connect timeout), with one progress note.
+- `Watchdog(seconds, target, report)`: a command's work runs on the main thread; if it is still
+  running `seconds + WORK_GRACE_S` after it began, the watchdog (a daemon thread) names the
+  culprit, hands the error to `report` (which prints the one line) and ends the process with its
+  exit code: a Ray call blocked in C++ cannot be interrupted any other way.
+
+When a wait is abandoned, the blocked call stays on its thread: `abandoned()` tells the CLI to
+leave with os._exit (Ray's exit handlers would block on the same dead component).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any, Callable, TypeVar
+
+from seedcore_cli import liveness
+from seedcore_cli.errors import CannotConnect, SeedcoreError
+
+CONNECT_VERDICT_S = 5.0  # a verdict on connecting within this long (when a component is silent)
+WORK_GRACE_S = 5.0  # the work may overrun its timeout by this much before the watchdog acts
+PROBE_BUDGET_S = 2.5  # what the liveness probes may take (each probe 1 s; raylets in parallel)
+RECHECK_S = 3.0
+
+T = TypeVar("T")
+OnTarget = Callable[[liveness.Target, bool], None]
+
+_abandoned = threading.Event()
+
+
+def abandoned() -> bool:
+    """Whether a Ray call was left blocked on a thread (the process must leave with os._exit)."""
+    return _abandoned.is_set()
+
+
+class _Worker(threading.Thread):
+    def __init__(self, func: Callable[[], Any]) -> None:
+        super().__init__(name="seedcore-connect", daemon=True)
+        self._func = func
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self._func()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            self.error = err
+
+    def outcome(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def connect_within(connect: Callable[[OnTarget], T], budget_s: float,
+                   progress: Callable[[str], None] | None = None,
+                   on_abandon: Callable[[], None] | None = None) -> T:
+    """Run `connect(on_target)` (it calls on_target(target, started_local) once it knows where it
+    connects, just before ray.init) and return its result, or raise CannotConnect on time."""
+    started = time.monotonic()
+    known: dict[str, Any] = {}
+
+    def on_target(target: liveness.Target, started_local: bool) -> None:
+        known["target"] = target
+        known["since"] = time.monotonic() if started_local else started
+
+    worker = _Worker(lambda: connect(on_target))
+    worker.start()
+    noted = False
+    while True:
+        worker.join(0.1)
+        if not worker.is_alive():
+            return worker.outcome()
+        target = known.get("target")
+        now = time.monotonic()
+        if target is None or now < known["since"] + CONNECT_VERDICT_S - PROBE_BUDGET_S:
+            continue
+        culprit = liveness.find_culprit(target)
+        if not worker.is_alive():
+            return worker.outcome()
+        waited = time.monotonic() - known["since"]
+        if culprit is not None:
+            _abandon(on_abandon)
+            raise CannotConnect(f"no connection to {_where(target)} after {waited:.0f} s: {culprit.describe()}",
+                                _FIX)
+        if waited >= max(budget_s, CONNECT_VERDICT_S):
+            _abandon(on_abandon)
+            raise CannotConnect(f"no connection to {_where(target)} within {budget_s:g} s, although the "
+                                f"{'Ray Client server and the GCS' if target.mode == liveness.MODE_CLIENT else 'GCS and raylets'}"
+                                " answer: the head is overloaded, or a raylet seedcore cannot see is stuck",
+                                "try again later, or raise the connect timeout (SEEDCORE_CONNECT_TIMEOUT)")
+        if progress is not None and not noted:
+            noted = True
+            progress(f"connecting to {_where(target)} is slow; every part of the cluster seedcore can see "
+                     f"answers, so waiting up to {budget_s:g} s (the connect timeout)")
+        worker.join(min(RECHECK_S, max(0.1, known["since"] + budget_s - time.monotonic())))
+
+
+_FIX = "resume or restart that process (or the head), then try again; `seedcore diagnose` shows the rest"
+
+
+def _where(target: liveness.Target) -> str:
+    return f"{'ray://' if target.mode == liveness.MODE_CLIENT else ''}{target.host}:{target.port}"
+
+
+def _abandon(on_abandon: Callable[[], None] | None) -> None:
+    _abandoned.set()
+    if on_abandon is not None:
+        on_abandon()
+
+
+class Watchdog:
+    """Ends the process with a verdict if the work outlives `seconds` + WORK_GRACE_S.
+
+    `with Watchdog(seconds, target, report):` around the work; `paused()` around waiting for a
+    person (a confirmation prompt is not Ray's to time); `rearm()` for each round of a loop.
+    """
+
+    def __init__(self, seconds: float, target: liveness.Target, report: Callable[[SeedcoreError], int]) -> None:
+        self.seconds = seconds
+        self.target = target
+        self.report = report
+        self._lock = threading.Lock()
+        self._expires: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="seedcore-watchdog", daemon=True)
+
+    def __enter__(self) -> "Watchdog":
+        self.rearm()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+
+    def rearm(self) -> None:
+        with self._lock:
+            self._expires = time.monotonic() + self.seconds + WORK_GRACE_S - PROBE_BUDGET_S
+
+    def pause(self) -> None:
+        with self._lock:
+            self._expires = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.1):
+            with self._lock:
+                expired = self._expires is not None and time.monotonic() >= self._expires
+            if expired:
+                self._expire()
+
+    def _expire(self) -> None:
+        culprit = liveness.find_culprit(self.target)
+        if self._stop.is_set():
+            return  # the work finished while we probed
+        cause = culprit.describe() if culprit else (
+            "every part of the cluster seedcore can see answers, so it is overloaded or a raylet it "
+            "cannot see is stuck")
+        code = self.report(CannotConnect(f"Ray did not answer within {self.seconds:g} s (+{WORK_GRACE_S:g} s "
+                                         f"grace); the connection to {_where(self.target)} is lost or stuck: {cause}",
+                                         _FIX))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

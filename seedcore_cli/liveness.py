@@ -1,0 +1,134 @@
+"""Which part of a Ray cluster does not answer? Asked when a Ray call outlives its deadline.
+
+Ray blocks without a deadline when a process it needs is frozen (SIGSTOP, a hung host) or gone:
+`ray.init` through Ray Client waits for ever on a frozen GCS, a driver waits ~30 s on a frozen
+raylet, and every GCS look-up after connecting can do the same. The watchdog then needs a
+verdict that names the culprit. These probes give it in a second or two, without Ray: each asks
+one process for any gRPC answer (probe.answer_of) and tells a silent process (accepts the
+connection, says nothing) from a gone one (nothing listens).
+
+- driver mode: the GCS itself, then every alive node's raylet (found through the dashboard's
+  node summary, whose address the GCS records);
+- Ray Client: the Ray Client server (it answers PING itself), the GCS behind it (the server
+  answers a KV read from its own GCS connection before any session), then the raylets as above.
+
+`find_culprit(target, timeout)` -> the first component that does not answer, or None when every
+one answers (the cluster is slow, not stuck). Nothing here imports ray.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from typing import Mapping
+
+from seedcore_cli import auth, probe, state_api
+from seedcore_cli.errors import CannotConnect, SeedcoreError
+
+MODE_CLIENT = "client"
+PROBE_TIMEOUT_S = 1.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the cluster was reached, and how to talk to it."""
+
+    mode: str  # "driver" or "client"
+    host: str
+    port: int
+    tls: probe.TlsFiles | None = None
+    token_header: str | None = None
+    dashboard_url: str = ""  # when known (a live connection); else read from the GCS
+
+
+@dataclass(frozen=True)
+class Culprit:
+    component: str  # "GCS", "Ray Client server", "raylet"
+    where: str  # address (and node) of the silent component
+    answer: str  # probe.SILENT or probe.GONE
+
+    def describe(self) -> str:
+        verb = "does not answer (frozen or overloaded)" if self.answer == probe.SILENT else "is gone (nothing listens)"
+        return f"the {self.component} at {self.where} {verb}"
+
+
+def target_for(mode: str, host: str, port: int, tls: probe.TlsFiles | None, token_source: str,
+               environ: Mapping[str, str], dashboard_url: str = "") -> Target:
+    """The Target for a cluster reached at host:port (token: the one connect() settled on)."""
+    token = auth.find_token(environ) if token_source else None
+    if not dashboard_url and mode == MODE_CLIENT:
+        # Before a Ray Client session the dashboard (hence the raylets) is known only when named.
+        dashboard_url = environ.get(state_api.API_SERVER_ENV, "")
+    return Target(mode, host, port, tls, token.header if token else None, dashboard_url)
+
+
+def check_local_raylet(target: Target, where: str) -> None:
+    """Raise CannotConnect when a raylet on this machine (the one a driver attaches to) is silent."""
+    culprit = find_culprit(target, raylet_hosts=local_addresses())
+    if culprit is not None:
+        raise CannotConnect(f"cannot connect to {where}: {culprit.describe()}",
+                            "resume or restart that process (or the node), then try again")
+
+
+def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
+                 raylet_hosts: frozenset[str] | None = None) -> Culprit | None:
+    """The first part of the cluster that does not answer within `timeout` per probe;
+    raylet_hosts: probe only the raylets on these addresses (default: every alive node's)."""
+    kwargs = {"tls": target.tls, "token_header": target.token_header}
+    dashboard = target.dashboard_url
+    if target.mode == MODE_CLIENT:
+        where = f"ray://{target.host}:{target.port}"
+        answer = probe.answer_of(target.host, target.port, probe.CLIENT_PING_METHOD, timeout,
+                                 request=b"\x08\x06", **kwargs)
+        if answer != probe.ANSWERS:
+            return Culprit("Ray Client server", where, answer)
+        answer, value = probe.client_kv_get(target.host, target.port, b"dashboard", b"dashboard", timeout, **kwargs)
+        if answer != probe.ANSWERS:
+            return Culprit("GCS", f"the cluster behind {where}", probe.SILENT)
+        dashboard = dashboard or value.decode(errors="replace")
+    else:
+        where = f"{target.host}:{target.port}"
+        answer = probe.answer_of(target.host, target.port, probe.GCS_ALIVE_METHOD, timeout, **kwargs)
+        if answer != probe.ANSWERS:
+            return Culprit("GCS", where, answer)
+        if not dashboard:
+            recorded = probe.gcs_kv_get(target.host, target.port, b"dashboard", b"dashboard", timeout, **kwargs)
+            dashboard = (recorded or b"").decode(errors="replace")
+    return _silent_raylet(dashboard, target, timeout, raylet_hosts) if dashboard else None
+
+
+def local_addresses() -> frozenset[str]:
+    """This machine's IP addresses: a driver attaches to the raylet on one of them."""
+    import psutil
+
+    found = {"127.0.0.1", "localhost"}
+    for addresses in psutil.net_if_addrs().values():
+        found.update(entry.address for entry in addresses if entry.family.name in ("AF_INET", "AF_INET6"))
+    return frozenset(found)
+
+
+def _silent_raylet(dashboard: str, target: Target, timeout: float,
+                   hosts: frozenset[str] | None) -> Culprit | None:
+    """The first alive node whose raylet does not answer (all probed at once)."""
+    url = dashboard if "://" in dashboard else f"http://{dashboard}"
+    try:
+        payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=timeout,
+                                     source="the GCS", envelope=False)
+        nodes = [entry.get("raylet") or {} for entry in (payload.get("data") or {}).get("summary") or []]
+    except (SeedcoreError, AttributeError, TypeError):
+        return None  # no node list: the raylets cannot be named
+    raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
+                str(node.get("nodeId") or "")[:8]) for node in nodes if node.get("state") == "ALIVE"]
+    raylets = [(host, port, node) for host, port, node in raylets
+               if host and port and (hosts is None or host in hosts)]
+    if not raylets:
+        return None
+    with ThreadPoolExecutor(max_workers=min(8, len(raylets))) as pool:
+        answers = list(pool.map(lambda r: probe.answer_of(r[0], r[1], probe.RAYLET_LIVENESS_METHOD, timeout,
+                                                          tls=target.tls, token_header=target.token_header),
+                                raylets))
+    for (host, port, node), answer in zip(raylets, answers):
+        if answer != probe.ANSWERS:
+            return Culprit("raylet", f"{host}:{port} (node {node})", answer)
+    return None
