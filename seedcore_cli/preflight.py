@@ -70,8 +70,10 @@ def check_reachable(mode: str, host: str, port: int, origin: str, recorded: bool
         # 6379, say) would otherwise leave ray.init hanging for minutes.
         raise Unreachable(
             f"{host}:{port} ({origin}) accepts connections but gave no Ray answer within "
-            f"{PROBE_TIMEOUT_S:g} s",
-            "check that it is a Ray GCS (default 6379) or Ray Client (10001) port and that the head is not overloaded",
+            f"{PROBE_TIMEOUT_S:g} s: a frozen or overloaded {'Ray Client server' if mode == MODE_CLIENT else 'GCS'}, "
+            "or not a Ray port",
+            "check that it is a Ray GCS (default 6379) or Ray Client (10001) port, and that its process runs "
+            "(not stopped, not overloaded)",
         )
     return spoken
 

@@ -64,7 +64,7 @@ DEFAULT_WORK_S = 30.0
 
 
 def connects(*, start_local: bool = False, tolerate_failure: bool = False,
-             work_seconds: float | None = None) -> Callable:
+             work_seconds: float | None = None, connect_seconds: float | None = None) -> Callable:
     """Declare that a command works on the cluster; connect once before its body runs.
 
     start_local: with nothing configured and no cluster running, start seedcore's local cluster
@@ -72,6 +72,8 @@ def connects(*, start_local: bool = False, tolerate_failure: bool = False,
     the command anyway (diagnose reports it) instead of exiting 3. The body runs under a
     watchdog (deadline.Watchdog): it may take its `--timeout` (else `work_seconds`, else
     DEFAULT_WORK_S) plus a grace before the process ends with exit 3 and the silent component named.
+    connect_seconds: wait at most this long for a slow connection (diagnose: its own budget),
+    whatever the connect timeout says.
     """
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)  # Typer reads the wrapped signature: the options stay the command's
@@ -79,12 +81,12 @@ def connects(*, start_local: bool = False, tolerate_failure: bool = False,
             app_state = state(params["ctx"])
             namespace = one_namespace(app_state.namespace, params.get("namespace"))
             connect_once(app_state, namespace, start_local=start_local and not params.get("dry_run"),
-                         tolerate_failure=tolerate_failure)
+                         tolerate_failure=tolerate_failure, wait_at_most=connect_seconds)
             if app_state.connection is None:  # diagnose without a connection: its checks are bounded
                 return command(**params)
             from seedcore_cli.deadline import Watchdog
 
-            seconds = params.get("timeout") or work_seconds or DEFAULT_WORK_S
+            seconds = work_seconds or params.get("timeout") or DEFAULT_WORK_S
             with Watchdog(seconds, app_state.connection.liveness_target(), _report) as app_state.watchdog:
                 return command(**params)
 
@@ -102,7 +104,8 @@ def one_namespace(before: str | None, after: str | None) -> str | None:
     return after if after is not None else before
 
 
-def connect_once(app_state: AppState, namespace: str | None, start_local: bool, tolerate_failure: bool) -> None:
+def connect_once(app_state: AppState, namespace: str | None, start_local: bool, tolerate_failure: bool,
+                 wait_at_most: float | None = None) -> None:
     from seedcore_cli import connection, deadline, settings  # imports ray only when connecting
 
     try:
@@ -122,7 +125,7 @@ def connect_once(app_state: AppState, namespace: str | None, start_local: bool, 
             app_state.connection = deadline.connect_within(
                 lambda on_target: connection.connect(app_state.settings, start_local=start_local,
                                                      connect_timeout=budget, progress=note, on_target=on_target),
-                budget, progress=note, on_abandon=connection.release_stderr)
+                min(budget, wait_at_most or budget), progress=note, on_abandon=connection.release_stderr)
         finally:
             if app_state.verbose and connection.ray_output().strip():
                 message(app_state.consoles, "Ray said while connecting:\n" + connection.ray_output().rstrip())

@@ -14,7 +14,9 @@ from seedcore_cli.cli.output import OutputFormat, OutputOption, message, print_j
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
-@connects(tolerate_failure=True)
+# diagnose reports within ~20 s whatever the cluster does: a connection still not made after
+# 8 s is a finding (its checks each have their own bound).
+@connects(tolerate_failure=True, work_seconds=12.0, connect_seconds=8.0)
 def diagnose(
     ctx: typer.Context,
     namespace: NamespaceOption = None,

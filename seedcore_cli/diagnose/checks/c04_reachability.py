@@ -3,7 +3,7 @@ a port that answers in the wrong protocol for the scheme gets the right port as 
 
 from __future__ import annotations
 
-from seedcore_cli import auth, connection, probe, tls
+from seedcore_cli import auth, connection, liveness, probe, tls
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
@@ -38,6 +38,16 @@ def reachability(ctx: Context) -> CheckResult:
         header = _token_header(ctx)
         if header:
             spoken = probe.protocol_of(host, port, ctx.timeout, token_header=header, tls=tls_files)
+    # Answering is not enough: a frozen GCS behind a Ray Client server, or a frozen raylet,
+    # blocks Ray itself; name the silent process.
+    culprit = liveness.find_culprit(liveness.target_for(
+        ctx.mode, host, port, tls_files, "token" if _token_header(ctx) else "", ctx.inputs.env,
+        ctx.connection.dashboard_url if ctx.connection is not None else (
+            f"http://{spoken.dashboard}" if spoken.dashboard else "")), min(1.0, ctx.timeout))
+    if culprit is not None:
+        return fail(ID, f"{what} {host}:{port} answers, but {culprit.describe()}",
+                    "resume or restart that process (or its node); Ray blocks on it",
+                    details=((what, f"{host}:{port}"), (culprit.component, culprit.where)))
     speaks = "client" if ctx.mode == connection.MODE_CLIENT else "gcs"
     details.append((what, f"{host}:{port} answers ({speaks})"))
     parts = [f"{what} {host}:{port} answers"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from seedcore_cli import connection as connection_mod
-from seedcore_cli import ray_compat
+from seedcore_cli import deadline, ray_compat
 from seedcore_cli.diagnose.context import Context, RaySession
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip, warn
 from seedcore_cli.diagnose.registry import check
@@ -21,8 +21,8 @@ CONFLICT_HINT = ("make seedcore's connect() the process's one ray.init: remove t
 
 def detect_session() -> RaySession | None:
     """The Ray connection this process holds, if any, without creating one (or importing ray)."""
-    if "ray" not in sys.modules:
-        return None
+    if "ray" not in sys.modules or deadline.abandoned():
+        return None  # (abandoned: a connect() is still blocked inside ray.init; Ray's state is not to be asked)
     from ray.util import client as ray_client
 
     contexts = ray_compat.client_contexts()
