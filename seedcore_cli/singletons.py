@@ -1,7 +1,8 @@
 """SeedCore's cluster-wide singleton actors: `miss_tracker`, `shared_cache`, `mw`.
 
-Each is a detached named actor in the target namespace, created with `num_cpus=0` (a bootstrap
-fits on a 1-CPU cluster), and answers `ping()`.
+Each is a detached named actor in the target namespace, created with the singleton options
+(`organism.options`: 0.01 CPU and restarts without limit unless the organism config's
+`defaults.singleton` says otherwise), and answers `ping()`.
 
 - `miss_tracker` (MissTracker): `incr(item_id)`, `get_top_n(n)`
 - `shared_cache` (SharedCache): `get(key)`, `set(key, value)`, `delete(key)`, `get_all()`
@@ -11,6 +12,8 @@ fits on a 1-CPU cluster), and answers `ping()`.
 Public API (the classes are plain Python; `ray.remote` wraps them only when actors are created):
 
 - `SINGLETONS`: name -> expected class name.
+- `specs(options=None) -> list[ActorSpec]`: the three, with `options` (an ActorOptions; None: the
+  built-in singleton options).
 - `ensure(connection, dry_run=False, timeout=..., namespace=None) -> list[ActorReport]`: get or create all three;
   idempotent, race-safe between processes; raises `ActorConflict` (exit 1) when a name is held by
   another class, before creating anything.
@@ -39,6 +42,7 @@ from seedcore_cli.organism.base import (
 
 if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
+    from seedcore_cli.organism.options import ActorOptions
 
 MW_MAX_ITEMS = 10_000
 
@@ -108,8 +112,8 @@ _CLASSES: dict[str, type] = {"miss_tracker": MissTracker, "shared_cache": Shared
 assert SINGLETONS == {name: cls.__name__ for name, cls in _CLASSES.items()}, "names.SINGLETONS is stale"
 
 
-def specs() -> list[ActorSpec]:
-    return [ActorSpec(name, KIND_SINGLETON, cls) for name, cls in _CLASSES.items()]
+def specs(options: "ActorOptions | None" = None) -> list[ActorSpec]:
+    return [ActorSpec(name, KIND_SINGLETON, cls, options=options) for name, cls in _CLASSES.items()]
 
 
 def ensure(connection: "Connection", dry_run: bool = False, timeout: float = CREATE_TIMEOUT_S,

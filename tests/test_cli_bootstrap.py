@@ -38,11 +38,15 @@ def test_fresh_bootstrap_creates_exactly_the_organism_and_a_rerun_creates_nothin
         + [(a, "agent", "Agent", "created", "ALIVE") for a in DEFAULT_AGENTS])
     assert "9 actor(s) created, 0 already existed" in result.stderr
 
-    # Ray's view: exactly these actors, all ALIVE, detached, zero CPUs, where seedcore says.
+    # Ray's view: exactly these actors, all ALIVE, detached, with SeedCore's fractional CPUs (0.01
+    # for singletons and organs, 0.02 for agents), where seedcore says.
     rows = state_actors(ray_cluster, namespace, alive_only=False)
     assert {name: row.class_name for name, row in rows.items()} == DEFAULT_CLASSES
     assert all(row.state == "ALIVE" and row.is_detached for row in rows.values())
-    assert all(row.required_resources.get("CPU", 0) == 0 for row in rows.values())
+    assert {name: row.required_resources for name, row in rows.items()} == {
+        name: {"CPU": 0.02 if cls == "Agent" else 0.01} for name, cls in DEFAULT_CLASSES.items()}
+    assert all(a["options"]["max_restarts"] == -1 and a["options"]["lifetime"] == "detached"
+               for a in report["actors"])
     by_name = {a["name"]: a for a in report["actors"]}
     assert {n: (r.actor_id, r.node_id) for n, r in rows.items()} == {
         n: (a["actor_id"], a["node_id"]) for n, a in by_name.items()}

@@ -7,6 +7,7 @@ Pure parsing, no Ray: `bootstrap` validates while parsing flags, before connecti
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -49,8 +50,13 @@ def test_a_good_file_parses_with_agent_names(tmp_path):
     path.write_text(document(GOOD, "- {id: act, type: Actuator, agent_count: 0}"))
     cfg = config.load(path, environ={})
     first, second = cfg.organs
-    assert first == config.OrganSpec("cognitive_organ_1", "Cognitive", 2, "Reasoning",
-                                     ("general_query", "planning"))
+    agent_options = config.ActorOptions.builtin("agent")
+    assert first == config.OrganSpec(
+        "cognitive_organ_1", "Cognitive",
+        tuple(config.AgentSpec(f"cognitive_organ_1_agent_{i}", "cognitive_organ_1", None, agent_options)
+              for i in range(2)),
+        "Reasoning", ("general_query", "planning"), config.ActorOptions.builtin("organ"))
+    assert first.agent_count == 2 and first.agents[0].specialization is None
     assert first.agent_ids == ("cognitive_organ_1_agent_0", "cognitive_organ_1_agent_1")
     assert second.agent_ids == () and second.description == "" and second.task_types == ()
     assert cfg.source == str(path)
@@ -87,6 +93,8 @@ BAD_CONFIGS = {
     "tab-indent": ("seedcore:\n\torganism: {}\n", "YAML syntax error", "line 2"),
     "empty-file": ("", "document", "empty"),
     "top-not-mapping": ("- a\n- b\n", "document (line 1)", "expected a mapping with seedcore, got a list"),
+    "neither-format": ("seedcore:\n  organism: {defaults: {}}\n", "seedcore.organism (line 2)",
+                       "missing required key 'organ_types' (or SeedCore's 'organs')"),
     "unknown-top-key": ("seedcore:\n  organism:\n    organ_types: []\nextra: 1\n", "extra (line 4)", "unknown key 'extra'"),
     "missing-organism": ("seedcore: {}\n", "seedcore", "missing required key 'organism'"),
     "missing-organ-types": ("seedcore:\n  organism: {}\n", "seedcore.organism", "missing required key 'organ_types'"),
@@ -125,6 +133,67 @@ BAD_CONFIGS = {
                               "seedcore.organism.organ_types[1].id", "clashes with an agent of organ 'a'"),
     "bad-task-types": (document("- {id: b, type: Utility, agent_count: 1, task_types: [ok, '']}"),
                        "seedcore.organism.organ_types[0].task_types[1]", "non-empty string"),
+    "long-agent-name": (document(f"- {{id: {'o' * 60}, type: Utility, agent_count: 1}}"),
+                        "seedcore.organism.organ_types[0].id", f"agent name '{'o' * 60}_agent_0' is not a valid"),
+    # actor options
+    "bad-num-cpus": (document("- {id: b, type: Utility, agent_count: 1, agent_options: {num_cpus: lots}}"),
+                     "seedcore.organism.organ_types[0].agent_options.num_cpus (line 4)",
+                     "num_cpus must be a number >= 0, got a string ('lots')"),
+    "tiny-num-cpus": (document("- {id: b, type: Utility, agent_count: 1, organ_options: {num_cpus: 0.00001}}"),
+                      "seedcore.organism.organ_types[0].organ_options.num_cpus", "below Ray's smallest amount (0.0001)"),
+    "unknown-option": (document("- {id: b, type: Utility, agent_count: 1, organ_options: {cpus: 1}}"),
+                       "seedcore.organism.organ_types[0].organ_options.cpus", "unknown key 'cpus' (allowed: num_cpus,"),
+    "bad-placement": (document("- {id: b, type: Utility, agent_count: 1, agent_options: {placement: pack}}"),
+                      "seedcore.organism.organ_types[0].agent_options.placement",
+                      "unknown placement 'pack' (one of: default, spread)"),
+    "bad-memory": (document("- {id: b, type: Utility, agent_count: 1, agent_options: {memory: 12XB}}"),
+                   "seedcore.organism.organ_types[0].agent_options.memory", "memory '12XB' is not a size"),
+    "cpu-in-resources": (document("- {id: b, type: Utility, agent_count: 1, agent_options: {resources: {CPU: 1}}}"),
+                         "seedcore.organism.organ_types[0].agent_options.resources.CPU",
+                         "'CPU' is not a custom resource: use num_cpus instead"),
+    "bad-resource-amount": (document("- {id: b, type: Utility, agent_count: 1, agent_options: {resources: {arm: -1}}}"),
+                            "seedcore.organism.organ_types[0].agent_options.resources.arm",
+                            "resource 'arm' must be a finite number >= 0, got -1"),
+    "restarts-below-minus-one": (document("- {id: b, type: Utility, agent_count: 1, organ_options: {max_restarts: -2}}"),
+                                 "seedcore.organism.organ_types[0].organ_options.max_restarts",
+                                 "max_restarts must be -1 (without limit), 0 or more, got -2"),
+    "options-not-mapping": (document("- {id: b, type: Utility, agent_count: 1, agent_options: [1]}"),
+                            "seedcore.organism.organ_types[0].agent_options", "expected a mapping with num_cpus"),
+    "unknown-defaults-kind": ("seedcore:\n  organism:\n    defaults: {agents: {num_cpus: 1}}\n    organ_types:\n"
+                              "      - {id: b, type: Utility, agent_count: 1}\n",
+                              "seedcore.organism.defaults.agents (line 3)", "unknown key 'agents' (allowed: organ, agent, singleton)"),
+    "bad-default-value": ("seedcore:\n  organism:\n    defaults: {singleton: {max_task_retries: x}}\n    organ_types:\n"
+                          "      - {id: b, type: Utility, agent_count: 1}\n",
+                          "seedcore.organism.defaults.singleton.max_task_retries", "must be a whole number"),
+    # SeedCore's organs[] format
+    "both-formats": ("seedcore:\n  organism:\n    organ_types: [{id: a, type: Utility, agent_count: 1}]\n"
+                     "    organs: [{id: b}]\n", "seedcore.organism.organs (line 4)",
+                     "give organ_types (seedcore's format) or organs (SeedCore's), not both"),
+    "seedcore-missing-specialization": ("organs:\n  - id: a\n    agents: [{count: 1}]\n", "organs[0].agents[0] (line 3)",
+                                        "missing required key 'specialization'"),
+    "seedcore-same-specialization": ("organs:\n  - id: a\n    agents:\n      - {specialization: x}\n"
+                                     "      - {specialization: X, count: 2}\n", "organs[0].agents[1] (line 5)",
+                                     "agent name 'a_x_0' is made twice: by organs[0].agents[0] and by organs[0].agents[1]"),
+    "seedcore-agent-clashes-across-organs": (
+        "organs:\n  - {id: a, agents: [{specialization: b_c}]}\n  - {id: a_b, agents: [{specialization: c}]}\n",
+        "organs[1].agents[0] (line 3)", "agent name 'a_b_c_0' is made twice: by organs[0].agents[0] and by organs[1].agents[0]"),
+    "seedcore-organ-clashes-with-agent": (
+        "organs:\n  - {id: a, agents: [{specialization: b}]}\n  - {id: a_b_0}\n",
+        "organs[1].id (line 3)", "organ id 'a_b_0' clashes with an agent of organ 'a' (organs[0].agents[0]; "
+                                 "agents are named {organ_id}_{specialization}_{i}, lower-cased)"),
+    "seedcore-invalid-agent-name": ("organs:\n  - {id: a, agents: [{specialization: safety.guard}]}\n",
+                                    "organs[0].agents[0].specialization (line 2)",
+                                    "agent name 'a_safety.guard_0' is not a valid actor name"),
+    "seedcore-bad-behaviors": ("organs:\n  - {id: a, agents: [{specialization: s, behaviors: chat}]}\n",
+                               "organs[0].agents[0].behaviors", "behaviors must be a list, got a string ('chat')"),
+    "seedcore-bad-count": ("organs:\n  - {id: a, agents: [{specialization: s, count: -1}]}\n",
+                           "organs[0].agents[0].count", "count must not be negative, got -1"),
+    "seedcore-too-many-in-one-organ": (
+        "organs:\n  - id: a\n    agents: [{specialization: s, count: 60}, {specialization: t, count: 60}]\n",
+        "organs[0].agents (line 3)", "120 agents in one organ is too many (at most 100)"),
+    "seedcore-unknown-type": ("organs:\n  - {id: a, type: Sensor}\n", "organs[0].type", "unknown organ type 'Sensor'"),
+    "seedcore-entry-options": ("organs:\n  - {id: a, agents: [{specialization: s, options: {num_gpus: -1}}]}\n",
+                               "organs[0].agents[0].options.num_gpus", "num_gpus must be a finite number >= 0"),
 }
 
 
@@ -164,3 +233,53 @@ def test_non_utf8_is_a_config_error(tmp_path):
     path.write_bytes("seedcore: {organism: {organ_types: [{id: caf\xe9}]}}".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         config.load(path, environ={})
+
+
+# --- SeedCore's organs[] format ---------------------------------------------------------------
+
+FIXTURE = Path(__file__).parent / "fixtures" / "organism_seedcore_format.yaml"
+
+
+def test_seedcore_format_names_agents_by_specialization_and_keeps_their_options():
+    cfg = config.load(FIXTURE, environ={"SEEDCORE_AGENT_CPU": "0.05"})
+    sensing, relay = cfg.organs
+    assert (sensing.id, sensing.type, relay.id, relay.type) == (
+        "sensing_organ", "Cognitive", "relay_organ", "Utility")  # no type: Utility
+    assert [(a.name, a.specialization, a.organ_id) for a in cfg.agents()] == [
+        ("sensing_organ_vision_scout_0", "VISION_SCOUT", "sensing_organ"),
+        ("sensing_organ_vision_scout_1", "VISION_SCOUT", "sensing_organ"),
+        ("sensing_organ_note_taker_0", "note_taker", "sensing_organ"),
+        ("relay_organ_relay_0", "Relay", "relay_organ")]
+    assert cfg.names() == ("sensing_organ", "relay_organ", *cfg.agent_names())
+    assert sensing.agent_ids == cfg.agent_names()[:3] and sensing.agent_count == 3
+    scout, _, notes, relay_agent = cfg.agents()
+    # defaults.agent (0.03) beats SEEDCORE_AGENT_CPU (0.05); an entry's options beat both.
+    assert (scout.options.num_cpus, scout.options.source("num_cpus")) == (0.03, "config defaults.agent")
+    assert (notes.options.num_cpus, notes.options.max_restarts, notes.options.max_task_retries) == (0.04, 2, 1)
+    assert notes.options.source("max_restarts") == "config organs[0].agents[1].options"
+    assert relay_agent.options.placement == "spread" and relay_agent.options.source("placement") == (
+        "config organs[1].agent_options")
+    assert relay.options.memory == 64 * 2**20 and relay.options.source("memory") == "config organs[1].organ_options"
+    options = cfg.options_by_name()
+    assert list(options)[:3] == ["miss_tracker", "shared_cache", "mw"] and len(options) == 3 + 2 + 4
+    assert options["relay_organ"] == ("organ", relay.options) and options["mw"] == ("singleton", cfg.singleton_options)
+
+
+def test_seedcore_format_notes_what_it_ignores():
+    cfg = config.load(FIXTURE, environ={})
+    assert cfg.notes == (
+        "seedcore.organism.settings (line 5): SeedCore's global settings, accepted and ignored by seedcore",
+        "seedcore.organism.topology (line 29): SeedCore's agent topology, accepted and ignored by seedcore",
+        "seedcore.organism.organs[].agents[]: class, behaviors and behavior_config (in 1 entry) describe "
+        "SeedCore's own agents; seedcore creates its own Agent actors and ignores them")
+    assert config.load(None, environ={}).notes == ()
+
+
+def test_seedcore_format_at_the_top_level_of_the_file():
+    cfg = config.parse("settings: {x: 1}\norgans:\n  - id: solo\n    agents: [{specialization: Worker, count: 2}, "
+                       "{specialization: idle, count: 0}]\n  - {id: empty}\n", "top.yaml", environ={})
+    assert [organ.id for organ in cfg.organs] == ["solo", "empty"]
+    assert cfg.agent_names() == ("solo_worker_0", "solo_worker_1") and cfg.organs[1].agents == ()
+    assert cfg.notes == ("settings (line 1): SeedCore's global settings, accepted and ignored by seedcore",)
+    with pytest.raises(ConfigError, match=r"^top.yaml: organs\[0\].agents\[0\].count \(line 1\): count must be"):
+        config.parse("organs: [{id: a, agents: [{specialization: s, count: x}]}]\n", "top.yaml", environ={})

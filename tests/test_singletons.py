@@ -105,8 +105,8 @@ def test_ensure_creates_detached_actors_once_and_they_work(ray_cluster, namespac
     rows = state_actors(ray_cluster, namespace)
     assert {name: (row.class_name, row.is_detached, row.required_resources.get("CPU", 0))
             for name, row in rows.items()} == {
-        "miss_tracker": ("MissTracker", True, 0), "shared_cache": ("SharedCache", True, 0),
-        "mw": ("MwStore", True, 0)}
+        "miss_tracker": ("MissTracker", True, 0.01), "shared_cache": ("SharedCache", True, 0.01),
+        "mw": ("MwStore", True, 0.01)}
     assert {r.name: r.actor_id for r in first} == {name: row.actor_id for name, row in rows.items()}
 
     again = singletons.ensure(conn)

@@ -7,17 +7,21 @@ while the flags were parsed.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from seedcore_cli.cli.context import connects, state
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.organism import SINGLETON_NAMES, manager, progress
-from seedcore_cli.cli.output import message, render
+from seedcore_cli.cli.output import Consoles, message, print_json, print_table
 from seedcore_cli.errors import EXIT_FAILED
 
-COLUMNS = ["name", "kind", "class", "action", "state", "node"]
+if TYPE_CHECKING:
+    from seedcore_cli.organism.manager import BootstrapResult, OrganismManager
+
+COLUMNS = ["name", "kind", "class", "action", "state", "node", "options"]
+CAPACITY_COLUMNS = ["resource", "asked", "to create", "available", "total"]
 
 
 @connects(start_local=True)
@@ -28,7 +32,7 @@ def bootstrap(
     singletons_only: Annotated[bool, typer.Option(
         "--singletons-only", help=f"Only {SINGLETON_NAMES}.")] = False,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Connect and report what would be created; create nothing.")] = False,
+        "--dry-run", help="Connect and report what would be created (options, capacity); create nothing.")] = False,
     timeout: Annotated[float, typer.Option(
         "--timeout", min=1.0, help="Seconds to wait for the actors to come up.")] = 120.0,
     output: OutputOption = OutputFormat.table,
@@ -36,18 +40,53 @@ def bootstrap(
     """Bring the SeedCore organism up: singletons, organs and agents (idempotent)."""
     consoles = state(ctx).consoles
     organism = manager(ctx, loaded_config(ctx))
+    if state(ctx).verbose:
+        explain_options(consoles, organism, singletons_only)
     with progress(consoles, "Starting actors") as on_progress:
         result = organism.initialize(singletons_only=singletons_only, dry_run=dry_run, timeout=timeout,
                                      progress=on_progress)
-    rows = [(r.name, r.kind, r.class_name, r.action, r.state, r.node) for r in result.actors]
-    render(consoles, output, result.to_dict(), COLUMNS, rows)
-    if dry_run:
+    show(consoles, output, result)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def explain_options(consoles: Consoles, organism: "OrganismManager", singletons_only: bool) -> None:
+    """-v: what the config accepted and ignored, and where each actor's option values came from."""
+    from seedcore_cli.organism.capacity import names_phrase
+    from seedcore_cli.organism.options import spec_options
+
+    for note in organism.config.notes:
+        message(consoles, f"Note: {note}")
+    groups: dict = {}
+    for spec in organism.specs(singletons_only):
+        groups.setdefault(spec_options(spec), []).append(spec.name)
+    for options, names in groups.items():
+        message(consoles, f"options of {names_phrase(names)}: {options.describe_sources()}")
+
+
+def show(consoles: Consoles, output: OutputFormat, result: "BootstrapResult") -> None:
+    """The actors (and, for a dry run, the capacity plan) on stdout; the summary on stderr."""
+    plan = result.capacity_plan
+    if output == OutputFormat.json:
+        print_json(result.to_dict())
+    else:
+        options = {name: opts.summary() for name, opts in result.options.items()}
+        print_table(consoles, COLUMNS, [(r.name, r.kind, r.class_name, r.action, r.state, r.node,
+                                         options.get(r.name, "")) for r in result.actors])
+        if result.dry_run and plan is not None:
+            from seedcore_cli.organism.options import format_quantity
+
+            print_table(consoles, CAPACITY_COLUMNS, [
+                (line.resource, *(format_quantity(line.resource, amount) for amount in
+                                  (line.asked, line.to_create, line.available, line.total)))
+                for line in plan.resources], title="Capacity: asked vs offered")
+    if result.dry_run:
         summary = f"Dry run: {result.count('would create')} actor(s) would be created"
     else:
         summary = f"{result.count('created')} actor(s) created"
     message(consoles, f"{summary}, {result.count('exists')} already existed, in namespace {result.namespace}.")
+    for shortfall in plan.shortfalls if plan is not None else ():
+        message(consoles, f"Would not fit: {shortfall}", "red")
     for report in result.actors:
         if not report.ok:
             message(consoles, f"{report.name}: {report.state} {report.error}".rstrip(), "red")
-    if not result.ok:
-        raise typer.Exit(EXIT_FAILED)

@@ -1,6 +1,9 @@
 """The SeedCore organism on Ray: organs and agents as detached named actors.
 
-- `config`   the YAML schema and its validation (no ray import; the CLI uses it while parsing)
+- `config`   the organism config: loading, both accepted formats (no ray import; the CLI uses it
+             while parsing); `schema` validates them, `yamldoc` reads YAML with lines
+- `options`  each actor's Ray options: keys, precedence (config > env > built-in), their sources
+- `capacity` whether the organism fits on the cluster: the arithmetic (no ray import)
 - `base`     the Ray-free half: SeedcoreActor (the marker), probe(), ActorSpec, ActorReport
 - `actors`   the Organ and Agent actor classes (plain classes, wrapped with ray.remote lazily)
 - `actorutil` get-or-create, probing, node names, the State REST API: shared with `singletons`
@@ -8,6 +11,7 @@
 - `status`   collect(connection, config, timeout) -> OrganismStatus, for `organism status` and
              `diagnose`
 
-Importing this package imports nothing Ray-bound, nor do `config` and `base`; `actors`, `actorutil`, `manager` and `status`
-import ray and are imported by commands only after connect().
+Importing this package imports nothing Ray-bound, nor do `config`, `schema`, `yamldoc`, `options`,
+`capacity` and `base`; `actors`, `actorutil`, `manager` and `status` import ray and are imported
+by commands only after connect().
 """

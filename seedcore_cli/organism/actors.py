@@ -1,8 +1,9 @@
 """The Organ and Agent actor classes (plain classes; `ray.remote` wraps them at creation time).
 
-Agent (`{organ_id}_agent_{i}`): SeedCore-like state (role probabilities by organ type,
-capability, mem_util, tasks processed, and when it last finished a task); `execute_task(task)`
-does a small real piece of work (a hash chain over the task) and updates that state;
+Agent (`{organ_id}_agent_{i}`, or `{organ_id}_{specialization}_{i}` from SeedCore's config
+format): SeedCore-like state (its specialization, role probabilities by organ type, capability,
+mem_util, tasks processed, and when it last finished a task); `execute_task(task)` does a small
+real piece of work (a hash chain over the task) and updates that state;
 `get_status()` reports it, with `idle_s`: seconds since the last task (or since it started).
 No background thread refreshes anything: an agent stuck in a call simply does not answer, which
 `organism status` reports as unresponsive.
@@ -37,11 +38,13 @@ DEFAULT_TASK_TIMEOUT_S = 60.0
 class Agent(SeedcoreActor):
     """One SeedCore agent."""
 
-    def __init__(self, agent_id: str, organ_id: str, organ_type: str, creator: str = "") -> None:
+    def __init__(self, agent_id: str, organ_id: str, organ_type: str, specialization: str | None = None,
+                 creator: str = "") -> None:
         super().__init__(creator)
         self.agent_id = agent_id
         self.organ_id = organ_id
         self.organ_type = organ_type
+        self.specialization = specialization  # its role in SeedCore's format; None otherwise
         self.role_probs = dict(ROLE_PROBS.get(organ_type, {"E": 1 / 3, "S": 1 / 3, "O": 1 / 3}))
         self.capability = 0.5
         self.tasks_processed = 0
@@ -94,6 +97,7 @@ class Agent(SeedcoreActor):
             "agent_id": self.agent_id,
             "organ_id": self.organ_id,
             "organ_type": self.organ_type,
+            "specialization": self.specialization,
             "role_probs": dict(self.role_probs),
             "capability": self.capability,
             "mem_util": self.mem_util,

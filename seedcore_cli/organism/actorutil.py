@@ -53,6 +53,8 @@ from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil 
     probe_status,
 )
 
+from seedcore_cli.organism.options import spec_options
+
 if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
 
@@ -243,7 +245,7 @@ def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> Ac
 
 def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
            timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None) -> EnsureResult:
-    """Get or create each spec'd actor (detached, num_cpus=0) in `namespace`, concurrently.
+    """Get or create each spec'd actor (detached, with its spec's options) in `namespace`, concurrently.
 
     Raises ActorConflict, before creating anything, when a name is held by another class (and
     after creating, if another process won a race with another class). Actors that do not answer
@@ -335,7 +337,7 @@ def _create_and_probe(remote_cls: Any, spec: ActorSpec, namespace: str, token: s
     other process's actor is taken (the probe reports it as existing, not created)."""
     try:
         handles[spec.name] = remote_cls.options(
-            name=spec.name, namespace=namespace, lifetime="detached", get_if_exists=True, num_cpus=0,
+            name=spec.name, namespace=namespace, get_if_exists=True, **spec_options(spec).to_ray_options(),
         ).remote(creator=token, **dict(spec.kwargs))
         return handles[spec.name].__ray_call__.remote(probe)
     except ValueError as err:

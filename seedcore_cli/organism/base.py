@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seedcore_cli.organism.options import ActorOptions
 
 CREATE_TIMEOUT_S = 120.0
 
@@ -74,12 +77,14 @@ def is_seedcore(info: dict | None) -> bool:
 
 @dataclass(frozen=True)
 class ActorSpec:
-    """One detached named actor seedcore wants: its name, kind, class and constructor kwargs."""
+    """One detached named actor seedcore wants: its name, kind, class, constructor kwargs and Ray
+    options (`organism.options.ActorOptions`; None: the built-in ones of its kind)."""
 
     name: str
     kind: str
     cls: type
     kwargs: tuple[tuple[str, Any], ...] = ()
+    options: "ActorOptions | None" = None
 
     @property
     def class_name(self) -> str:

@@ -1,90 +1,124 @@
-"""The organism config: SeedCore's YAML schema, loaded and validated before anything is created.
+"""The organism config: SeedCore's YAML, loaded and validated before anything is created.
+
+Two formats are accepted. seedcore's own (`organ_types`), one entry per organ:
 
 ```yaml
 seedcore:
   organism:
+    defaults:                      # optional: options for every organ / agent / singleton
+      organ:     {num_cpus: 0.01, max_restarts: -1}
+      agent:     {num_cpus: 0.02, max_restarts: -1}
+      singleton: {num_cpus: 0.01, max_restarts: -1}
     organ_types:
       - id: cognitive_organ_1
-        type: Cognitive          # Cognitive | Actuator | Utility
+        type: Cognitive            # Cognitive | Actuator | Utility
         description: Reasoning and planning
-        agent_count: 1
+        agent_count: 4             # agents cognitive_organ_1_agent_0 .. _3
         task_types: [general_query, planning]
+        organ_options: {memory: 256MiB}
+        agent_options: {num_cpus: 0.5, resources: {robot_arm: 1}, placement: spread, max_restarts: 3}
 ```
+
+and SeedCore's (`organs`, as in SeedCore's config/organism.yaml), either under
+`seedcore.organism` or at the top level of the file:
+
+```yaml
+seedcore:                          # or: organs / settings / defaults at the top level
+  organism:
+    settings: {...}                # SeedCore's; accepted and ignored (a note under -v)
+    topology: {...}                # SeedCore's; accepted and ignored (a note under -v)
+    organs:
+      - id: utility_organ
+        type: Utility              # optional, default Utility
+        description: Utility and generalist agents
+        organ_options: {...}       # optional, as above
+        agent_options: {...}       # optional: every agent of the organ
+        agents:
+          - specialization: GENERALIST   # its role; agents utility_organ_generalist_0 ..
+            count: 2                     # optional, default 1
+            options: {num_cpus: 0.05}    # optional: only this entry's agents
+            class: BaseAgent             # class, behaviors, behavior_config: SeedCore's own,
+            behaviors: [background_loop] # type-checked, then ignored (a note under -v)
+```
+
+A file holds `organ_types` or `organs`, not both. Agents of an `organs` entry are named
+`{organ_id}_{specialization}_{i}`, lower-cased, i from 0 for each entry, and carry their
+specialization (their role); organ ids and agent names must be valid actor names, unique across
+the organism (a clash names both places). The actor option keys, their precedence (an agents
+entry's `options` > the organ's > `defaults` > SeedCore's environment variables > built-in) and
+the environment variables are described in `organism.options`.
 
 Public API (no ray import here; the CLI validates configs while parsing flags):
 
 - `load(path=None, environ=None) -> OrganismConfig`: `path`, else `SEEDCORE_ORGANISM_CONFIG`, else
-  the packaged default (`seedcore_cli/config/defaults.yaml`). Raises `ConfigError` (exit 2) naming
-  the file, the place in the document (`seedcore.organism.organ_types[1].agent_count`, with its
-  line) and what is wrong; extra problems are counted in the hint.
-- `parse(text, source) -> OrganismConfig`: the same for a string.
-- `OrganismConfig.organs` (tuple of `OrganSpec`), `.agent_names()`, `.names()`.
+  the packaged default (`seedcore_cli/config/defaults.yaml`); `environ` (default os.environ) also
+  gives the options' environment variables. Raises `ConfigError` (exit 2) naming the file, the
+  place in the document (`seedcore.organism.organ_types[1].agent_count`, with its line) and what
+  is wrong, or the environment variable; extra problems are counted in the hint.
+- `parse(text, source, environ=None) -> OrganismConfig`: the same for a string.
+- `OrganismConfig`: `.organs` (tuple of `OrganSpec`), `.singleton_options`, `.notes` (what was
+  accepted and ignored), `.source`; `.agents()` (every `AgentSpec`), `.agent_names()`, `.names()`,
+  `.options_by_name()` (name -> (kind, ActorOptions), singletons included).
+- `OrganSpec`: id, type, agents (tuple of `AgentSpec`), description, task_types, options;
+  `.agent_count`, `.agent_ids`. `AgentSpec`: name, organ_id, specialization (None in the
+  organ_types format), options. `ActorOptions`: see `organism.options`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
-
-import yaml
+from typing import Mapping
 
 from seedcore_cli.errors import ConfigError
 from seedcore_cli.names import SINGLETONS
+from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.options import ActorOptions  # noqa: F401 - re-exported
+from seedcore_cli.organism.schema import (  # noqa: F401 - re-exported: config is the public face
+    DEFAULT_ORGAN_TYPE,
+    MAX_AGENTS_PER_ORGAN,
+    MAX_TOTAL_AGENTS,
+    NAME_RE,
+    ORGAN_TYPES,
+    RESERVED_NAMES,
+    ROLE_PROBS,
+    AgentSpec,
+    OrganSpec,
+    Schema,
+    agent_name,
+    specialized_agent_name,
+)
+from seedcore_cli.organism.yamldoc import Validator, read
 
 CONFIG_ENV = "SEEDCORE_ORGANISM_CONFIG"
 DEFAULT_SOURCE = "built-in default config (seedcore_cli/config/defaults.yaml)"
-
-ORGAN_TYPES = ("Cognitive", "Actuator", "Utility")
-# Role probabilities (Explorer, Specialist, Optimizer) of a new agent, by its organ's type.
-ROLE_PROBS: dict[str, dict[str, float]] = {
-    "Cognitive": {"E": 0.3, "S": 0.6, "O": 0.1},
-    "Actuator": {"E": 0.7, "S": 0.2, "O": 0.1},
-    "Utility": {"E": 0.2, "S": 0.3, "O": 0.5},
-}
-MAX_AGENTS_PER_ORGAN = 100
-MAX_TOTAL_AGENTS = 500
-# Names Ray accepts and that stay readable in tables and shells.
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
-# The singleton actors' names: no organ or agent may take them.
-RESERVED_NAMES = tuple(SINGLETONS)
-
-_ORGAN_KEYS = ("id", "type", "description", "agent_count", "task_types")
-_ORGAN_REQUIRED = ("id", "type", "agent_count")
-
-
-def agent_name(organ_id: str, index: int) -> str:
-    """SeedCore's agent naming: `{organ_id}_agent_{i}`, i from 0."""
-    return f"{organ_id}_agent_{index}"
-
-
-@dataclass(frozen=True)
-class OrganSpec:
-    id: str
-    type: str
-    agent_count: int
-    description: str = ""
-    task_types: tuple[str, ...] = ()
-
-    @property
-    def agent_ids(self) -> tuple[str, ...]:
-        return tuple(agent_name(self.id, i) for i in range(self.agent_count))
 
 
 @dataclass(frozen=True)
 class OrganismConfig:
     organs: tuple[OrganSpec, ...]
     source: str = DEFAULT_SOURCE
+    singleton_options: ActorOptions = field(default_factory=lambda: ActorOptions.builtin(KIND_SINGLETON))
+    notes: tuple[str, ...] = ()
+
+    def agents(self) -> tuple[AgentSpec, ...]:
+        return tuple(agent for organ in self.organs for agent in organ.agents)
 
     def agent_names(self) -> tuple[str, ...]:
-        return tuple(name for organ in self.organs for name in organ.agent_ids)
+        return tuple(agent.name for agent in self.agents())
 
     def names(self) -> tuple[str, ...]:
         """Every organ and agent actor name this config expects (not the singletons)."""
         return tuple(organ.id for organ in self.organs) + self.agent_names()
+
+    def options_by_name(self) -> dict[str, tuple[str, ActorOptions]]:
+        """name -> (kind, options) for every actor the organism needs, singletons first."""
+        found = {name: (KIND_SINGLETON, self.singleton_options) for name in SINGLETONS}
+        found.update({organ.id: (KIND_ORGAN, organ.options) for organ in self.organs})
+        found.update({agent.name: (KIND_AGENT, agent.options) for agent in self.agents()})
+        return found
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -104,7 +138,7 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
     chosen = resolve_path(path, environ)
     if chosen is None:
         text = resources.files("seedcore_cli").joinpath("config/defaults.yaml").read_text("utf-8")
-        return parse(text, DEFAULT_SOURCE)
+        return parse(text, DEFAULT_SOURCE, environ)
     if not chosen.exists():
         raise ConfigError(f"organism config {str(chosen)!r} does not exist",
                           f"give the path of an existing YAML file (or ${CONFIG_ENV})")
@@ -119,258 +153,14 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
     except OSError as err:
         raise ConfigError(f"cannot read organism config {str(chosen)!r}: {err.strerror or err}",
                           "check the path and its permissions") from None
-    return parse(text, str(chosen))
+    return parse(text, str(chosen), environ)
 
 
-def parse(text: str, source: str = "<string>") -> OrganismConfig:
-    """Parse and validate YAML text; `source` names the file in error messages."""
-    try:
-        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except _DuplicateKey as dup:
-        raise ConfigError(f"{source}: line {dup.line}: duplicate key {dup.key!r}",
-                          "each key may appear once per mapping") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{source}: YAML syntax error{_where(err)}: {_yaml_problem(err)}",
-                          "fix the YAML syntax (indentation, colons, quotes)") from None
-    validator = _Validator(source)
-    organs = validator.document(document)
-    if validator.problems:
-        first, *rest = validator.problems
-        hint = (f"{len(rest)} more problem(s) in the same file" if rest
-                else "see the organism config schema in the README")
-        raise ConfigError(first, hint)
-    return OrganismConfig(organs=tuple(organs), source=source)
-
-
-def _where(err: yaml.YAMLError) -> str:
-    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-
-
-def _yaml_problem(err: yaml.YAMLError) -> str:
-    parts = [getattr(err, "context", None), getattr(err, "problem", None)]
-    text = ", ".join(part for part in parts if part)
-    return text or str(err).splitlines()[0]
-
-
-# --- a SafeLoader that remembers lines and refuses duplicate keys ----------------------------
-
-
-class _Map(dict):
-    line: int = 0
-    lines: dict
-
-
-class _Seq(list):
-    line: int = 0
-    lines: list
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: Any, line: int) -> None:
-        super().__init__(key)
-        self.key, self.line = key, line
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
-    loader.flatten_mapping(node)
-    result = _Map()
-    result.line, result.lines = node.start_mark.line + 1, {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            seen = key in result
-        except TypeError:  # an unhashable key (a list or mapping)
-            raise yaml.constructor.ConstructorError(
-                None, None, "found an unhashable key", key_node.start_mark) from None
-        if seen:
-            raise _DuplicateKey(key, key_node.start_mark.line + 1)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
-    result = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.lines = [child.start_mark.line + 1 for child in node.value]
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
-# --- validation ------------------------------------------------------------------------------
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    return f"a string ({value!r})" if isinstance(value, str) else type(value).__name__
-
-
-@dataclass
-class _Validator:
-    source: str
-    problems: list[str] = field(default_factory=list)
-
-    def fail(self, place: str, line: int | None, problem: str) -> None:
-        at = f" (line {line})" if line else ""
-        self.problems.append(f"{self.source}: {place}{at}: {problem}")
-
-    def mapping(self, value: Any, place: str, line: int | None, allowed: tuple[str, ...],
-                required: tuple[str, ...]) -> dict | None:
-        if not isinstance(value, dict):
-            self.fail(place or "document", line, f"expected a mapping with {', '.join(required or allowed)}, "
-                                   f"got {_kind(value)}")
-            return None
-        lines = getattr(value, "lines", {})
-        for key in value:
-            if key not in allowed:
-                self.fail(f"{place}.{key}" if place else str(key), lines.get(key),
-                          f"unknown key {key!r} (allowed: {', '.join(allowed)})")
-        for key in required:
-            if key not in value:
-                self.fail(place or "document", getattr(value, "line", None) or line,
-                          f"missing required key {key!r}")
-        return value
-
-    def document(self, document: Any) -> list[OrganSpec]:
-        if document is None:
-            self.fail("document", None, "the document is empty; expected seedcore.organism.organ_types")
-            return []
-        root = self.mapping(document, "", 1, ("seedcore",), ("seedcore",))
-        if root is None or "seedcore" not in root:
-            return []
-        line = root.lines.get("seedcore")
-        seedcore = self.mapping(root["seedcore"], "seedcore", line, ("organism",), ("organism",))
-        if seedcore is None or "organism" not in seedcore:
-            return []
-        line = seedcore.lines.get("organism")
-        organism = self.mapping(seedcore["organism"], "seedcore.organism", line,
-                                ("organ_types",), ("organ_types",))
-        if organism is None or "organ_types" not in organism:
-            return []
-        return self.organ_types(organism["organ_types"], organism.lines.get("organ_types"))
-
-    def organ_types(self, items: Any, line: int | None) -> list[OrganSpec]:
-        place = "seedcore.organism.organ_types"
-        if not isinstance(items, list):
-            self.fail(place, line, f"expected a list of organs, got {_kind(items)}")
-            return []
-        if not items:
-            self.fail(place, line, "the list is empty; define at least one organ")
-            return []
-        organs: list[OrganSpec] = []
-        indexes: list[int] = []
-        seen_ids: dict[str, str] = {}
-        for index, item in enumerate(items):
-            item_place = f"{place}[{index}]"
-            item_line = items.lines[index] if hasattr(items, "lines") else None
-            organ = self.organ(item, item_place, item_line)
-            if organ is None:
-                continue
-            if organ.id in seen_ids:
-                self.fail(f"{item_place}.id", item.lines.get("id"),
-                          f"duplicate organ id {organ.id!r} (also {seen_ids[organ.id]})")
-                continue
-            seen_ids[organ.id] = item_place
-            organs.append(organ)
-            indexes.append(index)
-        self.name_clashes(organs, indexes, place)
-        total = sum(organ.agent_count for organ in organs)
-        if total > MAX_TOTAL_AGENTS:
-            self.fail(place, line, f"{total} agents in total is too many (at most {MAX_TOTAL_AGENTS})")
-        return organs
-
-    def organ(self, item: Any, place: str, line: int | None) -> OrganSpec | None:
-        organ = self.mapping(item, place, line, _ORGAN_KEYS, _ORGAN_REQUIRED)
-        if organ is None:
-            return None
-        lines = organ.lines
-        ok = all(key in organ for key in _ORGAN_REQUIRED)
-
-        organ_id = organ.get("id")
-        if "id" in organ:
-            if not isinstance(organ_id, str):
-                self.fail(f"{place}.id", lines.get("id"), f"id must be a string, got {_kind(organ_id)}")
-                ok = False
-            elif not NAME_RE.match(organ_id):
-                self.fail(f"{place}.id", lines.get("id"),
-                          f"{organ_id!r} is not a valid actor name (a letter, then letters, digits, "
-                          f"'_' or '-', at most 64 characters)")
-                ok = False
-            elif organ_id in RESERVED_NAMES:
-                self.fail(f"{place}.id", lines.get("id"),
-                          f"{organ_id!r} is reserved for a singleton actor ({', '.join(RESERVED_NAMES)})")
-                ok = False
-
-        organ_type = organ.get("type")
-        if "type" in organ and organ_type not in ORGAN_TYPES:
-            shown = repr(organ_type) if isinstance(organ_type, str) else _kind(organ_type)
-            self.fail(f"{place}.type", lines.get("type"),
-                      f"unknown organ type {shown} (one of: {', '.join(ORGAN_TYPES)})")
-            ok = False
-
-        count = organ.get("agent_count")
-        if "agent_count" in organ:
-            if isinstance(count, bool) or not isinstance(count, int):
-                self.fail(f"{place}.agent_count", lines.get("agent_count"),
-                          f"agent_count must be a whole number, got {_kind(count)}")
-                ok = False
-            elif count < 0:
-                self.fail(f"{place}.agent_count", lines.get("agent_count"),
-                          f"agent_count must not be negative, got {count}")
-                ok = False
-            elif count > MAX_AGENTS_PER_ORGAN:
-                self.fail(f"{place}.agent_count", lines.get("agent_count"),
-                          f"agent_count {count} is too large (at most {MAX_AGENTS_PER_ORGAN} per organ)")
-                ok = False
-
-        description = organ.get("description", "")
-        if description is None:
-            description = ""
-        if not isinstance(description, str):
-            self.fail(f"{place}.description", lines.get("description"),
-                      f"description must be a string, got {_kind(description)}")
-            ok = False
-
-        task_types = organ.get("task_types", [])
-        if task_types is None:
-            task_types = []
-        if not isinstance(task_types, list):
-            self.fail(f"{place}.task_types", lines.get("task_types"),
-                      f"task_types must be a list of strings, got {_kind(task_types)}")
-            ok = False
-        else:
-            for index, task_type in enumerate(task_types):
-                if not isinstance(task_type, str) or not task_type.strip():
-                    self.fail(f"{place}.task_types[{index}]", lines.get("task_types"),
-                              f"a task type must be a non-empty string, got {_kind(task_type)}")
-                    ok = False
-        if not ok:
-            return None
-        return OrganSpec(id=organ_id, type=organ_type, agent_count=count, description=description,
-                         task_types=tuple(task_types))
-
-    def name_clashes(self, organs: list[OrganSpec], indexes: list[int], place: str) -> None:
-        """An organ id must not equal another organ's agent name (`a_agent_0`)."""
-        agent_owner = {name: organ.id for organ in organs for name in organ.agent_ids}
-        for index, organ in zip(indexes, organs):
-            if organ.id in agent_owner:
-                self.fail(f"{place}[{index}].id", None,
-                          f"organ id {organ.id!r} clashes with an agent of organ "
-                          f"{agent_owner[organ.id]!r} (agents are named {{organ_id}}_agent_{{i}})")
+def parse(text: str, source: str = "<string>", environ: Mapping[str, str] | None = None) -> OrganismConfig:
+    """Parse and validate YAML text; `source` names the file in error messages; `environ` (default
+    os.environ) gives the actor options' environment variables."""
+    schema = Schema(Validator(source), os.environ if environ is None else environ)
+    parsed = schema.document(read(text, source))
+    schema.v.raise_first()
+    return OrganismConfig(organs=tuple(parsed.organs), source=source,
+                          singleton_options=parsed.singleton_options, notes=tuple(parsed.notes))

@@ -6,10 +6,14 @@ connected. Its namespace is the connection's unless one is given (library use: a
 always addressed with an explicit namespace).
 
 - `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
-  gets or creates the singletons, each organ (a detached actor named by its id) and its agents
-  (`{organ_id}_agent_{i}`), all in one concurrent batch, then registers the agents with their
-  organ. Idempotent and race-safe; `ActorConflict` before anything is created when a name is held
-  by another class; `dry_run` reports what would be created and creates nothing.
+  checks that the actors still missing fit on the cluster (`plan_capacity`; `InsufficientCapacity`,
+  exit 1, before anything is created), then gets or creates the singletons, each organ (a detached
+  actor named by its id) and its agents (the config names them), all in one concurrent batch, each
+  with its options (`organism.options`), then registers the agents with their organ. Idempotent
+  and race-safe; `ActorConflict` before anything is created when a name is held by another class;
+  `dry_run` reports what would be created, and the capacity plan, and creates nothing.
+- `plan_capacity(specs) -> CapacityPlan`: what the specs ask against what the cluster offers
+  (`cluster_offer()`, the one place that reads Ray's resource accounts).
 - `status(timeout) -> OrganismStatus` (see `organism.status`).
 - `plan_teardown(include_singletons=False) -> list[TeardownItem]` then `teardown(items)`: kills
   the namespace's Organ and Agent actors (and the singletons with the flag), nothing else: only
@@ -40,6 +44,8 @@ from seedcore_cli.organism.actorutil import (
     ActorSpec,
 )
 from seedcore_cli.organism.config import OrganismConfig, load
+from seedcore_cli.organism import capacity
+from seedcore_cli.organism.options import ActorOptions, spec_options
 
 if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
@@ -60,10 +66,13 @@ class BootstrapResult:
     config_source: str
     dry_run: bool
     actors: list[ActorReport]
+    options: dict[str, ActorOptions] = field(default_factory=dict)  # by actor name
+    capacity_plan: capacity.CapacityPlan | None = None
 
     @property
     def ok(self) -> bool:
-        return all(report.ok for report in self.actors)
+        fits = self.capacity_plan is None or self.capacity_plan.ok
+        return fits and all(report.ok for report in self.actors)
 
     def count(self, action: str) -> int:
         return sum(1 for report in self.actors if report.action == action)
@@ -73,7 +82,16 @@ class BootstrapResult:
                 "ok": self.ok, "created": self.count(actorutil.ACTION_CREATED),
                 "existing": self.count(actorutil.ACTION_EXISTS),
                 "would_create": self.count(actorutil.ACTION_WOULD_CREATE),
-                "actors": [report.to_dict() for report in self.actors]}
+                "actors": [{**report.to_dict(), "options": self.options[report.name].to_dict()
+                            if report.name in self.options else None} for report in self.actors],
+                "capacity": self.capacity_plan.to_dict() if self.capacity_plan is not None else None}
+
+
+def cluster_offer() -> capacity.Offer:
+    """What the cluster offers, from Ray's own accounts (driver and Ray Client alike): totals, what
+    is free now, and each alive node's totals (for whether one actor fits on any node)."""
+    nodes = tuple(dict(node.get("Resources") or {}) for node in ray.nodes() if node.get("Alive"))
+    return capacity.Offer(total=ray.cluster_resources(), available=ray.available_resources(), nodes=nodes)
 
 
 @dataclass
@@ -112,28 +130,40 @@ class OrganismManager:
 
     def specs(self, singletons_only: bool = False) -> list[ActorSpec]:
         """Every actor the organism needs, singletons first, then organs, then agents."""
-        specs = singletons.specs()
+        specs = singletons.specs(self.config.singleton_options)
         if singletons_only:
             return specs
         for organ in self.config.organs:
             specs.append(ActorSpec(organ.id, KIND_ORGAN, Organ, (
                 ("organ_id", organ.id), ("organ_type", organ.type),
-                ("description", organ.description), ("task_types", tuple(organ.task_types)))))
+                ("description", organ.description), ("task_types", tuple(organ.task_types))), organ.options))
         for organ in self.config.organs:
-            for agent_id in organ.agent_ids:
-                specs.append(ActorSpec(agent_id, KIND_AGENT, Agent, (
-                    ("agent_id", agent_id), ("organ_id", organ.id), ("organ_type", organ.type))))
+            for agent in organ.agents:
+                specs.append(ActorSpec(agent.name, KIND_AGENT, Agent, (
+                    ("agent_id", agent.name), ("organ_id", organ.id), ("organ_type", organ.type),
+                    ("specialization", agent.specialization)), agent.options))
         return specs
 
     def initialize(self, singletons_only: bool = False, dry_run: bool = False,
                    timeout: float = CREATE_TIMEOUT_S, progress: actorutil.Progress | None = None
                    ) -> BootstrapResult:
         deadline = time.monotonic() + timeout
-        ensured = actorutil.ensure(self.specs(singletons_only), self.namespace, dry_run=dry_run,
-                                   timeout=timeout, progress=progress)
+        specs = self.specs(singletons_only)
+        fit = self.plan_capacity(specs)
+        if not fit.ok and not dry_run:
+            raise capacity.InsufficientCapacity(fit)
+        ensured = actorutil.ensure(specs, self.namespace, dry_run=dry_run, timeout=timeout, progress=progress)
         if not dry_run and not singletons_only:
             self._register_agents(ensured, deadline - time.monotonic())
-        return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports)
+        return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports,
+                               {spec.name: spec_options(spec) for spec in specs}, fit)
+
+    def plan_capacity(self, specs: list[ActorSpec]) -> capacity.CapacityPlan:
+        """What the specs ask against what the cluster offers; actors that exist hold theirs already."""
+        existing = actorutil.named_actors(self.namespace)
+        demands = [capacity.Demand(spec.name, spec.kind, spec_options(spec).demand(), spec.name in existing)
+                   for spec in specs]
+        return capacity.plan(demands, cluster_offer())
 
     def _register_agents(self, ensured: actorutil.EnsureResult, timeout: float) -> None:
         """Tell each live organ about its live agents (idempotent: a dict update)."""

@@ -1,0 +1,183 @@
+"""Will the organism fit on the cluster? The arithmetic of bootstrap's capacity check (no ray here).
+
+In: what each actor asks (`Demand`: Ray resource name -> amount, and whether the actor exists
+already) and what the cluster offers (`Offer`: totals, what is available now, each alive node's
+totals; the manager reads them from Ray). Out: a `CapacityPlan`: per resource, what the organism
+asks (every actor / the ones still to create) against what the cluster has (available / total),
+and the shortfalls, one line each:
+
+- in total: the actors still to create need more of a resource than is available now (actors that
+  exist already hold theirs, so only the missing ones count against what is free);
+- per actor: a request that fits on no single alive node (a resource no node offers, more than the
+  biggest node has, or a combination no one node has).
+
+The check is necessary, not sufficient: free capacity split across nodes can still leave an actor
+pending, which bootstrap reports as not ready within its timeout.
+
+- `plan(demands, offer) -> CapacityPlan`; `CapacityPlan.ok`, `.shortfalls`, `.resources`,
+  `.to_dict()`; `InsufficientCapacity` (exit 1) carries the plan; `names_phrase(names)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from seedcore_cli.errors import OperationFailed
+from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.options import format_amount, format_quantity
+
+_ORDER = ("CPU", "GPU", "memory")
+_KINDS = ((KIND_SINGLETON, "singletons"), (KIND_ORGAN, "organs"), (KIND_AGENT, "agents"))
+_SHOWN_NAMES = 3
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One actor's request: Ray resource name -> amount (zero amounts left out)."""
+
+    name: str
+    kind: str
+    resources: Mapping[str, float]
+    exists: bool = False
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the cluster has: in total, available now, and each alive node's totals."""
+
+    total: Mapping[str, float]
+    available: Mapping[str, float]
+    nodes: tuple[Mapping[str, float], ...]
+
+
+@dataclass(frozen=True)
+class ResourceLine:
+    resource: str
+    asked: float  # by every actor of the organism
+    to_create: float  # by the actors that do not exist yet
+    available: float
+    total: float
+
+    @property
+    def fits(self) -> bool:
+        return _at_most(self.to_create, self.available)
+
+    def to_dict(self) -> dict:
+        return {"resource": self.resource, "asked": self.asked, "to_create": self.to_create,
+                "available": self.available, "total": self.total, "fits": self.fits}
+
+
+@dataclass(frozen=True)
+class CapacityPlan:
+    resources: tuple[ResourceLine, ...]
+    shortfalls: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.shortfalls
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "shortfalls": list(self.shortfalls),
+                "resources": [line.to_dict() for line in self.resources]}
+
+
+class InsufficientCapacity(OperationFailed):
+    """The organism does not fit on the cluster; nothing was created."""
+
+    def __init__(self, plan: CapacityPlan) -> None:
+        super().__init__("the organism does not fit on the cluster, nothing was created: "
+                         + "; ".join(plan.shortfalls),
+                         "ask for less in the organism config (defaults, organ_options, agent_options) "
+                         "or add capacity; a dry run shows the whole plan")
+        self.plan = plan
+
+
+def plan(demands: Iterable[Demand], offer: Offer) -> CapacityPlan:
+    demands = list(demands)
+    missing = [demand for demand in demands if not demand.exists]
+    names = {name for demand in demands for name in demand.resources}
+    lines = tuple(ResourceLine(
+        resource=name,
+        asked=_sum(demand.resources.get(name, 0) for demand in demands),
+        to_create=_sum(demand.resources.get(name, 0) for demand in missing),
+        available=_sum([offer.available.get(name, 0)]),
+        total=_sum([offer.total.get(name, 0)]),
+    ) for name in sorted(names, key=_resource_order))
+    offered = {name for node in offer.nodes for name, amount in node.items() if amount > 0}
+    shortfalls = [_total_shortfall(line, missing) for line in lines
+                  if not line.fits and line.resource in offered]
+    return CapacityPlan(lines, tuple(shortfalls) + _unplaceable(missing, offer.nodes))
+
+
+def _total_shortfall(line: ResourceLine, missing: list[Demand]) -> str:
+    askers = [demand for demand in missing if demand.resources.get(line.resource)]
+    offered = format_quantity(line.resource, line.available)
+    in_use = "" if _at_most(line.total, line.available) else (
+        f" (of {format_quantity(line.resource, line.total)}; the rest is in use)")
+    return f"{_who(askers)} {_verb(askers)} {format_amount(line.resource, line.to_create)}, the cluster offers {offered}{in_use}"
+
+
+def _unplaceable(missing: list[Demand], nodes: tuple[Mapping[str, float], ...]) -> tuple[str, ...]:
+    """One line per reason an actor fits on no single node, naming the actors it applies to."""
+    biggest = {name: max((node.get(name, 0) for node in nodes), default=0)
+               for demand in missing for name in demand.resources}
+    groups: dict[tuple, list[str]] = {}
+    for demand in missing:
+        if any(all(_at_most(amount, node.get(name, 0)) for name, amount in demand.resources.items())
+               for node in nodes):
+            continue
+        absent = [name for name in demand.resources if biggest[name] <= 0]
+        too_big = [name for name in demand.resources if name not in absent
+                   and not _at_most(demand.resources[name], biggest[name])]
+        keys = ([("absent", name) for name in absent] + [("too big", name, demand.resources[name]) for name in too_big]
+                or [("combination", tuple(sorted(demand.resources.items(), key=lambda item: _resource_order(item[0]))))])
+        for key in keys:
+            groups.setdefault(key, []).append(demand.name)
+    lines = []
+    for key, who in groups.items():
+        if key[0] == "absent":
+            lines.append(f"no node offers resource {key[1]} (wanted by {names_phrase(who)})")
+        elif key[0] == "too big":
+            _, name, amount = key
+            each = " each" if len(who) > 1 else ""
+            lines.append(f"{names_phrase(who)} {_verb(who)} {format_amount(name, amount)}{each}, "
+                         f"the biggest node offers {format_quantity(name, biggest[name])}")
+        else:
+            wanted = " and ".join(format_amount(name, amount) for name, amount in key[1])
+            lines.append(f"{names_phrase(who)} {_verb(who)} {wanted} on one node; no node offers all of that")
+    return tuple(lines)
+
+
+def _who(demands: list[Demand]) -> str:
+    """'16 agents', '3 organs and 16 agents', '1 singleton, 3 organs and 16 agents'."""
+    parts = []
+    for kind, plural in _KINDS:
+        count = sum(1 for demand in demands if demand.kind == kind)
+        if count:
+            parts.append(f"{count} {plural if count != 1 else plural[:-1]}")
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def names_phrase(names: list[str]) -> str:
+    """'a, b, c and 4 more': a few names for a one-line message."""
+    shown = ", ".join(names[:_SHOWN_NAMES])
+    return shown + (f" and {len(names) - _SHOWN_NAMES} more" if len(names) > _SHOWN_NAMES else "")
+
+
+def _verb(items: list) -> str:
+    return "need" if len(items) > 1 else "needs"
+
+
+def _sum(amounts: Iterable[float]) -> float:
+    """Ray counts in steps of 0.0001: round sums to that, so 0.1 + 0.2 is 0.3 (memory stays whole)."""
+    total = round(sum(amounts), 4)
+    return int(total) if total == int(total) else total
+
+
+def _at_most(amount: float, limit: float) -> bool:
+    return round(amount - limit, 4) <= 0
+
+
+def _resource_order(name: str) -> tuple[int, str]:
+    return (_ORDER.index(name) if name in _ORDER else len(_ORDER), name)
