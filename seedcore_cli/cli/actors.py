@@ -130,13 +130,15 @@ def list_command(
     limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, max=inventory.MAX_LIMIT, help="Show at most N rows.")] = inventory.DEFAULT_LIMIT,
     detail: Annotated[bool, typer.Option("--detail", help="Add restarts, death cause, detached, resources, actor id.")] = False,
     output: Annotated[OutputFormat, typer.Option("-o", "--output", help="table or json (JSON rows are always full)")] = OutputFormat.table,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.5, max=300.0,
+                                           help="Seconds the State API may take to answer.")] = inventory.DEFAULT_TIMEOUT_S,
 ) -> None:
     """List actors (every state, like `ray list actors`), sorted by namespace, then name."""
     conn = app_state(ctx).require_connection()
     listing = inventory.list_actors(
         conn, namespace=None if all_namespaces else conn.namespace, states=[s.value for s in state or []],
         class_name=class_name, name_globs=name or [], limit=limit,
-        detail=detail or output == OutputFormat.json)
+        detail=detail or output == OutputFormat.json, timeout=timeout)
     if app_state(ctx).verbose:
         message(app_state(ctx).consoles, f"listed through the State API at {listing.dashboard_url}")
     show(app_state(ctx).consoles, listing, output, _hint(listing, conn))

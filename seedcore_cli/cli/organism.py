@@ -158,16 +158,21 @@ def teardown(
         "--include-singletons", help=f"Kill {SINGLETON_NAMES} too.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", callback=_require_yes_off_terminal,
                                       help="Do not ask for confirmation (required off a terminal).")] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1.0, help="Seconds to confirm that every killed actor is dead.")] = 15.0,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Kill the organism's organs and agents in the namespace (singletons only when asked)."""
+    from seedcore_cli.organism.manager import raise_if_incomplete
+
     consoles = state(ctx).consoles
     organism = manager(ctx)
-    items = organism.plan_teardown(include_singletons=include_singletons)
+    items = organism.plan_teardown(include_singletons=include_singletons, timeout=timeout)
     if items and not yes:
         with paused(state(ctx).watchdog):  # a person answering is not Ray's to time
             _confirm(consoles, organism.namespace, items)
-    _show_teardown(consoles, organism.namespace, organism.teardown(items), output)
+    _show_teardown(consoles, organism.namespace, organism.teardown(items, wait=timeout), output)
+    raise_if_incomplete(items, timeout)
 
 
 def _confirm(consoles: Consoles, namespace: str, items: list["TeardownItem"]) -> None:
@@ -183,7 +188,7 @@ def _show_teardown(consoles: Consoles, namespace: str, items: list["TeardownItem
     if output == OutputFormat.json:
         print_json({"namespace": namespace, "killed": killed, "actors": [item.to_dict() for item in items]})
     elif items:
-        consoles.out.print(build_table(["name", "kind", "class", "action"],
-                                       [(i.name, i.kind, i.class_name, i.action) for i in items]))
+        consoles.out.print(build_table(["name", "kind", "class", "action", "verified"],
+                                       [(i.name, i.kind, i.class_name, i.action, i.verified) for i in items]))
     message(consoles, f"Killed {killed} actor(s) in namespace {namespace}." if items else
                       f"Nothing to tear down in namespace {namespace}.")

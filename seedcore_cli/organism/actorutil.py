@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
 import ray
 
 from seedcore_cli import inventory, ray_compat, state_api
-from seedcore_cli.errors import ActorConflict, OperationFailed, fold, traceback_tail
+from seedcore_cli.errors import ActorConflict, CannotConnect, OperationFailed, fold, traceback_tail
 from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
     ACTION_CONFLICT,
     ACTION_CREATED,
@@ -209,7 +209,9 @@ def state_actors(connection: "Connection", namespace: str, timeout: float) -> "l
     """The namespace's actors from the State API, DEAD ones included, as `inventory.ActorRow`s.
 
     inventory's client (RAY_API_SERVER_ADDRESS, the bearer token), so it works in every
-    connection mode; None when there is no dashboard or it does not answer within `timeout`.
+    connection mode; None when there is no dashboard or it cannot be reached within `timeout`
+    (callers fall back to what the actors and the GCS say). An answer in a shape seedcore does
+    not know raises OperationFailed: a changed payload must not look like "no State API".
     """
     url, source = state_api.dashboard_url_for(connection)
     if not url:
@@ -218,9 +220,14 @@ def state_actors(connection: "Connection", namespace: str, timeout: float) -> "l
         result = state_api.fetch_actors(url, [("ray_namespace", "=", namespace)], limit=inventory.MAX_LIMIT,
                                  detail=True, timeout=timeout, source=source,
                                  http_timeout=max(0.2, timeout))
-    except Exception:  # noqa: BLE001 - best effort: callers fall back to what the actors say
+    except CannotConnect:  # no dashboard, unreachable, refused: the callers' fallback
         return None
-    return inventory.rows_from_api(result["result"], detail=True)
+    entries = result.get("result") if isinstance(result, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise OperationFailed(f"the State API at {url} (from {source}) answered /api/v0/actors in an unknown "
+                              f"shape ({fold(repr(result), 80)})",
+                              "use a Ray version this seedcore supports (pyproject's range)")
+    return inventory.rows_from_api(entries, detail=True)
 
 
 # --- get or create ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import ray
 
 from seedcore_cli import singletons
 from seedcore_cli.errors import OperationFailed
+from seedcore_cli.ray_compat import ApiChanged
 from seedcore_cli.organism import actorutil
 from seedcore_cli.organism.actors import Agent, Organ
 from seedcore_cli.organism.actorutil import (
@@ -58,6 +59,7 @@ KILLED = "killed"
 ALREADY_GONE = "already gone"
 REPLACED = "replaced since planned: left alone"
 STILL_ALIVE = "still alive"
+ID_UNKNOWN = "id unreadable: not killed"
 
 
 @dataclass
@@ -99,16 +101,22 @@ class TeardownItem:
     name: str
     kind: str
     class_name: str
-    action: str = WOULD_KILL  # then: KILLED | ALREADY_GONE | REPLACED | STILL_ALIVE
+    action: str = WOULD_KILL  # then: KILLED | ALREADY_GONE | REPLACED | STILL_ALIVE | ID_UNKNOWN
     actor_id: str = ""  # the actor planned: teardown kills it only if the name still points at it
     handle: Any = field(default=None, repr=False, compare=False)
+    verified: str = ""  # how its end was confirmed: "State API: DEAD", "GCS: name released"
 
     @property
     def killed(self) -> bool:
         return self.action == KILLED
 
+    @property
+    def failed(self) -> bool:
+        return self.action in (STILL_ALIVE, ID_UNKNOWN)
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action}
+        return {"name": self.name, "kind": self.kind, "class": self.class_name, "action": self.action,
+                "actor_id": self.actor_id, "verified": self.verified}
 
 
 class OrganismManager:
@@ -214,7 +222,11 @@ class OrganismManager:
             if kind is None and include_singletons and singletons.SINGLETONS.get(name) == cls:
                 kind = KIND_SINGLETON
             if kind is not None:
-                actor_id = actorutil.handle_actor_id(handle) or (info or {}).get("actor_id", "")
+                try:
+                    actor_id = actorutil.handle_actor_id(handle)
+                except ApiChanged:  # the actor's own answer may still tell; else it is reported
+                    actor_id = ""
+                actor_id = actor_id or (info or {}).get("actor_id", "")
                 items.append(TeardownItem(name, kind, cls, actor_id=actor_id, handle=handle))
         order = {KIND_AGENT: 0, KIND_ORGAN: 1, KIND_SINGLETON: 2}
         return sorted(items, key=lambda item: (order[item.kind], item.name))
@@ -225,32 +237,67 @@ class OrganismManager:
         return actorutil.handle_actor_id(handle) if handle is not None else ""
 
     def teardown(self, items: list[TeardownItem], wait: float = TEARDOWN_WAIT_S) -> list[TeardownItem]:
-        """Kill each planned actor (no restart) if its name still points at it; wait until it is gone.
+        """Kill each planned actor (no restart) if its name still points at it, then confirm each
+        one DEAD (State API, by actor id; else the GCS: its name released) before `wait` runs out.
 
         However long the confirmation took, an actor that took a name since the plan is left
-        alone (REPLACED); the planned handle is what is killed, never a fresh look-up.
+        alone (REPLACED); the planned handle is what is killed, never a fresh look-up. An actor
+        whose id could not be read is not killed and not skipped: it is reported (ID_UNKNOWN).
+        `raise_if_incomplete(items, wait)` then fails (exit 1) when anything planned is not
+        confirmed dead (the caller shows every item first).
         """
         for item in items:
+            if not item.actor_id or item.handle is None:
+                item.action = ID_UNKNOWN
+                continue
             holder = self._holder(item.name)
             if not holder:
-                item.action = ALREADY_GONE
-            elif not item.actor_id or holder != item.actor_id or item.handle is None:
+                item.action, item.verified = ALREADY_GONE, "GCS: name released"
+            elif holder != item.actor_id:
                 item.action = REPLACED
             else:
                 ray.kill(item.handle, no_restart=True)
                 item.action = KILLED
-        deadline = time.monotonic() + wait
-        killed = {item.name: item.actor_id for item in items if item.killed}
-        while killed and time.monotonic() < deadline:
-            listed = actorutil.named_actors(self.namespace)
-            killed = {name: actor_id for name, actor_id in killed.items()
-                      if name in listed and self._holder(name) == actor_id}
-            if killed:
-                time.sleep(0.1)
-        for item in items:
-            if item.name in killed:
-                item.action = STILL_ALIVE
-        if killed:
-            raise OperationFailed(f"{len(killed)} actor(s) still hold their names {wait:g} s after "
-                                  f"ray.kill: {', '.join(sorted(killed))}", "run the teardown again")
+        self._confirm_dead([item for item in items if item.killed], wait)
         return items
+
+    def _confirm_dead(self, killed: list[TeardownItem], wait: float) -> None:
+        """Poll until every killed actor is DEAD; what is not by the deadline becomes STILL_ALIVE."""
+        deadline = time.monotonic() + wait
+        pending = {item.actor_id: item for item in killed}
+        while pending:
+            rows = actorutil.state_actors(self.connection, self.namespace, max(0.5, deadline - time.monotonic()))
+            if rows is not None:
+                states = {row.actor_id: row.state for row in rows}
+                for actor_id in [a for a in pending if states.get(a) == "DEAD"]:
+                    pending.pop(actor_id).verified = "State API: DEAD"
+            else:  # no State API: the GCS's name table (a dead actor releases its name)
+                listed = actorutil.named_actors(self.namespace)
+                for actor_id, item in list(pending.items()):
+                    if item.name not in listed or self._holder(item.name) != actor_id:
+                        pending.pop(actor_id).verified = "GCS: name released"
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        for item in pending.values():
+            item.action = STILL_ALIVE
+
+
+def raise_if_incomplete(items: list[TeardownItem], wait: float) -> None:
+    failed = [item for item in items if item.failed]
+    if failed:
+        raise TeardownIncomplete(failed, wait)
+
+
+class TeardownIncomplete(OperationFailed):
+    """Some planned actors were not confirmed dead (exit 1); the report still shows every item."""
+
+    def __init__(self, failed: list[TeardownItem], wait: float) -> None:
+        alive = sorted(item.name for item in failed if item.action == STILL_ALIVE)
+        unknown = sorted(item.name for item in failed if item.action == ID_UNKNOWN)
+        parts = ([f"{len(alive)} actor(s) not confirmed dead {wait:g} s after ray.kill: {', '.join(alive)}"]
+                 if alive else []) + (
+            [f"{len(unknown)} actor(s) not killed because their actor id could not be read: {', '.join(unknown)}"]
+            if unknown else [])
+        super().__init__("; ".join(parts), "run the teardown again; `seedcore actors list` shows their state")
+        self.items = failed
