@@ -162,7 +162,12 @@ class Watchdog:
                 self._expire()
 
     def _expire(self) -> None:
+        # A head going down stops its processes one by one: ask again until the last moment
+        # before saying that everything answers.
+        last_call = time.monotonic() + PROBE_BUDGET_S - liveness.PROBE_TIMEOUT_S - 0.3
         culprit = liveness.find_culprit(self.target)
+        while culprit is None and time.monotonic() < last_call and not self._stop.wait(0.3):
+            culprit = liveness.find_culprit(self.target)
         if self._stop.is_set():
             return  # the work finished while we probed
         cause = culprit.describe() if culprit else (
