@@ -272,3 +272,11 @@ def test_a_bad_dotenv_exits_2_and_fails_the_configuration_check(tmp_path, cli, m
     configuration = json.loads(result.stdout)["checks"][0]
     assert configuration["id"] == "configuration" and configuration["status"] == "fail"
     assert "line 2: not KEY=VALUE" in configuration["seen"] and "nothing in the .env file was used" in configuration["seen"]
+
+
+@pytest.mark.parametrize("args", [["actors", "list", "--state", "x" * 5000], ["x" * 5000], ["info", "--" + "x" * 5000],
+                                  ["--namespace", "x" * 5000, "info"], ["cluster", "status", "-o", "x" * 5000]])
+def test_long_values_are_cut_in_usage_and_input_errors(cli, args):
+    result = cli(args)
+    assert result.exit_code == 2 and "... (500" in result.stderr
+    assert max(len(line) for line in result.stderr.splitlines()) < 400, result.stderr

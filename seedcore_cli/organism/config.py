@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import yaml
 
 from seedcore_cli import pathkind
-from seedcore_cli.errors import ConfigError, quoted
+from seedcore_cli.errors import ConfigError, fold, quoted
 from seedcore_cli.names import SINGLETONS
 
 CONFIG_ENV = "SEEDCORE_ORGANISM_CONFIG"
@@ -126,11 +126,17 @@ def parse(text: str, source: str = "<string>") -> OrganismConfig:
     try:
         document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as dup:
-        raise ConfigError(f"{source}: line {dup.line}: duplicate key {dup.key!r}",
+        raise ConfigError(f"{source}: line {dup.line}: duplicate key {quoted(dup.key)}",
                           "each key may appear once per mapping") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: YAML syntax error{_where(err)}: {_yaml_problem(err)}",
                           "fix the YAML syntax (indentation, colons, quotes)") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"{source}: the YAML is nested too deeply to load",
+                          "an organism config is a few levels deep; fix the file") from None
+    except ValueError as err:  # a YAML integer of more than 4300 digits, which Python refuses
+        raise ConfigError(f"{source}: a value cannot be loaded ({fold(str(err), 80)})",
+                          "fix the value in the file") from None
     validator = _Validator(source)
     organs = validator.document(document)
     if validator.problems:
@@ -217,8 +223,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    return f"a string ({value!r})" if isinstance(value, str) else type(value).__name__
+        number = repr(value)  # an int may have thousands of digits
+        return f"a number ({number if len(number) <= 40 else quoted(number)})"
+    return f"a string ({quoted(value)})" if isinstance(value, str) else type(value).__name__
 
 
 @dataclass
@@ -228,6 +235,7 @@ class _Validator:
 
     def fail(self, place: str, line: int | None, problem: str) -> None:
         at = f" (line {line})" if line else ""
+        place = place if place.isprintable() and len(place) <= 120 else quoted(place)  # it holds the file's keys
         self.problems.append(f"{self.source}: {place}{at}: {problem}")
 
     def mapping(self, value: Any, place: str, line: int | None, allowed: tuple[str, ...],
@@ -240,7 +248,7 @@ class _Validator:
         for key in value:
             if key not in allowed:
                 self.fail(f"{place}.{key}" if place else str(key), lines.get(key),
-                          f"unknown key {key!r} (allowed: {', '.join(allowed)})")
+                          f"unknown key {quoted(key)} (allowed: {', '.join(allowed)})")
         for key in required:
             if key not in value:
                 self.fail(place or "document", getattr(value, "line", None) or line,
@@ -309,7 +317,7 @@ class _Validator:
                 ok = False
             elif not NAME_RE.match(organ_id):
                 self.fail(f"{place}.id", lines.get("id"),
-                          f"{organ_id!r} is not a valid actor name (a letter, then letters, digits, "
+                          f"{quoted(organ_id)} is not a valid actor name (a letter, then letters, digits, "
                           f"'_' or '-', at most 64 characters)")
                 ok = False
             elif organ_id in RESERVED_NAMES:
@@ -319,7 +327,7 @@ class _Validator:
 
         organ_type = organ.get("type")
         if "type" in organ and organ_type not in ORGAN_TYPES:
-            shown = repr(organ_type) if isinstance(organ_type, str) else _kind(organ_type)
+            shown = quoted(organ_type) if isinstance(organ_type, str) else _kind(organ_type)
             self.fail(f"{place}.type", lines.get("type"),
                       f"unknown organ type {shown} (one of: {', '.join(ORGAN_TYPES)})")
             ok = False
