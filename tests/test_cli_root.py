@@ -280,3 +280,20 @@ def test_long_values_are_cut_in_usage_and_input_errors(cli, args):
     result = cli(args)
     assert result.exit_code == 2 and "... (500" in result.stderr
     assert max(len(line) for line in result.stderr.splitlines()) < 400, result.stderr
+
+
+@pytest.mark.parametrize("broken", ["record", "state_dir"])
+def test_diagnose_reports_a_broken_local_state_as_a_failed_check(tmp_path, cli, broken):
+    state = tmp_path / "state"
+    if broken == "record":
+        state.mkdir()
+        (state / "local-cluster.json").write_text('{"pid": "abc"}')
+        needle = f"local cluster state file {state / 'local-cluster.json'} is corrupt"
+    else:
+        state.write_text("")
+        state = state / "below"
+        needle = "(from SEEDCORE_STATE_DIR) is not a directory"
+    result = cli(["diagnose", "-o", "json"], env={"SEEDCORE_STATE_DIR": str(state), "RAY_TMPDIR": str(tmp_path)})
+    assert result.exit_code == 1, result.stderr
+    found = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
+    assert found["address"]["status"] == "fail" and needle in found["address"]["seen"], found["address"]
