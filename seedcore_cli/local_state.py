@@ -27,8 +27,28 @@ AUTH_TOKEN = "token"
 _PORT_FIELDS = ("gcs_port", "client_port", "dashboard_port")
 
 
+class LoopbackHead:
+    """The addresses of a Ray head whose every port is on 127.0.0.1 (seedcore's, the tests')."""
+
+    gcs_port: int
+    client_port: int
+    dashboard_port: int
+
+    @property
+    def gcs_address(self) -> str:
+        return f"{LOOPBACK}:{self.gcs_port}"
+
+    @property
+    def client_address(self) -> str:
+        return f"ray://{LOOPBACK}:{self.client_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
+
+
 @dataclass(frozen=True)
-class LocalCluster:
+class LocalCluster(LoopbackHead):
     """What `cluster start` launched: enough to find it, connect to it and stop it."""
 
     pid: int
@@ -42,18 +62,6 @@ class LocalCluster:
     # psutil's start time of the head process: a pid reused by another process has another one
     # (0: a record from before it was kept; then only the command line identifies the head).
     create_time: float = 0.0
-
-    @property
-    def gcs_address(self) -> str:
-        return f"{LOOPBACK}:{self.gcs_port}"
-
-    @property
-    def client_address(self) -> str:
-        return f"ray://{LOOPBACK}:{self.client_port}"
-
-    @property
-    def dashboard_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.dashboard_port}"
 
     @property
     def session_dir(self) -> str:
