@@ -120,6 +120,12 @@ def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     return f"{cut!r}... ({len(text)} characters)"
 
 
+def bare(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Text that messages show unquoted (a URL, a place in a file) as it is when it is short and
+    printable, else quoted() (cut, and on one line)."""
+    return text if len(text) <= limit and text.isprintable() else quoted(text, limit)
+
+
 def traceback_tail(text: str) -> str:
     """The last meaningful line of a server-side traceback Ray forwards ('X: message')."""
     lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from seedcore_cli import auth
-from seedcore_cli.errors import QUOTE_LIMIT, BadInput, CannotConnect, DashboardUnavailable, OperationFailed, fold, quoted
+from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed, bare, fold, quoted
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
     from seedcore_cli.connection import Connection
@@ -105,7 +105,7 @@ def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: st
     query = urllib.parse.urlencode(params)
     full = f"{url}?{query}" if query else url
     where = url.split("/api/", 1)[0]
-    where = where if len(where) <= QUOTE_LIMIT else quoted(where)  # RAY_API_SERVER_ADDRESS may be anything
+    where = bare(where)  # RAY_API_SERVER_ADDRESS may be anything
     from_where = f" (from {source})" if source != "the cluster" else ""
     _check_url(url, from_where)
     unreachable_hint = (

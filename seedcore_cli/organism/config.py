@@ -33,7 +33,7 @@ from typing import Any, Mapping
 import yaml
 
 from seedcore_cli import pathkind
-from seedcore_cli.errors import ConfigError, fold, quoted
+from seedcore_cli.errors import ConfigError, bare, fold, quoted
 from seedcore_cli.names import SINGLETONS
 
 CONFIG_ENV = "SEEDCORE_ORGANISM_CONFIG"
@@ -235,7 +235,7 @@ class _Validator:
 
     def fail(self, place: str, line: int | None, problem: str) -> None:
         at = f" (line {line})" if line else ""
-        place = place if place.isprintable() and len(place) <= 120 else quoted(place)  # it holds the file's keys
+        place = bare(place, 120)  # it holds the file's keys
         self.problems.append(f"{self.source}: {place}{at}: {problem}")
 
     def mapping(self, value: Any, place: str, line: int | None, allowed: tuple[str, ...],

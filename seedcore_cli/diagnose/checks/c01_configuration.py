@@ -10,7 +10,7 @@ from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.diagnose.secrets import shown
-from seedcore_cli.errors import SettingsError, quoted
+from seedcore_cli.errors import SettingsError, bare, quoted
 
 ID = "configuration"
 # Variables seedcore or Ray read that decide where and how a driver connects.
@@ -36,7 +36,7 @@ def legacy_disagreement(s: settings_mod.Settings, lookup: Mapping[str, str]) -> 
     t = s.target
     if t.kind == "client" and t.host == host and str(t.port) == port_text.strip():
         return None
-    return (f"legacy RAY_HOST/RAY_PORT say {quoted(legacy)} but the address used is {quoted(s.address.value)} "
+    return (f"legacy RAY_HOST/RAY_PORT say {bare(legacy)} but the address used is {quoted(s.address.value)} "
             f"(from {s.address.source})")
 
 
