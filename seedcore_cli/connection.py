@@ -25,7 +25,8 @@ from typing import Callable
 
 from seedcore_cli import __version__, auth, connect_errors, liveness, local_cluster, preflight, probe, ray_compat, tls
 from seedcore_cli.errors import ConnectionConflict, NoCluster, SeedcoreError, SettingsError, fold
-from seedcore_cli.settings import Settings, Target, is_loopback_host, split_address  # noqa: F401 - re-exported
+from seedcore_cli.settings import (Settings, Target, is_loopback_host, read_recorded_address,  # noqa: F401 - re-exported
+                                   split_address)
 
 PROBE_TIMEOUT_S = preflight.PROBE_TIMEOUT_S
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -98,11 +99,8 @@ def ray_current_cluster_file() -> Path:
 
 
 def recorded_cluster_address() -> str | None:
-    try:
-        text = ray_current_cluster_file().read_text().strip()
-    except OSError:
-        return None
-    return text or None
+    """HOST:PORT recorded there, None when nothing is; a malformed record is bad input (exit 2)."""
+    return read_recorded_address(ray_current_cluster_file())
 
 
 def connect(settings: Settings, start_local: bool = False, connect_timeout: float | None = None,

@@ -104,6 +104,30 @@ def fold(text: str, limit: int = 300) -> str:
     return joined if len(joined) <= limit else joined[: limit - 3].rstrip() + "..."
 
 
+QUOTE_LIMIT = 80
+
+
+def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """A user's value as messages quote it: its repr (control characters and spaces show, the
+    line stays one line), cut to about `limit` characters with '...' and the original length, so a
+    5,000-character flag does not make a 5,000-character error line."""
+    if not isinstance(value, str) and len(repr(value)) <= limit:
+        return repr(value)  # a number or a short structure shows as it was written
+    text = str(value)
+    if len(repr(text)) <= limit + 2:
+        return repr(text)
+    cut = text[:limit]
+    while len(repr(cut)) > limit + 2:  # escapes (binary junk) make a repr up to 4x longer
+        cut = cut[: len(cut) * 3 // 4]
+    return f"{cut!r}... ({len(text)} characters)"
+
+
+def bare(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """Text that messages show unquoted (a URL, a place in a file) as it is when it is short and
+    printable, else quoted() (cut, and on one line)."""
+    return text if len(text) <= limit and text.isprintable() else quoted(text, limit)
+
+
 def traceback_tail(text: str) -> str:
     """The last meaningful line of a server-side traceback Ray forwards ('X: message')."""
     lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from seedcore_cli.errors import BadInput
+from seedcore_cli import pathkind
+from seedcore_cli.errors import BadInput, quoted
 
 ERROR, WARNING = "error", "warning"
 MAX_BYTES = 5 * 1024 * 1024
@@ -107,8 +108,9 @@ def python_files(paths: Iterable[str | Path]) -> list[Path]:
     chosen: dict[Path, Path] = {}
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise BadInput(f"path {str(raw)[:200]!r} does not exist", "pass files or directories to scan")
+        found = pathkind.kind(path)  # a name too long makes Path.exists() raise
+        if found not in (pathkind.FILE, pathkind.DIRECTORY, pathkind.OTHER):
+            raise BadInput(f"path {quoted(str(raw))} {pathkind.phrase(found)}", "pass files or directories to scan")
         for candidate in [path] if path.is_file() else _walk(path):
             real = candidate.resolve()
             if real.is_file() and (real not in chosen or chosen[real].is_symlink()):

@@ -3,15 +3,14 @@
 `ray start --head --block` runs as our child in its own process session; SIGTERM to that one
 process drains and stops every Ray process it started, so `stop` touches nothing else on the
 machine (never Ray's own stop command, never a kill by process name). What was started is recorded in a JSON
-state file in the state directory (SEEDCORE_STATE_DIR, default ~/.seedcore).
+state file in the state directory (local_state). Before signalling the recorded pid, `stop` checks
+that it still is that head (its command line and start time): a pid the system gave to another
+process since is never signalled.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
-import json
 import os
 import shutil
 import secrets
@@ -19,35 +18,27 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from seedcore_cli import probe, state_api
-from seedcore_cli.errors import BadInput, OperationFailed, SeedcoreError
+import psutil
 
-LOOPBACK = "127.0.0.1"
-AUTH_TOKEN = "token"
+from seedcore_cli import local_state, probe, state_api
+from seedcore_cli.errors import OperationFailed, SeedcoreError, quoted
+from seedcore_cli.local_state import AUTH_TOKEN, LOOPBACK, LocalCluster, state_dir, state_file  # noqa: F401 - re-exported
+
 TOKEN_FILE = "auth_token"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
+KILL_WAIT_S = 5.0
+# psutil derives a start time from boot time and clock ticks: the same process reads the same
+# value to well under a second; another process on a reused pid started at another time.
+SAME_START_S = 1.0
+# identify()'s verdicts on a recorded pid
+OURS, GONE, OTHER = "ours", "gone", "other"
 # Ray's default worker port range; the client port must lie outside it.
 _WORKER_PORTS = range(10002, 20000)
-
-
-def state_dir() -> Path:
-    configured = os.environ.get("SEEDCORE_STATE_DIR")
-    path = Path(configured or Path.home() / ".seedcore")
-    if path.exists() and not path.is_dir():
-        origin = "from SEEDCORE_STATE_DIR" if configured else "the default"
-        raise BadInput(f"state directory {str(path)!r} ({origin}) is not a directory",
-                       "point SEEDCORE_STATE_DIR at a directory")
-    return path
-
-
-def state_file() -> Path:
-    return state_dir() / "local-cluster.json"
 
 
 def token_file_for(host: str, port: int) -> Path | None:
@@ -62,37 +53,6 @@ def token_file_for(host: str, port: int) -> Path | None:
     if cluster is None or cluster.auth != AUTH_TOKEN:
         return None
     return state_dir() / TOKEN_FILE if port in (cluster.gcs_port, cluster.client_port) else None
-
-
-@dataclass(frozen=True)
-class LocalCluster:
-    """What `cluster start` launched: enough to find it, connect to it and stop it."""
-
-    pid: int
-    gcs_port: int
-    client_port: int
-    dashboard_port: int
-    temp_dir: str
-    log_file: str
-    started_at: float
-    auth: str = ""  # "token" when started with token authentication (its token: token_file())
-
-    @property
-    def gcs_address(self) -> str:
-        return f"{LOOPBACK}:{self.gcs_port}"
-
-    @property
-    def client_address(self) -> str:
-        return f"ray://{LOOPBACK}:{self.client_port}"
-
-    @property
-    def dashboard_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.dashboard_port}"
-
-    @property
-    def session_dir(self) -> str:
-        latest = Path(self.temp_dir) / "session_latest"
-        return str(latest.resolve()) if latest.exists() else ""
 
 
 @dataclass(frozen=True)
@@ -120,49 +80,60 @@ class LocalClusterStatus:
         return data
 
 
-def _pid_alive(pid: int) -> bool:
+def identify(cluster: LocalCluster) -> tuple[str, str]:
+    """Is the recorded pid still the head `start` launched? (OURS, ''), (GONE, ''), or (OTHER,
+    what the pid is now): its command line must be that `ray start --head --block` (ports, temp
+    dir) and, when recorded, its start time the head's."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still answers kill(0); reap it if it is one.
+        process = psutil.Process(cluster.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            _reap(cluster.pid)
+            return GONE, ""
+        created, command = process.create_time(), process.cmdline()
+    except psutil.NoSuchProcess:
+        return GONE, ""
+    except psutil.AccessDenied:
+        return OTHER, "a process this user may not inspect"
+    if cluster.create_time and abs(created - cluster.create_time) > SAME_START_S:
+        return OTHER, f"a process started at {_when(created)}, not the head (started at {_when(cluster.create_time)})"
+    if not is_head_command(command, cluster):
+        return OTHER, quoted(" ".join(command), 60) if command else "a process without a command line"
+    return OURS, ""
+
+
+def _when(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def is_head_command(command: list[str], cluster: LocalCluster) -> bool:
+    """`command` is `ray start --head --block` with the cluster's ports and temp dir (start()'s)."""
+    at = next((i for i, arg in enumerate(command[:-1]) if Path(arg).name == "ray" and command[i + 1] == "start"), None)
+    wanted = {"--head", "--block", f"--port={cluster.gcs_port}", f"--ray-client-server-port={cluster.client_port}",
+              f"--dashboard-port={cluster.dashboard_port}", f"--temp-dir={cluster.temp_dir}"}
+    return at is not None and wanted <= set(command[at + 2:])
+
+
+def _reap(pid: int) -> bool:
+    """Collect `pid` if it is an exited child of this process (tests start and stop in one)."""
     with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    return False
 
 
-def _is_our_head(cluster: LocalCluster) -> bool:
-    """The recorded pid is alive and still our `ray start` (not a reused pid)."""
-    if not _pid_alive(cluster.pid):
-        return False
+def _gone(pid: int) -> bool:
+    if _reap(pid):
+        return True
     try:
-        cmdline = Path(f"/proc/{cluster.pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return True  # no /proc: trust the pid
-    return cluster.temp_dir in cmdline
-
-
-def _read_state() -> LocalCluster | None:
-    try:
-        return LocalCluster(**json.loads(state_file().read_text()))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError) as err:
-        raise OperationFailed(
-            f"local cluster state file {state_file()} is unreadable: {err}",
-            "remove it if no seedcore cluster runs, then run `seedcore cluster start`",
-        ) from err
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def status() -> LocalClusterStatus:
-    cluster = _read_state()
+    cluster = local_state.read()
     if cluster is None:
         return LocalClusterStatus(False, None, str(state_file()))
-    alive = _is_our_head(cluster) and probe.tcp_open(LOOPBACK, cluster.gcs_port, 1.0)
+    alive = identify(cluster)[0] == OURS and probe.tcp_open(LOOPBACK, cluster.gcs_port, 1.0)
     return LocalClusterStatus(alive, cluster, str(state_file()), stale=not alive)
 
 
@@ -212,25 +183,6 @@ def head_command(ray_executable: str, gcs_port: int, client_port: int, dashboard
     return command
 
 
-def _temp_dir() -> str:
-    # Ray's unix sockets live under the temp dir and their paths must stay short (< 108 bytes),
-    # so use a short per-state-dir folder under /tmp rather than the state dir itself.
-    tag = hashlib.sha1(str(state_dir().resolve()).encode()).hexdigest()[:8]
-    return str(Path(tempfile.gettempdir()) / f"seedcore-{os.getuid()}-{tag}")
-
-
-@contextlib.contextmanager
-def _lock():
-    """Serialise start/stop across processes (three concurrent bootstraps start one cluster)."""
-    state_dir().mkdir(parents=True, exist_ok=True)
-    with open(state_dir() / "local-cluster.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCluster, bool]:
     """Start the local cluster unless it runs. Returns (cluster, started_now).
 
@@ -239,7 +191,7 @@ def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCl
     None: no preference (none when starting; whatever runs is fine). A running cluster whose
     authentication differs from an explicit preference is an error, not silently kept.
     """
-    with _lock():
+    with local_state.lock():  # the choice of ports, the start and the record: one at a time
         existing = running()
         if existing:
             if auth is not None and existing.auth != auth:
@@ -254,16 +206,18 @@ def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCl
         gcs_port = free_port(6379, taken)
         client_port = free_port(10001, taken)
         dashboard_port = free_port(8265, taken)
-        temp_dir = _temp_dir()
+        temp_dir = local_state.temp_dir()
         log_file = state_dir() / "local-cluster.log"
         command = head_command(_ray_executable(), gcs_port, client_port, dashboard_port,
                                num_cpus=num_cpus, extra=[f"--temp-dir={temp_dir}"])
         env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="disabled")
         for inherited in ("RAY_ADDRESS", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
             env.pop(inherited, None)
-        if auth == AUTH_TOKEN:
-            env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(_write_fresh_token()))
-        with open(log_file, "w") as log:
+        with local_state.writable():
+            if auth == AUTH_TOKEN:
+                env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(_write_fresh_token()))
+            log = open(log_file, "w")
+        with log:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, start_new_session=True,
@@ -271,17 +225,23 @@ def start(num_cpus: int | None = None, auth: str | None = None) -> tuple[LocalCl
         cluster = LocalCluster(
             pid=process.pid, gcs_port=gcs_port, client_port=client_port,
             dashboard_port=dashboard_port, temp_dir=temp_dir, log_file=str(log_file),
-            started_at=time.time(), auth=auth,
+            started_at=time.time(), auth=auth, create_time=_create_time(process.pid),
         )
         try:
             _wait_ready(process, cluster)
-        except BaseException:  # not ready, or Ctrl-C: leave nothing running that no record names
-            _terminate(process.pid)
+            local_state.write(cluster)
+        except BaseException:  # not ready, no record, or Ctrl-C: leave nothing running that no record names
+            with contextlib.suppress(OperationFailed):  # the first error is the one to report
+                _terminate(process.pid)
             raise
-        tmp = state_file().with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(cluster), indent=2))
-        tmp.replace(state_file())
         return cluster, True
+
+
+def _create_time(pid: int) -> float:
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:  # exited at once: _wait_ready reports why
+        return 0.0
 
 
 def _write_fresh_token() -> Path:
@@ -319,30 +279,58 @@ def _wait_ready(process: subprocess.Popen, cluster: LocalCluster) -> None:
 
 
 def _terminate(pid: int) -> None:
-    """SIGTERM the `ray start --block` process; it stops every Ray process it started."""
-    with contextlib.suppress(ProcessLookupError):
+    """SIGTERM the `ray start --block` process; it stops every Ray process it started. One that
+    outlives the grace period gets SIGKILL (its own process group: we made it, pgid == pid).
+    OperationFailed naming the pid when it cannot be signalled or does not go."""
+    try:
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            return
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        raise OperationFailed(f"not allowed to signal the local cluster's head (pid {pid}); its record is kept",
+                              "run `seedcore cluster stop` as the user who started the cluster") from None
+    if _wait_gone(pid, STOP_TIMEOUT_S):
+        return
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill()
+    if not _wait_gone(pid, KILL_WAIT_S):
+        raise OperationFailed(
+            f"the local cluster's head (pid {pid}) still runs after SIGTERM, {STOP_TIMEOUT_S:g} s and SIGKILL; "
+            "its record is kept", f"see `ps -o pid,stat,cmd -p {pid}` (a process stuck in the kernel "
+            "cannot be killed), then run `seedcore cluster stop` again")
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _gone(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.2)
-    # Still draining after the grace period: end our own process group (we made it, pgid == pid).
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+    return True
 
 
-def stop() -> tuple[LocalCluster | None, bool]:
-    """Stop the recorded local cluster by its pid and forget it.
+@dataclass(frozen=True)
+class Stopped:
+    """What `stop` found and did: outcome OURS (signalled, gone), GONE (the head had exited),
+    OTHER (the pid is another process now: not signalled; `detail` says what it is), or '' when
+    nothing was recorded. The record is forgotten in every case but a failed stop."""
 
-    Returns (the recorded cluster or None, whether it was running and got stopped).
-    """
-    with _lock():
-        cluster = _read_state()
+    cluster: LocalCluster | None
+    outcome: str = ""
+    detail: str = ""
+
+
+def stop() -> Stopped:
+    """Stop the recorded local cluster by its pid, if the pid still is its head, and forget it."""
+    if local_state.read() is None:
+        return Stopped(None)  # and no state directory or lock file made for nothing
+    with local_state.lock():
+        cluster = local_state.read()  # again: another stop may have come first
         if cluster is None:
-            return None, False
-        running_now = _is_our_head(cluster)
-        if running_now:
+            return Stopped(None)
+        outcome, detail = identify(cluster)
+        if outcome == OURS:
             _terminate(cluster.pid)
-        state_file().unlink(missing_ok=True)
-        return cluster, running_now
+        local_state.forget()
+        return Stopped(cluster, outcome, detail)

@@ -6,6 +6,7 @@ Every resolved value remembers where it came from, so errors, `-v` and `diagnose
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import re
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from seedcore_cli.errors import SettingsError
+from seedcore_cli import pathkind
+from seedcore_cli.errors import SettingsError, quoted
 
 DEFAULT_NAMESPACE = "seedcore-dev"
 DEFAULT_CLIENT_PORT = 10001
@@ -82,7 +84,7 @@ def is_loopback_host(host: str) -> bool:
 def parse_port(text: str, what: str, source: str) -> int:
     if not re.fullmatch(r"[0-9]+", text.strip()):  # ASCII digits only ('²'.isdigit() is True)
         raise SettingsError(
-            f"{what} port {text!r} (from {source}) is not a number",
+            f"{what} port {quoted(text)} (from {source}) is not a number",
             "use a port between 1 and 65535",
         )
     port = int(text)
@@ -97,7 +99,7 @@ def parse_port(text: str, what: str, source: str) -> int:
 def parse_address(address: Sourced) -> Target:
     """Parse `auto`, `local`, `HOST:PORT` or `ray://HOST:PORT`; raise SettingsError naming the source."""
     raw = address.value.strip()
-    where = f"address {address.value!r} (from {address.source})"
+    where = f"address {quoted(address.value)} (from {address.source})"
     if raw in ("auto", "local"):
         return Target(kind=raw, raw=raw)
     if not raw:
@@ -107,14 +109,14 @@ def parse_address(address: Sourced) -> Target:
     if scheme:
         if scheme != "ray":
             raise SettingsError(
-                f"{where} has unknown scheme {scheme + '://'!r}",
+                f"{where} has unknown scheme {quoted(scheme + '://')}",
                 "use ray://HOST:PORT for Ray Client or HOST:PORT for a GCS address",
             )
         kind = "client"
     if not host:
         raise SettingsError(f"{where} has an empty host", "use HOST:PORT, e.g. 127.0.0.1:6379")
     if not _HOST_RE.match(host) and not _is_ip(host):
-        raise SettingsError(f"{where} has an invalid host {host!r}", "use a hostname or an IP address")
+        raise SettingsError(f"{where} has an invalid host {quoted(host)}", "use a hostname or an IP address")
     if not port_text:
         port = DEFAULT_CLIENT_PORT if kind == "client" else DEFAULT_GCS_PORT
     else:
@@ -152,12 +154,12 @@ def _is_ip(text: str) -> bool:
 def validate_namespace(namespace: Sourced) -> Sourced:
     if not namespace.value.strip():
         raise SettingsError(
-            f"namespace {namespace.value!r} (from {namespace.source}) is empty",
+            f"namespace {quoted(namespace.value)} (from {namespace.source}) is empty",
             "set a namespace such as seedcore-dev",
         )
     if not _NAMESPACE_RE.match(namespace.value):
         raise SettingsError(
-            f"namespace {namespace.value!r} (from {namespace.source}) is invalid",
+            f"namespace {quoted(namespace.value)} (from {namespace.source}) is invalid",
             "use letters, digits, '-', '_', '.', ':' only, at most 128 characters",
         )
     return namespace
@@ -165,29 +167,96 @@ def validate_namespace(namespace: Sourced) -> Sourced:
 
 def read_env_file(env_file: Path | None, cwd: Path | None = None,
                   labels: Mapping[str, str] | None = None) -> tuple[Path | None, dict[str, str]]:
-    """Read the explicit .env file (must exist) or ./.env (optional). Returns (path, values)."""
-    labels = labels or {}
-    from dotenv import dotenv_values  # small; only needed when resolving
+    """Read the explicit .env file (must exist) or ./.env (optional). Returns (path, values).
 
+    Strict: a line that is not KEY=VALUE (`export KEY=VALUE`, quotes, comments and blank lines
+    are fine) rejects the whole file (SettingsError naming the line), where python-dotenv would
+    only warn and drop the setting."""
+    labels = labels or {}
     if env_file is not None:
-        if not env_file.is_file():
-            raise SettingsError(
-                f"env file {str(env_file)!r} (from {labels.get('env_file', 'argument')}) does not exist",
-                "pass an existing file, or none to read ./.env",
-            )
+        origin = labels.get("env_file", "argument")
+        found = pathkind.kind(env_file)
+        if found != pathkind.FILE:
+            raise SettingsError(f"env file {quoted(str(env_file))} (from {origin}) {pathkind.phrase(found)}",
+                                "pass an existing file, or none to read ./.env")
         path = env_file
     else:
+        origin = "the working directory"
         candidate = (cwd or Path.cwd()) / ".env"
-        if not candidate.is_file():
+        if pathkind.kind(candidate) != pathkind.FILE:
             return None, {}
         path = candidate
     try:
-        values = {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
+        text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
-        origin = labels.get("env_file", "argument") if env_file is not None else "the working directory"
-        raise SettingsError(f"env file {str(path)!r} (from {origin}) cannot be read: {err}",
+        reason = err.strerror if isinstance(err, OSError) else str(err)
+        raise SettingsError(f"env file {quoted(str(path))} (from {origin}) cannot be read: {reason}",
                             "save it as UTF-8 text, or use another file") from err
-    return path, values
+    return path, parse_env_text(text, f"env file {quoted(str(path))} (from {origin})")
+
+
+_KEY_PREFIX = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
+
+
+def parse_env_text(text: str, where: str) -> dict[str, str]:
+    """The KEY=VALUE pairs of .env text, by python-dotenv's own parser; SettingsError for the
+    first line it cannot parse. A bad line's value is never echoed (it may hold a token)."""
+    from dotenv import dotenv_values  # small; only needed when resolving
+    from dotenv.parser import parse_stream
+
+    bad = []
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error or (binding.key is not None and binding.value is None):
+            raw = binding.original.string
+            stripped = raw.lstrip()
+            line = binding.original.line + raw[: len(raw) - len(stripped)].count("\n")
+            bad.append((line, _env_line_problem(binding.key, stripped)))
+    if bad:
+        (line, problem), more = bad[0], len(bad) - 1
+        raise SettingsError(
+            f"{where} line {line}: {problem}" + (f" ({more} more bad line(s))" if more else ""),
+            "write KEY=VALUE (or export KEY=VALUE; # starts a comment; close every quote); "
+            "nothing in the file was used")
+    values = dotenv_values(stream=io.StringIO(text))
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _env_line_problem(key: str | None, line: str) -> str:
+    if key is not None:
+        return f"{quoted(key, 40)} has no '=' and no value"
+    named = _KEY_PREFIX.match(line)
+    if named:
+        return f"the value of {quoted(named.group(1), 40)} cannot be parsed (an unclosed quote, or text after the closing quote)"
+    if line.startswith("="):
+        return "no key before '='"
+    return "not KEY=VALUE" + ("" if "=" in line.split("\n", 1)[0] else " (no '=')")
+
+
+def read_recorded_address(path: Path) -> str | None:
+    """The GCS address (HOST:PORT) in Ray's record of the last `ray start` (`path`, what address
+    `auto` reads), or None when there is none; SettingsError naming the file when it holds
+    anything else (Ray writes it; a broken one must not break seedcore)."""
+    where = f"{path} (Ray's record of the last `ray start`)"
+    hint = "delete it (the next `ray start` writes it again), or set RAY_ADDRESS to the cluster you want"
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise SettingsError(f"{where} cannot be read: {err.strerror or err}", hint) from None
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SettingsError(f"{where} is not text ({len(raw)} bytes)", hint) from None
+    if not text:
+        return None
+    try:
+        target = parse_address(Sourced(text, str(path)))
+    except SettingsError:
+        target = None
+    if target is None or target.kind != "gcs" or not split_url(text)[2]:  # Ray writes IP:PORT
+        raise SettingsError(f"{where} holds {quoted(text)}, not a HOST:PORT address", hint)
+    return target.endpoint
 
 
 def resolve(
@@ -242,7 +311,7 @@ def resolve(
         seed_ns, ray_ns = lookup("SEEDCORE_NS"), lookup("RAY_NAMESPACE")
         if seed_ns and ray_ns and seed_ns.value != ray_ns.value:
             warnings.append(
-                f"SEEDCORE_NS={seed_ns.value!r} and RAY_NAMESPACE={ray_ns.value!r} differ; "
+                f"SEEDCORE_NS={quoted(seed_ns.value)} and RAY_NAMESPACE={quoted(ray_ns.value)} differ; "
                 f"using SEEDCORE_NS ({seed_ns.source})"
             )
         ns = seed_ns or ray_ns or Sourced(DEFAULT_NAMESPACE, "default")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from seedcore_cli import auth
-from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed, fold
+from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed, bare, fold, quoted
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
     from seedcore_cli.connection import Connection
@@ -105,7 +105,9 @@ def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: st
     query = urllib.parse.urlencode(params)
     full = f"{url}?{query}" if query else url
     where = url.split("/api/", 1)[0]
+    where = bare(where)  # RAY_API_SERVER_ADDRESS may be anything
     from_where = f" (from {source})" if source != "the cluster" else ""
+    _check_url(url, from_where)
     unreachable_hint = (
         f"check that the dashboard runs and is reachable from here (it binds to 127.0.0.1 by "
         f"default: start the head with --dashboard-host, or set {API_SERVER_ENV}=http://HOST:PORT)"
@@ -135,9 +137,9 @@ def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: st
             f"{where}{from_where} answers, but not with HTTP ({type(err).__name__})",
             "point at the Ray dashboard's HTTP port (default 8265), not a GCS or Ray Client port",
         ) from None
-    except ValueError as err:  # urllib: unknown scheme, bad port, ...
-        raise BadInput(f"dashboard URL {fold(url, 120)!r}{from_where} is not a usable http URL ({fold(str(err), 80)})",
-                       f"set {API_SERVER_ENV} to http://HOST:PORT") from None
+    except ValueError as err:  # what _check_url cannot see: a header (the token) http.client refuses
+        raise BadInput(f"the request to {where}{from_where} cannot be sent ({fold(str(err), 80)})",
+                       "check RAY_AUTH_TOKEN (or the token file): one line of text") from None
     except (urllib.error.URLError, OSError, socket.timeout) as err:
         reason = getattr(err, "reason", err)
         if isinstance(reason, (socket.timeout, TimeoutError)) or "timed out" in str(reason):
@@ -166,6 +168,22 @@ def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: st
         raise OperationFailed(f"the Ray State API at {where} answered without a result list",
                               "check that the cluster's Ray version matches")
     return result
+
+
+def _check_url(url: str, from_where: str) -> None:
+    """BadInput (exit 2) unless `url` is http(s)://HOST[:PORT]/...: urllib raises a bare
+    ValueError for some (an unclosed IPv6 bracket) and other errors for the rest."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        problem = "" if parts.port is not None or parts.hostname else "no host"  # .port raises for a bad one
+        (parts.hostname or "").encode("idna")  # what the request does with it: a label over 63 characters fails
+        if parts.scheme not in ("http", "https"):
+            problem = f"the scheme must be http or https, not {quoted(parts.scheme, 20)}"
+    except ValueError as err:
+        problem = str(err)
+    if problem:
+        raise BadInput(f"dashboard URL {quoted(url)}{from_where} is not a usable http URL ({fold(problem, 80)})",
+                       f"set {API_SERVER_ENV} to http://HOST:PORT")
 
 
 def fetch_actors(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,

@@ -12,7 +12,7 @@ import ssl
 from pathlib import Path
 from typing import Mapping
 
-from seedcore_cli.errors import SettingsError, fold
+from seedcore_cli.errors import SettingsError, fold, quoted
 from seedcore_cli.probe import TlsFiles, tls_context
 
 USE_TLS_ENV = "RAY_USE_TLS"
@@ -40,7 +40,7 @@ def files_from_env(environ: Mapping[str, str]) -> TlsFiles | None:
         try:
             contents[name] = Path(paths[name]).read_bytes()
         except OSError as err:
-            raise SettingsError(f"{name}={fold(raw, 200)!r} cannot be read ({err.strerror or err})",
+            raise SettingsError(f"{name}={quoted(raw)} cannot be read ({err.strerror or err})",
                                 f"point {name} at a readable PEM file") from None
     files = TlsFiles(contents[CERT_ENV], contents[KEY_ENV], contents[CA_ENV], cert_path=paths[CERT_ENV],
                      key_path=paths[KEY_ENV], ca_path=paths[CA_ENV])

@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 import ray_envs
 
+from seedcore_cli.local_state import LoopbackHead  # no ray import
+
 # Before anything imports ray: keep every Ray address on loopback. Ray reads this when it is
 # imported; without it, 127.0.0.1 is rewritten to the network IP and a driver hangs.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -66,23 +68,11 @@ def wait_port(port: int, timeout: float = 60.0) -> None:
 
 
 @dataclass(frozen=True)
-class RayCluster:
+class RayCluster(LoopbackHead):  # gcs_address, client_address, dashboard_url
     pid: int
     gcs_port: int
     client_port: int
     dashboard_port: int
-
-    @property
-    def gcs_address(self) -> str:
-        return f"{LOOPBACK}:{self.gcs_port}"
-
-    @property
-    def client_address(self) -> str:
-        return f"ray://{LOOPBACK}:{self.client_port}"
-
-    @property
-    def dashboard_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.dashboard_port}"
 
 
 def stock_ray(version: str | None = None) -> str:

@@ -235,3 +235,46 @@ def test_large_listings_render_as_plain_columns():
                 OutputFormat.table, hint=None)
     assert out.getvalue() == text
     assert f"Showing {len(rows)} of {len(rows) + 5} actors" in err.getvalue()
+
+
+@pytest.fixture
+def junk_server():
+    """A loopback TCP server that answers every connection with bytes that are not HTTP."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"\x00\x00\x12\x04\x00\x00\x00\x00\x00\xff\xfe\x1b[31mjunk\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+@pytest.mark.parametrize("where,code", [
+    ("junk", 3),  # answers, but not HTTP
+    ("gcs", 3),  # the GCS's gRPC port
+    ("http://[::1", 2),  # no closing bracket
+    ("http://127.0.0.1:notaport", 2),
+    ("ftp://127.0.0.1:21", 2),
+    ("http://" + "h" * 5000 + ":1", 2),  # a host name DNS cannot hold
+    ("http://" + "h." * 30 + "invalid:1", 3),  # a well-formed name that does not resolve
+])
+def test_a_dashboard_url_that_is_not_http_is_one_clean_line(ray_cluster, namespace, cli, junk_server, where, code):
+    url = {"junk": f"http://{junk_server}", "gcs": f"http://{ray_cluster.gcs_address}"}.get(where, where)
+    result = cli(args(ray_cluster, namespace), env={"RAY_API_SERVER_ADDRESS": url})
+    assert result.exit_code == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and result.stdout == ""
+    assert lines[0].isprintable() and "internal error" not in lines[0] and len(lines[0]) < 500, lines[0]

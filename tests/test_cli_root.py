@@ -241,3 +241,59 @@ def test_no_connection_before_parsing_is_done(cli, monkeypatch):
                  ["actors", "list", "--limit", "0"], ["info", "--namespace", "has space"]):
         result = cli(args)
         assert result.exit_code == 2, (args, result.stderr)
+
+
+@pytest.mark.parametrize("content", [b"not-an-address", b"127.0.0.1:notaport", b"\x89PNG\r\n\x1a\n\x00\xff"])
+def test_a_malformed_ray_current_cluster_exits_2_and_fails_one_diagnose_check(tmp_path, cli, content):
+    (tmp_path / "ray").mkdir()
+    record = tmp_path / "ray" / "ray_current_cluster"
+    record.write_bytes(content)
+    env = {"RAY_TMPDIR": str(tmp_path), "SEEDCORE_STATE_DIR": str(tmp_path / "state")}
+    for address in ([], ["--address", "auto"]):
+        result = cli([*address, "info"], env=env)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, result.stderr
+        assert str(record) in lines[0] and "internal error" not in lines[0] and lines[0].isprintable()
+    result = cli(["diagnose", "-o", "json"], env=env)
+    assert result.exit_code == 1, result.stderr
+    found = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
+    assert found["address"]["status"] == "fail" and str(record) in found["address"]["seen"]
+    assert "delete it" in found["address"]["hint"] and found["configuration"]["status"] == "ok"
+
+
+def test_a_bad_dotenv_exits_2_and_fails_the_configuration_check(tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SEEDCORE_NS=fine\ngarbage line\n")
+    result = cli(["info"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert f"env file '{tmp_path / '.env'}' (from the working directory) line 2: not KEY=VALUE" in result.stderr
+    result = cli(["diagnose", "-o", "json"])
+    assert result.exit_code == 1, result.stderr
+    configuration = json.loads(result.stdout)["checks"][0]
+    assert configuration["id"] == "configuration" and configuration["status"] == "fail"
+    assert "line 2: not KEY=VALUE" in configuration["seen"] and "nothing in the .env file was used" in configuration["seen"]
+
+
+@pytest.mark.parametrize("args", [["actors", "list", "--state", "x" * 5000], ["x" * 5000], ["info", "--" + "x" * 5000],
+                                  ["--namespace", "x" * 5000, "info"], ["cluster", "status", "-o", "x" * 5000]])
+def test_long_values_are_cut_in_usage_and_input_errors(cli, args):
+    result = cli(args)
+    assert result.exit_code == 2 and "... (500" in result.stderr
+    assert max(len(line) for line in result.stderr.splitlines()) < 400, result.stderr
+
+
+@pytest.mark.parametrize("broken", ["record", "state_dir"])
+def test_diagnose_reports_a_broken_local_state_as_a_failed_check(tmp_path, cli, broken):
+    state = tmp_path / "state"
+    if broken == "record":
+        state.mkdir()
+        (state / "local-cluster.json").write_text('{"pid": "abc"}')
+        needle = f"local cluster state file {state / 'local-cluster.json'} is corrupt"
+    else:
+        state.write_text("")
+        state = state / "below"
+        needle = "(from SEEDCORE_STATE_DIR) is not a directory"
+    result = cli(["diagnose", "-o", "json"], env={"SEEDCORE_STATE_DIR": str(state), "RAY_TMPDIR": str(tmp_path)})
+    assert result.exit_code == 1, result.stderr
+    found = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
+    assert found["address"]["status"] == "fail" and needle in found["address"]["seen"], found["address"]

@@ -31,3 +31,20 @@ def test_traceback_tail_is_the_exception_line():
               "in Datapath\n    raise RuntimeError(\nRuntimeError: Starting Ray client server failed. See "
               "ray_client_server_23001.err for detailed logs.\n")
     assert traceback_tail(server).startswith("RuntimeError: Starting Ray client server failed.")
+
+
+def test_quoted_keeps_short_values_and_cuts_long_ones():
+    from seedcore_cli.errors import quoted
+
+    assert quoted("abc") == "'abc'" and quoted("a\nb") == "'a\\nb'"
+    long = quoted("y" * 5000)
+    assert long == repr("y" * 80) + "... (5000 characters)"
+    junk = quoted("\x00" * 500)  # escapes make a repr 4x longer: still about the limit
+    assert len(junk) < 110 and junk.endswith("... (500 characters)") and junk.isprintable()
+
+
+def test_bare_shows_short_printable_text_as_it_is():
+    from seedcore_cli.errors import bare
+
+    assert bare("http://127.0.0.1:8265") == "http://127.0.0.1:8265"
+    assert bare("a\nb") == "'a\\nb'" and bare("z" * 500).endswith("... (500 characters)")

@@ -283,3 +283,22 @@ def test_seedcore_format_at_the_top_level_of_the_file():
     assert cfg.notes == ("settings (line 1): SeedCore's global settings, accepted and ignored by seedcore",)
     with pytest.raises(ConfigError, match=r"^top.yaml: organs\[0\].agents\[0\].count \(line 1\): count must be"):
         config.parse("organs: [{id: a, agents: [{specialization: s, count: x}]}]\n", "top.yaml", environ={})
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("seedcore: {organism: {organ_types: [{id: a, type: Utility, agent_count: " + "1" * 5000 + "}]}}",
+     "a value cannot be loaded"),  # Python refuses int() of more than 4300 digits
+    ("[" * 10_000, "nested too deeply"),
+    ("- " * 2_000 + "x", "nested too deeply"),
+])
+def test_yaml_python_cannot_load_is_a_config_error(text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        config.parse(text, "x.yaml")
+
+
+def test_long_or_multi_line_values_stay_one_short_line():
+    text = "seedcore:\n  organism:\n    \"a\\nb\": 1\n    organ_types:\n      - {id: a, type: " + "x" * 5000 + ", agent_count: 1}\n"
+    with pytest.raises(ConfigError) as caught:
+        config.parse(text, "x.yaml")
+    line = caught.value.one_line()
+    assert "\n" not in line and len(line) < 300 and "'seedcore.organism.a\\nb'" in line

@@ -100,3 +100,76 @@ def test_bad_namespaces(tmp_path, value):
 
 def test_empty_ray_address_counts_as_unset(tmp_path):
     assert resolve(environ={"RAY_ADDRESS": ""}, cwd=tmp_path).target.kind == "default"
+
+
+# --- .env is strict: a line python-dotenv cannot parse rejects the whole file -------------------
+
+
+@pytest.mark.parametrize("text,line,needle", [
+    ("SEEDCORE_NS=a\ngarbage line\n", 2, "not KEY=VALUE (no '=')"),
+    ("# comment\n\n=value\n", 3, "no key before '='"),
+    ('SEEDCORE_NS=a\n\n\nRAY_ADDRESS="127.0.0.1:6379\n', 4, "the value of 'RAY_ADDRESS' cannot be parsed"),
+    ("RAY_NAMESPACE='a' tail\n", 1, "the value of 'RAY_NAMESPACE' cannot be parsed"),
+    ("RAY_ADDRESS\n", 1, "'RAY_ADDRESS' has no '=' and no value"),
+])
+def test_a_bad_dotenv_line_rejects_the_whole_file(tmp_path, text, line, needle):
+    (tmp_path / ".env").write_text(text)
+    with pytest.raises(SettingsError) as info:
+        resolve(environ={}, cwd=tmp_path)
+    message = info.value.message
+    assert f".env' (from the working directory) line {line}: {needle}" in message, message
+    assert info.value.exit_code == 2 and "nothing in the file was used" in info.value.hint
+
+
+def test_a_bad_dotenv_line_never_echoes_the_value(tmp_path):
+    (tmp_path / "secret.env").write_text('RAY_AUTH_TOKEN="s3cr3t-value\nx y z\n')
+    with pytest.raises(SettingsError) as info:
+        resolve(env_file=tmp_path / "secret.env", environ={}, cwd=tmp_path)
+    assert "s3cr3t" not in info.value.one_line() and "line 1" in info.value.message
+    assert "(1 more bad line(s))" in info.value.message
+
+
+def test_dotenv_forms_that_stay_accepted(tmp_path):
+    (tmp_path / ".env").write_text(
+        "\ufeff# comment\n\nexport SEEDCORE_NS=from-export\nRAY_ADDRESS = '127.0.0.1:7000'  # trailing\n"
+        'RAY_HOST="127.0.0.1"\r\nOTHER=multi word value\nEMPTY=\n')
+    s = resolve(environ={}, cwd=tmp_path)
+    assert s.namespace.value == "from-export" and s.address.value == "127.0.0.1:7000"
+    assert s.env_file_keys == ("EMPTY", "OTHER", "RAY_ADDRESS", "RAY_HOST", "SEEDCORE_NS")
+
+
+# --- Ray's record of the last `ray start` (what address `auto` reads) -----------------------------
+
+
+@pytest.mark.parametrize("content", [b"not-an-address", b"127.0.0.1:notaport", b"127.0.0.1:0", b"\xff\xfe\x00junk",
+                                     b"ray://127.0.0.1:10001", b"auto", b"127.0.0.1:6379\nsecond line", b"x" * 5000])
+def test_a_malformed_ray_current_cluster_is_bad_input_naming_the_file(tmp_path, content):
+    from seedcore_cli.settings import read_recorded_address
+
+    record = tmp_path / "ray_current_cluster"
+    record.write_bytes(content)
+    with pytest.raises(SettingsError) as info:
+        read_recorded_address(record)
+    line = info.value.one_line()
+    assert str(record) in line and "delete it" in line and len(line) < 400 and "\n" not in line
+
+
+def test_a_well_formed_or_absent_ray_current_cluster(tmp_path):
+    from seedcore_cli.settings import read_recorded_address
+
+    record = tmp_path / "ray_current_cluster"
+    assert read_recorded_address(record) is None
+    record.write_text("")
+    assert read_recorded_address(record) is None
+    record.write_text("127.0.0.1:6379\n")
+    assert read_recorded_address(record) == "127.0.0.1:6379"
+
+
+# --- long values are cut in messages ---------------------------------------------------------------
+
+
+def test_a_long_value_is_cut_in_the_message(tmp_path):
+    with pytest.raises(SettingsError) as info:
+        resolve(namespace="x" * 5000, environ={}, cwd=tmp_path, labels={"namespace": "--namespace"})
+    line = info.value.one_line()
+    assert "... (5000 characters) (from --namespace)" in line and len(line) < 300

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -29,7 +30,7 @@ from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, connects, state
 from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
 from seedcore_cli.cli.output import error_line, make_consoles, render
-from seedcore_cli.errors import EXIT_FAILED, SeedcoreError
+from seedcore_cli.errors import EXIT_FAILED, QUOTE_LIMIT, SeedcoreError, quoted
 
 def _debug(ctx: typer.Context | None) -> bool:
     verbose = bool(ctx and ctx.find_root().params.get("verbose"))
@@ -58,7 +59,11 @@ def _one_line_errors(ctx: typer.Context):
             traceback.print_exc()  # plain traceback: never shows local variables
         typer.echo(error_line(err), err=True)
         raise typer.Exit(err.exit_code) from None
-    except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt, BrokenPipeError):
+    except typer.TyperException as err:  # a usage error: Typer quotes the value as given, however long
+        if isinstance(getattr(err, "message", None), str):
+            err.message = _cut_long_values(err.message)
+        raise
+    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as err:  # a bug, not something the user caused
         if _debug(ctx):
@@ -66,6 +71,16 @@ def _one_line_errors(ctx: typer.Context):
         typer.echo(f"Error: internal error: {type(err).__name__}: {err} "
                    "(rerun with -v for the traceback)", err=True)
         raise typer.Exit(EXIT_FAILED) from None
+
+
+_LONG_QUOTED = re.compile(r"'([^'\n]{%d,})'" % (QUOTE_LIMIT + 1))
+_LONG_WORD = re.compile(r"\S{%d,}" % (QUOTE_LIMIT + 21))
+
+
+def _cut_long_values(text: str) -> str:
+    """Typer's message with every long value (quoted, or a bare word: an unknown option) cut."""
+    text = _LONG_QUOTED.sub(lambda found: quoted(found.group(1)), text)
+    return _LONG_WORD.sub(lambda found: f"{found.group(0)[:QUOTE_LIMIT]}... ({len(found.group(0))} characters)", text)
 
 
 app = typer.Typer(

@@ -54,14 +54,20 @@ def start(
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the local Ray head this tool started (by its pid; nothing else is touched)."""
-    cluster, was_running = local_cluster.stop()
+    stopped = local_cluster.stop()
+    message(state(ctx).consoles, _stop_text(stopped))
+
+
+def _stop_text(stopped: local_cluster.Stopped) -> str:
+    cluster = stopped.cluster
     if cluster is None:
-        text = "No seedcore local cluster is recorded; nothing to stop."
-    elif was_running:
-        text = f"Stopped the local cluster (pid {cluster.pid}, {cluster.gcs_address})."
-    else:
-        text = f"The recorded local cluster (pid {cluster.pid}) was not running; forgot its record."
-    message(state(ctx).consoles, text)
+        return "No seedcore local cluster is recorded; nothing to stop."
+    if stopped.outcome == local_cluster.OURS:
+        return f"Stopped the local cluster (pid {cluster.pid}, {cluster.gcs_address})."
+    if stopped.outcome == local_cluster.OTHER:
+        return (f"pid {cluster.pid} is no longer the local cluster's head (it is {stopped.detail}): "
+                "did not signal it; forgot the stale record.")
+    return f"The recorded local cluster (pid {cluster.pid}) was not running; forgot its record."
 
 
 @app.command()

@@ -72,7 +72,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
-from seedcore_cli.errors import ConfigError
+from seedcore_cli import pathkind
+from seedcore_cli.errors import ConfigError, quoted
 from seedcore_cli.names import SINGLETONS
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.options import ActorOptions  # noqa: F401 - re-exported
@@ -139,19 +140,17 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
     if chosen is None:
         text = resources.files("seedcore_cli").joinpath("config/defaults.yaml").read_text("utf-8")
         return parse(text, DEFAULT_SOURCE, environ)
-    if not chosen.exists():
-        raise ConfigError(f"organism config {str(chosen)!r} does not exist",
+    found = pathkind.kind(chosen)  # a name too long makes Path.exists() raise
+    if found != pathkind.FILE:
+        raise ConfigError(f"organism config {quoted(str(chosen))} {pathkind.phrase(found)}",
                           f"give the path of an existing YAML file (or ${CONFIG_ENV})")
-    if not chosen.is_file():
-        raise ConfigError(f"organism config {str(chosen)!r} is not a file",
-                          f"give the path of a YAML file (or ${CONFIG_ENV})")
     try:
         text = chosen.read_text("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"{chosen}: not UTF-8 text ({err.reason} at byte {err.start})",
                           "save the config as UTF-8 YAML") from None
     except OSError as err:
-        raise ConfigError(f"cannot read organism config {str(chosen)!r}: {err.strerror or err}",
+        raise ConfigError(f"cannot read organism config {quoted(str(chosen))}: {err.strerror or err}",
                           "check the path and its permissions") from None
     return parse(text, str(chosen), environ)
 

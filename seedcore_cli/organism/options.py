@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from seedcore_cli.errors import ConfigError
+from seedcore_cli.errors import ConfigError, quoted
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.yamldoc import Validator, kind, line_of
 
@@ -183,7 +183,7 @@ def default_layers(environ: Mapping[str, str]) -> dict[str, list[Layer]]:
             env[actor_kind][key] = (_from_env(variable, key, text), variable)
     lifetime = environ.get(LIFETIME_ENV, "").strip()
     if lifetime and lifetime != LIFETIME:
-        raise ConfigError(f"{LIFETIME_ENV}={lifetime!r} is not accepted: seedcore creates SeedCore's actors "
+        raise ConfigError(f"{LIFETIME_ENV}={quoted(lifetime)} is not accepted: seedcore creates SeedCore's actors "
                           "from a short-lived command and they must outlive it, so they are always 'detached'",
                           f"unset {LIFETIME_ENV} or set it to 'detached'")
     for actor_kind in env:
@@ -202,7 +202,7 @@ def _from_env(variable: str, key: str, text: str) -> Any:
         return _PARSERS[key](value, key)
     except ValueError as err:
         example = "-1 (without limit), 0 or a positive whole number" if key == "max_restarts" else "0.02"
-        raise ConfigError(f"{variable}={text!r} is not usable as {key}: {err}",
+        raise ConfigError(f"{variable}={quoted(text)} is not usable as {key}: {err}",
                           f"set {variable} to {example}, or unset it") from None
 
 
@@ -235,9 +235,9 @@ def _amount(raw: Any, what: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         raise ValueError(f"{what} must be a number >= 0, got {kind(raw)}")
     if not math.isfinite(raw) or raw < 0:
-        raise ValueError(f"{what} must be a finite number >= 0, got {raw!r}")
+        raise ValueError(f"{what} must be a finite number >= 0, got {quoted(raw)}")
     if 0 < raw < RESOURCE_STEP:
-        raise ValueError(f"{what} {raw!r} is below Ray's smallest amount ({RESOURCE_STEP:g})")
+        raise ValueError(f"{what} {quoted(raw)} is below Ray's smallest amount ({RESOURCE_STEP:g})")
     return raw
 
 
@@ -265,10 +265,10 @@ def _resources(validator: Validator, raw: Any, place: str, line: int | None) -> 
             validator.fail(place, line_of(raw, name) or line, f"a resource name must be a non-empty string, got {kind(name)}")
         elif name in _OWN_KEYS:
             instead = f"use {_OWN_KEYS[name]} instead" if _OWN_KEYS[name] else "Ray does not take it for an actor"
-            validator.fail(f"{place}.{name}", line_of(raw, name), f"{name!r} is not a custom resource: {instead}")
+            validator.fail(f"{place}.{name}", line_of(raw, name), f"{quoted(name)} is not a custom resource: {instead}")
         else:
             try:
-                resources[name] = _amount(amount, f"resource {name!r}")
+                resources[name] = _amount(amount, f"resource {quoted(name)}")
             except ValueError as err:
                 validator.fail(f"{place}.{name}", line_of(raw, name), str(err))
     return resources
@@ -294,13 +294,13 @@ def parse_memory(raw: Any) -> int:
         match = _MEMORY_RE.match(raw.strip())
         unit = match.group(2).lower() if match else None
         if match is None or unit not in _UNITS:
-            raise ValueError(f"memory {raw!r} is not a size (a number with a unit: B, KB, MB, GB, TB, KiB, "
+            raise ValueError(f"memory {quoted(raw)} is not a size (a number with a unit: B, KB, MB, GB, TB, KiB, "
                              "MiB, GiB or TiB)")
         size = float(match.group(1)) * _UNITS[unit]
     else:
         size = raw
     if not math.isfinite(size) or size < 0 or size != int(size):
-        raise ValueError(f"memory must be a whole number of bytes >= 0, got {raw!r}")
+        raise ValueError(f"memory must be a whole number of bytes >= 0, got {quoted(raw)}")
     return int(size)
 
 

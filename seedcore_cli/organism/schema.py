@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from seedcore_cli.errors import quoted
 from seedcore_cli.names import SINGLETONS
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.options import ActorOptions, Layer, conflicting_retries, default_layers, parse_layer, resolve
@@ -198,7 +199,7 @@ class Schema:
             held = organs.get(item.organ.id)
             if held is not None:
                 self.v.fail(f"{item.place}.id", item.id_line,
-                            f"duplicate organ id {item.organ.id!r} (also {held.place})")
+                            f"duplicate organ id {quoted(item.organ.id)} (also {held.place})")
             else:
                 organs[item.organ.id] = item
         agents: dict[str, str] = {}
@@ -212,10 +213,10 @@ class Schema:
                     reported.add((first, where))
                     if agent.name in organs:
                         self.v.fail(f"{first}.id", organs[agent.name].id_line,
-                                    f"organ id {agent.name!r} clashes with an agent of organ {item.organ.id!r} "
+                                    f"organ id {quoted(agent.name)} clashes with an agent of organ {quoted(item.organ.id)} "
                                     f"({where}; {rule})")
                     else:
-                        self.v.fail(where, line, f"agent name {agent.name!r} is made twice: by {first} "
+                        self.v.fail(where, line, f"agent name {quoted(agent.name)} is made twice: by {first} "
                                                  f"and by {where} ({rule})")
         return [item.organ for item in organs.values()]
 
@@ -227,9 +228,9 @@ class Schema:
         if "id" in organ and not isinstance(organ_id, str):
             problem = f"id must be a string, got {kind(organ_id)}"
         elif "id" in organ and not NAME_RE.match(organ_id):
-            problem = f"{organ_id!r} is not a valid actor name ({NAME_RULE})"
+            problem = f"{quoted(organ_id)} is not a valid actor name ({NAME_RULE})"
         elif organ_id in RESERVED_NAMES:
-            problem = f"{organ_id!r} is reserved for a singleton actor ({', '.join(RESERVED_NAMES)})"
+            problem = f"{quoted(organ_id)} is reserved for a singleton actor ({', '.join(RESERVED_NAMES)})"
         if problem:
             self.v.fail(f"{place}.id", line_of(organ, "id"), problem)
             ok = False
@@ -278,7 +279,7 @@ class Schema:
     def agent_names_ok(self, names: list[str], place: str, line: int | None) -> bool:
         bad = next((name for name in names if not NAME_RE.match(name)), None)
         if bad is not None:
-            self.v.fail(place, line, f"agent name {bad!r} is not a valid actor name ({NAME_RULE})")
+            self.v.fail(place, line, f"agent name {quoted(bad)} is not a valid actor name ({NAME_RULE})")
         return bad is None
 
     def seed_organ(self, item: Any, relative: str, line: int | None) -> _Placed | None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from seedcore_cli.errors import ConfigError
+from seedcore_cli.errors import ConfigError, bare, fold, quoted
 
 
 def read(text: str, source: str) -> Any:
@@ -25,11 +25,17 @@ def read(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as dup:
-        raise ConfigError(f"{source}: line {dup.line}: duplicate key {dup.key!r}",
+        raise ConfigError(f"{source}: line {dup.line}: duplicate key {quoted(dup.key)}",
                           "each key may appear once per mapping") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: YAML syntax error{_where(err)}: {_yaml_problem(err)}",
                           "fix the YAML syntax (indentation, colons, quotes)") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ConfigError(f"{source}: the YAML is nested too deeply to load",
+                          "an organism config is a few levels deep; fix the file") from None
+    except ValueError as err:  # a YAML integer of more than 4300 digits, which Python refuses
+        raise ConfigError(f"{source}: a value cannot be loaded ({fold(str(err), 80)})",
+                          "fix the value in the file") from None
 
 
 def _where(err: yaml.YAMLError) -> str:
@@ -120,8 +126,9 @@ def kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    return f"a string ({value!r})" if isinstance(value, str) else type(value).__name__
+        number = repr(value)  # an int may have thousands of digits
+        return f"a number ({number if len(number) <= 40 else quoted(number)})"
+    return f"a string ({quoted(value)})" if isinstance(value, str) else type(value).__name__
 
 
 @dataclass
@@ -133,6 +140,7 @@ class Validator:
 
     def fail(self, place: str, line: int | None, problem: str) -> None:
         at = f" (line {line})" if line else ""
+        place = bare(place, 120)  # it holds the file's keys
         self.problems.append(f"{self.source}: {place}{at}: {problem}")
 
     def mapping(self, value: Any, place: str, line: int | None, allowed: tuple[str, ...],
@@ -145,7 +153,7 @@ class Validator:
         for key in value:
             if key not in allowed:
                 self.fail(f"{place}.{key}" if place else str(key), line_of(value, key),
-                          f"unknown key {key!r} (allowed: {', '.join(allowed)})")
+                          f"unknown key {quoted(key)} (allowed: {', '.join(allowed)})")
         for key in required:
             if key not in value:
                 self.fail(place or "document", line_of(value) or line, f"missing required key {key!r}")

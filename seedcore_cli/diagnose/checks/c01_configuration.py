@@ -10,7 +10,7 @@ from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.diagnose.secrets import shown
-from seedcore_cli.errors import SettingsError
+from seedcore_cli.errors import SettingsError, bare, quoted
 
 ID = "configuration"
 # Variables seedcore or Ray read that decide where and how a driver connects.
@@ -36,7 +36,7 @@ def legacy_disagreement(s: settings_mod.Settings, lookup: Mapping[str, str]) -> 
     t = s.target
     if t.kind == "client" and t.host == host and str(t.port) == port_text.strip():
         return None
-    return (f"legacy RAY_HOST/RAY_PORT say {legacy} but the address used is {s.address.value!r} "
+    return (f"legacy RAY_HOST/RAY_PORT say {bare(legacy)} but the address used is {quoted(s.address.value)} "
             f"(from {s.address.source})")
 
 
@@ -57,12 +57,12 @@ def configuration(ctx: Context) -> CheckResult:
         if inputs.loopback_env_before is not None:
             environ[loopback] = inputs.loopback_env_before
     details = watched_variables(environ)
+    env_part = "no .env file"
     try:
         path, values = settings_mod.read_env_file(inputs.env_file, inputs.cwd)
-    except SettingsError:
-        path, values = None, {}
+    except SettingsError:  # resolving fails on it too, and says why
+        path, values, env_part = None, {}, "nothing in the .env file was used"
     ctx.env_file_values = dict(values)
-    env_part = "no .env file"
     if path is not None:
         keys = ", ".join(sorted(values)) or "no keys"
         env_part = f".env {path} sets {keys}"

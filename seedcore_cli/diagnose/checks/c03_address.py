@@ -7,7 +7,7 @@ from seedcore_cli import connection, local_cluster, probe
 from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult, fail
 from seedcore_cli.diagnose.registry import check
-from seedcore_cli.errors import NoCluster
+from seedcore_cli.errors import NoCluster, quoted
 from seedcore_cli.settings import is_loopback_host
 
 ID = "address"
@@ -31,7 +31,7 @@ def loopback_verdict(mode: str, host: str, before: str | None, now: str | None) 
         return "", "", ""
     value = now if before == NOT_RECORDED else before
     if now is not None and rewrites_loopback(now):
-        return (FAIL, f"loopback target {host} but {LOOPBACK_ENV}={now!r} in this process: Ray rewrites "
+        return (FAIL, f"loopback target {host} but {LOOPBACK_ENV}={quoted(now)} in this process: Ray rewrites "
                       "127.0.0.1 to the network IP and ray.init hangs ('Failed to connect to GCS')",
                 f"set {LOOPBACK_ENV}=0 (not 1) in the environment of the head and every driver")
     if rewrites_loopback(value):
