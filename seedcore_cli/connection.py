@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from seedcore_cli import __version__, auth, connect_errors, liveness, local_cluster, preflight, probe, ray_compat, tls
+from seedcore_cli import __version__, auth, captured_output, connect_errors, liveness, local_cluster, preflight, probe, ray_compat, tls
 from seedcore_cli.errors import ConnectionConflict, NoCluster, SeedcoreError, SettingsError, fold
 from seedcore_cli.settings import (Settings, Target, is_loopback_host, read_recorded_address,  # noqa: F401 - re-exported
                                    split_address)
@@ -57,12 +57,13 @@ class Connection:
     started_local_cluster: bool = False
     token_source: str = ""  # where the token came from ('' when the cluster wants none); never the token
     tls: bool = False
+    local_raylets: tuple[tuple[str, int, str], ...] = ()  # (host, port, node id) on this machine (driver)
 
     def liveness_target(self) -> liveness.Target:
         """How to probe this cluster's components when a Ray call outlives its deadline."""
         host, port = split_address(self.resolved_address)
         return liveness.target_for(self.mode, host, port, tls.files_from_env(os.environ) if self.tls else None,
-                                   self.token_source, os.environ, self.dashboard_url)
+                                   self.token_source, os.environ, self.dashboard_url, self.local_raylets)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,7 +132,7 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
     _refuse_outside_session()  # before anything here touches the process's Ray or environment
     if connect_timeout is None:
         connect_timeout = connect_timeout_from_env(os.environ)
-    _ray_output.clear()
+    captured_output.clear()
     mode, address, started_local = resolve_target(settings, start_local)
     host, port = split_address(address)
     tls_files = tls.files_from_env(os.environ)
@@ -145,10 +146,9 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
         target = liveness.target_for(mode, host, port, tls_files, token_source, os.environ)
         if on_target is not None:
             on_target(target, started_local)
-        if mode == MODE_DRIVER:
-            # A driver's ray.init attaches to this machine's raylet and, if it is frozen, blocks
-            # ~30 s holding the GIL (no watchdog thread runs meanwhile): ask it first (milliseconds).
-            liveness.check_local_raylet(target, f"{address} ({origin})")
+        # A driver's ray.init attaches to this machine's raylet and, if it is frozen, blocks
+        # ~30 s holding the GIL (no watchdog thread runs meanwhile): ask it first (milliseconds).
+        raylets = liveness.check_local_raylets(target, f"{address} ({origin})") if mode == MODE_DRIVER else ()
         ray = _import_ray(loopback=is_loopback_host(host))
         context = _init(ray, settings, address, mode, connect_timeout, progress)
     except BaseException:
@@ -175,55 +175,10 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
         started_local_cluster=started_local,
         token_source=token_source,
         tls=tls_files is not None,
+        local_raylets=raylets,
     )
     _current_key = key
     return _current
-
-
-_ray_output: list[str] = []
-
-
-def ray_output() -> str:
-    """What Ray printed while connect() ran (C++ log lines, Python warnings): kept off the
-    user's stderr, shown by the CLI under -v."""
-    return "".join(_ray_output)
-
-
-@contextlib.contextmanager
-def ray_output_captured():
-    """Send file descriptor 2 (Ray's C++ core logs there) and Python warnings to a buffer."""
-    import tempfile
-    import warnings
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    _stderr_saved.append(saved)
-    try:
-        with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                sys.stderr.flush()
-                os.dup2(saved, 2)
-                sink.seek(0)
-                _ray_output.append(sink.read().decode(errors="replace"))
-                _ray_output.extend(f"{w.category.__name__}: {w.message}\n" for w in caught)
-    finally:
-        _stderr_saved.remove(saved)
-        os.close(saved)
-
-
-_stderr_saved: list[int] = []  # the real stderr while Ray's output is captured
-
-
-def release_stderr() -> None:
-    """Give file descriptor 2 back to the user now: connect() was abandoned on a thread that is
-    still inside ray.init (deadline.connect_within), and the verdict must be seen."""
-    if _stderr_saved:
-        sys.stderr.flush()
-        os.dup2(_stderr_saved[0], 2)
 
 
 def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
@@ -237,7 +192,7 @@ def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
     deadline = started + budget_s
     for attempt in itertools.count(1):
         try:
-            with ray_output_captured():
+            with captured_output.captured():
                 # A driver's job is tagged as seedcore's own (`seedcore connections` tells it from
                 # services); a Ray Client session shows as its server anyway, and Ray Client cannot
                 # carry a JobConfig through ray.init here.

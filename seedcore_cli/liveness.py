@@ -40,6 +40,9 @@ class Target:
     tls: probe.TlsFiles | None = None
     token_header: str | None = None
     dashboard_url: str = ""  # when known (a live connection); else read from the GCS
+    # (host, port, node id) of raylets known to matter: the driver's own, found when connecting;
+    # probed even when the dashboard can no longer list them (a head that went away)
+    raylets: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,21 +57,26 @@ class Culprit:
 
 
 def target_for(mode: str, host: str, port: int, tls: probe.TlsFiles | None, token_source: str,
-               environ: Mapping[str, str], dashboard_url: str = "") -> Target:
+               environ: Mapping[str, str], dashboard_url: str = "",
+               raylets: tuple[tuple[str, int, str], ...] = ()) -> Target:
     """The Target for a cluster reached at host:port (token: the one connect() settled on)."""
     token = auth.find_token(environ) if token_source else None
     if not dashboard_url and mode == MODE_CLIENT:
         # Before a Ray Client session the dashboard (hence the raylets) is known only when named.
         dashboard_url = environ.get(state_api.API_SERVER_ENV, "")
-    return Target(mode, host, port, tls, token.header if token else None, dashboard_url)
+    return Target(mode, host, port, tls, token.header if token else None, dashboard_url, raylets)
 
 
-def check_local_raylet(target: Target, where: str) -> None:
-    """Raise CannotConnect when a raylet on this machine (the one a driver attaches to) is silent."""
-    culprit = find_culprit(target, raylet_hosts=local_addresses())
+def check_local_raylets(target: Target, where: str) -> tuple[tuple[str, int, str], ...]:
+    """The alive raylets on this machine (a driver attaches to one of them; the GCS answered the
+    preflight probe moments ago); CannotConnect when one is silent."""
+    dashboard = target.dashboard_url or _recorded_dashboard(target, PROBE_TIMEOUT_S)
+    raylets = (_alive_raylets(dashboard, target, PROBE_TIMEOUT_S, local_addresses()) if dashboard else None) or []
+    culprit = _silent_raylet(raylets, target, PROBE_TIMEOUT_S)
     if culprit is not None:
         raise CannotConnect(f"cannot connect to {where}: {culprit.describe()}",
                             "resume or restart that process (or the node), then try again")
+    return tuple(raylets)
 
 
 def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
@@ -92,10 +100,16 @@ def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
         answer = probe.answer_of(target.host, target.port, probe.GCS_ALIVE_METHOD, timeout, **kwargs)
         if answer != probe.ANSWERS:
             return Culprit("GCS", where, answer)
-        if not dashboard:
-            recorded = probe.gcs_kv_get(target.host, target.port, b"dashboard", b"dashboard", timeout, **kwargs)
-            dashboard = (recorded or b"").decode(errors="replace")
-    return _silent_raylet(dashboard, target, timeout, raylet_hosts) if dashboard else None
+        dashboard = dashboard or _recorded_dashboard(target, timeout)
+    listed = (_alive_raylets(dashboard, target, timeout, raylet_hosts) if dashboard else None) or []
+    return _silent_raylet([*listed, *(r for r in target.raylets if r not in listed)], target, timeout)
+
+
+def _recorded_dashboard(target: Target, timeout: float) -> str:
+    """The dashboard's address as the GCS records it ('' unknown)."""
+    recorded = probe.gcs_kv_get(target.host, target.port, b"dashboard", b"dashboard", timeout,
+                                tls=target.tls, token_header=target.token_header)
+    return (recorded or b"").decode(errors="replace")
 
 
 def local_addresses() -> frozenset[str]:
@@ -108,20 +122,25 @@ def local_addresses() -> frozenset[str]:
     return frozenset(found)
 
 
-def _silent_raylet(dashboard: str, target: Target, timeout: float,
-                   hosts: frozenset[str] | None) -> Culprit | None:
-    """The first alive node whose raylet does not answer (all probed at once)."""
+def _alive_raylets(dashboard: str, target: Target, timeout: float,
+                   hosts: frozenset[str] | None) -> list[tuple[str, int, str]] | None:
+    """(host, port, node id) of every alive node's raylet, from the dashboard's node summary
+    (only those on `hosts` when given); None when the dashboard does not tell."""
     url = dashboard if "://" in dashboard else f"http://{dashboard}"
     try:
         payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=timeout,
                                      source="the GCS", envelope=False)
         nodes = [entry.get("raylet") or {} for entry in (payload.get("data") or {}).get("summary") or []]
     except (SeedcoreError, AttributeError, TypeError):
-        return None  # no node list: the raylets cannot be named
+        return None
     raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
                 str(node.get("nodeId") or "")[:8]) for node in nodes if node.get("state") == "ALIVE"]
-    raylets = [(host, port, node) for host, port, node in raylets
-               if host and port and (hosts is None or host in hosts)]
+    return [(host, port, node) for host, port, node in raylets
+            if host and port and (hosts is None or host in hosts)]
+
+
+def _silent_raylet(raylets: list[tuple[str, int, str]], target: Target, timeout: float) -> Culprit | None:
+    """The first of `raylets` that does not answer (all probed at once)."""
     if not raylets:
         return None
     with ThreadPoolExecutor(max_workers=min(8, len(raylets))) as pool:

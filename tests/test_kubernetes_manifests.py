@@ -245,7 +245,7 @@ def no_connect(monkeypatch):
     """Record, instead of making, the one connection @connects makes before a command's body."""
     calls: list[str | None] = []
 
-    def refuse(app_state, namespace, start_local, tolerate_failure):
+    def refuse(app_state, namespace, start_local, tolerate_failure, **_):
         calls.append(namespace)
         raise typer.Exit(99)
 

@@ -106,7 +106,7 @@ def one_namespace(before: str | None, after: str | None) -> str | None:
 
 def connect_once(app_state: AppState, namespace: str | None, start_local: bool, tolerate_failure: bool,
                  wait_at_most: float | None = None) -> None:
-    from seedcore_cli import connection, deadline, settings  # imports ray only when connecting
+    from seedcore_cli import captured_output, connection, deadline, settings  # imports ray only when connecting
 
     try:
         app_state.settings = settings.resolve(address=app_state.address, namespace=namespace,
@@ -118,17 +118,18 @@ def connect_once(app_state: AppState, namespace: str | None, start_local: bool, 
             where = f"{s.address.value} (from {s.address.source})" if s.address else "default (local cluster, else auto)"
             message(app_state.consoles, f"address: {where}; namespace: {s.namespace.value} (from {s.namespace.source})")
         consoles = app_state.consoles
-        note = (lambda text: message(consoles, text)) if consoles.interactive or app_state.verbose else None
+        note = ((lambda text: captured_output.to_user(lambda: message(consoles, text)))
+                if consoles.interactive or app_state.verbose else None)
         budget = (app_state.connect_timeout if app_state.connect_timeout is not None
                   else connection.connect_timeout_from_env(os.environ))
         try:
             app_state.connection = deadline.connect_within(
                 lambda on_target: connection.connect(app_state.settings, start_local=start_local,
                                                      connect_timeout=budget, progress=note, on_target=on_target),
-                min(budget, wait_at_most or budget), progress=note, on_abandon=connection.release_stderr)
+                min(budget, wait_at_most or budget), progress=note, on_abandon=captured_output.release_stderr)
         finally:
-            if app_state.verbose and connection.ray_output().strip():
-                message(app_state.consoles, "Ray said while connecting:\n" + connection.ray_output().rstrip())
+            if app_state.verbose and captured_output.text().strip():
+                message(app_state.consoles, "Ray said while connecting:\n" + captured_output.text().rstrip())
     except SeedcoreError as err:
         if not tolerate_failure:
             raise
