@@ -38,12 +38,13 @@ RECHECK_S = 3.0
 T = TypeVar("T")
 OnTarget = Callable[[liveness.Target, bool], None]
 
-_abandoned = threading.Event()
+_abandoned: list[threading.Thread] = []
 
 
 def abandoned() -> bool:
-    """Whether a Ray call was left blocked on a thread (the process must leave with os._exit)."""
-    return _abandoned.is_set()
+    """Whether a Ray call left blocked on a thread is still blocked there (Ray's state is not to
+    be asked meanwhile, and the process must leave with os._exit)."""
+    return any(thread.is_alive() for thread in _abandoned)
 
 
 class _Worker(threading.Thread):
@@ -93,11 +94,11 @@ def connect_within(connect: Callable[[OnTarget], T], budget_s: float,
             return worker.outcome()
         waited = time.monotonic() - known["since"]
         if culprit is not None:
-            _abandon(on_abandon)
+            _abandon(worker, on_abandon)
             raise CannotConnect(f"no connection to {_where(target)} after {waited:.0f} s: {culprit.describe()}",
                                 _FIX)
         if waited >= max(budget_s, CONNECT_VERDICT_S):
-            _abandon(on_abandon)
+            _abandon(worker, on_abandon)
             raise CannotConnect(f"no connection to {_where(target)} within {budget_s:g} s, although the "
                                 f"{'Ray Client server and the GCS' if target.mode == liveness.MODE_CLIENT else 'GCS and raylets'}"
                                 " answer: the head is overloaded, or a raylet seedcore cannot see is stuck",
@@ -116,8 +117,8 @@ def _where(target: liveness.Target) -> str:
     return f"{'ray://' if target.mode == liveness.MODE_CLIENT else ''}{target.host}:{target.port}"
 
 
-def _abandon(on_abandon: Callable[[], None] | None) -> None:
-    _abandoned.set()
+def _abandon(worker: threading.Thread, on_abandon: Callable[[], None] | None) -> None:
+    _abandoned.append(worker)
     if on_abandon is not None:
         on_abandon()
 
