@@ -12,11 +12,11 @@ import threading
 from typing import Callable
 
 
+_output: list[str] = []
+
+
 def clear() -> None:
     _output.clear()
-
-
-_output: list[str] = []
 
 
 def text() -> str:
@@ -78,6 +78,7 @@ def to_user(write: Callable[[], None]) -> None:
 def release_stderr() -> None:
     """Give file descriptor 2 back to the user now: connect() was abandoned on a thread that is
     still inside ray.init (deadline.connect_within), and the verdict must be seen."""
-    if _stderr_saved:
-        sys.stderr.flush()
-        os.dup2(_stderr_saved[0], 2)
+    with _capture_lock:
+        if _stderr_saved:
+            sys.stderr.flush()
+            os.dup2(_stderr_saved[0], 2)

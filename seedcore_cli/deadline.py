@@ -10,10 +10,10 @@ still gives its verdict on time:
   (liveness.find_culprit): a silent or gone component ends the wait at once with CannotConnect
   naming it. A cluster whose every part answers is slow, not stuck: the wait goes on, re-probed,
   until `budget_s` (the connect timeout), with one progress note.
-- `Watchdog(seconds, target, report)`: a command's work runs on the main thread; if it is still
+- `Watchdog(seconds, target, on_expiry)`: a command's work runs on the main thread; if it is still
   running `seconds + WORK_GRACE_S` after it began, the watchdog (a daemon thread) names the
-  culprit, hands the error to `report` (which prints the one line) and ends the process with its
-  exit code: a Ray call blocked in C++ cannot be interrupted any other way.
+  culprit and hands the error to `on_expiry`, which must end the process (the CLI prints the line
+  and leaves with os._exit): a Ray call blocked in C++ cannot be interrupted any other way.
 
 When a wait is abandoned, the blocked call stays on its thread: `abandoned()` tells the CLI to
 leave with os._exit (Ray's exit handlers would block on the same dead component).
@@ -21,8 +21,6 @@ leave with os._exit (Ray's exit handlers would block on the same dead component)
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 from typing import Any, Callable, TypeVar
@@ -80,6 +78,16 @@ def connect_within(connect: Callable[[OnTarget], T], budget_s: float,
 
     worker = _Worker(lambda: connect(on_target))
     worker.start()
+    try:
+        return _wait(worker, known, started, budget_s, progress, on_abandon)
+    except BaseException:  # our verdict, or Ctrl-C: ray.init may still be blocked on the worker
+        if worker.is_alive():
+            _abandon(worker, on_abandon)
+        raise
+
+
+def _wait(worker: _Worker, known: dict[str, Any], started: float, budget_s: float,
+          progress: Callable[[str], None] | None, on_abandon: Callable[[], None] | None) -> Any:
     noted = False
     while True:
         worker.join(0.1)
@@ -94,16 +102,14 @@ def connect_within(connect: Callable[[OnTarget], T], budget_s: float,
             return worker.outcome()
         waited = time.monotonic() - known["since"]
         if culprit is not None:
-            _abandon(worker, on_abandon)
             raise CannotConnect(f"no connection to {_where(target)} after {waited:.0f} s: {culprit.describe()}",
                                 _FIX)
         if waited >= max(budget_s, CONNECT_VERDICT_S):
-            _abandon(worker, on_abandon)
             raise CannotConnect(f"no connection to {_where(target)} within {budget_s:g} s, although the "
                                 f"{'Ray Client server and the GCS' if target.mode == liveness.MODE_CLIENT else 'GCS and raylets'}"
                                 " answer: the head is overloaded, or a raylet seedcore cannot see is stuck",
                                 "try again later, or raise the connect timeout (SEEDCORE_CONNECT_TIMEOUT)")
-        if progress is not None and not noted:
+        if progress is not None and not noted and waited >= CONNECT_VERDICT_S:
             noted = True
             progress(f"connecting to {_where(target)} is slow; every part of the cluster seedcore can see "
                      f"answers, so waiting up to {budget_s:g} s (the connect timeout)")
@@ -118,22 +124,25 @@ def _where(target: liveness.Target) -> str:
 
 
 def _abandon(worker: threading.Thread, on_abandon: Callable[[], None] | None) -> None:
-    _abandoned.append(worker)
-    if on_abandon is not None:
-        on_abandon()
+    if worker not in _abandoned:
+        _abandoned.append(worker)
+        if on_abandon is not None:
+            on_abandon()
 
 
 class Watchdog:
     """Ends the process with a verdict if the work outlives `seconds` + WORK_GRACE_S.
 
-    `with Watchdog(seconds, target, report):` around the work; `paused()` around waiting for a
-    person (a confirmation prompt is not Ray's to time); `rearm()` for each round of a loop.
+    `with Watchdog(seconds, target, on_expiry):` around the work; `pause()` while waiting for a
+    person (a confirmation prompt is not Ray's to time) and `rearm()` after; `rearm()` for each
+    round of a loop.
     """
 
-    def __init__(self, seconds: float, target: liveness.Target, report: Callable[[SeedcoreError], int]) -> None:
+    def __init__(self, seconds: float, target: liveness.Target,
+                 on_expiry: Callable[[SeedcoreError], None]) -> None:
         self.seconds = seconds
         self.target = target
-        self.report = report
+        self.on_expiry = on_expiry
         self._lock = threading.Lock()
         self._expires: float | None = None
         self._stop = threading.Event()
@@ -163,20 +172,23 @@ class Watchdog:
                 self._expire()
 
     def _expire(self) -> None:
+        try:
+            cause = self._cause()
+        except Exception as err:  # noqa: BLE001 - the verdict must come whatever the probes do
+            cause = f"the probes failed ({type(err).__name__})"
+        if self._stop.is_set():
+            return  # the work finished while we probed
+        self.on_expiry(CannotConnect(
+            f"Ray did not answer within {self.seconds:g} s (+{WORK_GRACE_S:g} s grace); the connection to "
+            f"{_where(self.target)} is lost or stuck: {cause}", _FIX))
+
+    def _cause(self) -> str:
         # A head going down stops its processes one by one: ask again until the last moment
         # before saying that everything answers.
         last_call = time.monotonic() + PROBE_BUDGET_S - liveness.PROBE_TIMEOUT_S - 0.3
         culprit = liveness.find_culprit(self.target)
         while culprit is None and time.monotonic() < last_call and not self._stop.wait(0.3):
             culprit = liveness.find_culprit(self.target)
-        if self._stop.is_set():
-            return  # the work finished while we probed
-        cause = culprit.describe() if culprit else (
+        return culprit.describe() if culprit else (
             "every part of the cluster seedcore can see answers, so it is overloaded or a raylet it "
             "cannot see is stuck")
-        code = self.report(CannotConnect(f"Ray did not answer within {self.seconds:g} s (+{WORK_GRACE_S:g} s "
-                                         f"grace); the connection to {_where(self.target)} is lost or stuck: {cause}",
-                                         _FIX))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)

@@ -278,8 +278,10 @@ def list_query(connection: "Connection", query: ActorQuery, *, timeout: float = 
         raise state_api.no_dashboard()
     # Fetch every match the server will return, then sort and cut here: the server orders by
     # actor id, so its own limit would keep an arbitrary subset, not the first N by name.
+    # The HTTP round trip gets a second more than the server's own query (the command's deadline
+    # is its timeout + 5 s).
     result = state_api.fetch_actors(url, server_filters(query), limit=MAX_LIMIT, detail=query.detail,
-                   timeout=timeout, source=source, environ=environ)
+                   timeout=timeout, source=source, environ=environ, http_timeout=timeout + 1)
     rows, total = select(rows_from_api(result["result"], query.detail), query)
     warnings = []
     if result.get("partial_failure_warning"):

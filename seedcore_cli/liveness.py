@@ -10,7 +10,9 @@ connection, says nothing) from a gone one (nothing listens).
 - driver mode: the GCS itself, then every alive node's raylet (found through the dashboard's
   node summary, whose address the GCS records);
 - Ray Client: the Ray Client server (it answers PING itself), the GCS behind it (the server
-  answers a KV read from its own GCS connection before any session), then the raylets as above.
+  answers a KV read from its own GCS connection before any session), then the raylets when the
+  dashboard is known (RAY_API_SERVER_ADDRESS, or the session's); one that cannot be reached from
+  here is not blamed (node addresses may be private to the cluster).
 
 `find_culprit(target, timeout)` -> the first component that does not answer, or None when every
 one answers (the cluster is slow, not stuck). Nothing here imports ray.
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 
 from typing import Mapping
 
-from seedcore_cli import auth, probe, state_api
+from seedcore_cli import auth, preflight, probe, state_api
 from seedcore_cli.errors import CannotConnect, SeedcoreError
 
-MODE_CLIENT = "client"
+MODE_CLIENT = preflight.MODE_CLIENT
 PROBE_TIMEOUT_S = 1.0
 
 
@@ -91,10 +93,8 @@ def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
                                  request=b"\x08\x06", **kwargs)
         if answer != probe.ANSWERS:
             return Culprit("Ray Client server", where, answer)
-        answer, value = probe.client_kv_get(target.host, target.port, b"dashboard", b"dashboard", timeout, **kwargs)
-        if answer != probe.ANSWERS:
+        if probe.client_gcs_answer(target.host, target.port, timeout, **kwargs) != probe.ANSWERS:
             return Culprit("GCS", f"the cluster behind {where}", probe.SILENT)
-        dashboard = dashboard or value.decode(errors="replace")
     else:
         where = f"{target.host}:{target.port}"
         answer = probe.answer_of(target.host, target.port, probe.GCS_ALIVE_METHOD, timeout, **kwargs)
@@ -131,10 +131,10 @@ def _alive_raylets(dashboard: str, target: Target, timeout: float,
         payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=timeout,
                                      source="the GCS", envelope=False)
         nodes = [entry.get("raylet") or {} for entry in (payload.get("data") or {}).get("summary") or []]
-    except (SeedcoreError, AttributeError, TypeError):
+        raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
+                    str(node.get("nodeId") or "")[:8]) for node in nodes if node.get("state") == "ALIVE"]
+    except (SeedcoreError, AttributeError, TypeError):  # no dashboard, or a summary of another shape
         return None
-    raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
-                str(node.get("nodeId") or "")[:8]) for node in nodes if node.get("state") == "ALIVE"]
     return [(host, port, node) for host, port, node in raylets
             if host and port and (hosts is None or host in hosts)]
 
@@ -148,6 +148,9 @@ def _silent_raylet(raylets: list[tuple[str, int, str]], target: Target, timeout:
                                                           tls=target.tls, token_header=target.token_header),
                                 raylets))
     for (host, port, node), answer in zip(raylets, answers):
-        if answer != probe.ANSWERS:
+        # Through Ray Client the node addresses may not be reachable from here at all (pod IPs
+        # behind a port-forward): only a raylet that accepts the connection and stays silent is
+        # known to be stuck.
+        if answer == probe.SILENT or (answer == probe.GONE and target.mode != MODE_CLIENT):
             return Culprit("raylet", f"{host}:{port} (node {node})", answer)
     return None

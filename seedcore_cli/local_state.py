@@ -66,7 +66,12 @@ class LocalCluster(LoopbackHead):
     @property
     def session_dir(self) -> str:
         latest = Path(self.temp_dir) / "session_latest"
-        return str(latest.resolve()) if latest.exists() else ""
+        if pathkind.kind(latest) != pathkind.DIRECTORY:  # a name too long makes exists() raise
+            return ""
+        try:
+            return str(latest.resolve())
+        except OSError:
+            return ""
 
 
 def state_dir() -> Path:

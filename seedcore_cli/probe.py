@@ -115,11 +115,12 @@ def _tls_handshake(host: str, port: int, timeout: float, tls: TlsFiles | None) -
         return False, f"closed: {err}"
 
 
-def _call(channel, method: str, request: bytes, timeout: float, token_header: str | None):
+def _call(channel, method: str, request: bytes, timeout: float, token_header: str | None,
+          extra_metadata: tuple[tuple[str, str], ...] = ()):
     """One unary call: (status code name, reply bytes)."""
     grpc = _grpc()
 
-    metadata = (("authorization", token_header),) if token_header else None
+    metadata = ((("authorization", token_header),) if token_header else ()) + extra_metadata or None
     call = channel.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)
     try:
         return "OK", call(request, timeout=timeout, metadata=metadata)
@@ -218,21 +219,22 @@ def answer_of(host: str, port: int, method: str, timeout: float, *, request: byt
     return SILENT if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE") else ANSWERS
 
 
-def client_kv_get(host: str, port: int, namespace: bytes, key: bytes, timeout: float, *,
-                  tls: TlsFiles | None = None, token_header: str | None = None) -> tuple[str, bytes]:
-    """A GCS internal KV value read through a Ray Client server before any session: the proxy
-    answers KVGet itself, from its own GCS connection. (ANSWERS|SILENT|GONE, value)."""
+def client_gcs_answer(host: str, port: int, timeout: float, *, tls: TlsFiles | None = None,
+                      token_header: str | None = None) -> str:
+    """Whether the GCS behind a Ray Client server answers (ANSWERS|SILENT|GONE, GONE meaning the
+    server itself): before any session the server answers a KV read itself, from its own GCS
+    connection (it wants a client id, any will do). `gcs_pid` is a key every head writes."""
     if not tcp_open(host, port, timeout):
-        return GONE, b""
-    request = b"\x0a" + _encode_varint(len(key)) + key + b"\x12" + _encode_varint(len(namespace)) + namespace
+        return GONE
+    import uuid
+
     channel = _channel(host, port, tls)
     try:
-        code, reply = _call(channel, _CLIENT_KV_GET, request, timeout, token_header)
+        code, _ = _call(channel, _CLIENT_KV_GET, b"\x0a\x07gcs_pid", timeout, token_header,
+                        (("client_id", uuid.uuid4().hex),))
     finally:
         channel.close()
-    if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE"):
-        return SILENT, b""
-    return ANSWERS, _string_field(reply, 1).encode() if code == "OK" else b""
+    return SILENT if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE") else ANSWERS
 
 
 def gcs_kv_get(host: str, port: int, namespace: bytes, key: bytes, timeout: float, *,

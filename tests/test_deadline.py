@@ -69,11 +69,11 @@ def test_a_connect_that_finishes_or_fails_on_its_own_is_returned_as_it_is():
 
 
 WATCHED = """
-import sys, time
+import os, sys, time
 from seedcore_cli import deadline, liveness
 def report(err):
-    print("Error: " + err.one_line(), file=sys.stderr)
-    return err.exit_code
+    print("Error: " + err.one_line(), file=sys.stderr, flush=True)
+    os._exit(err.exit_code)
 with deadline.Watchdog(float(sys.argv[2]), liveness.Target("driver", "127.0.0.1", int(sys.argv[1])), report):
     time.sleep(float(sys.argv[3]))  # the work (a Ray call blocked in C++ would look the same)
 print("finished")

@@ -83,12 +83,16 @@ def json_rows(rows: Sequence[inventory.ActorRow]) -> list[dict[str, Any]]:
     return [row.to_dict() for row in rows]
 
 
-def _hint(listing: inventory.ActorListing, conn) -> str | None:
-    """The namespace hint, only when the current namespace showed nothing."""
+def _hint(ctx: typer.Context, listing: inventory.ActorListing, conn, timeout: float) -> str | None:
+    """The namespace hint, only when the current namespace showed nothing: a second, optional
+    query, with a deadline of its own (at most 2 s)."""
     if listing.total or listing.query.namespace is None:
         return None
+    if app_state(ctx).watchdog is not None:
+        app_state(ctx).watchdog.rearm()
     try:
-        found = inventory.namespace_hint(conn, listing.query.namespace, listing.query.name_globs)
+        found = inventory.namespace_hint(conn, listing.query.namespace, listing.query.name_globs,
+                                         timeout=min(2.0, timeout))
     except SeedcoreError:  # the listing already answered; a failed hint must not hide it
         return None
     return f"{found.text}: try --namespace {found.namespace} or --all-namespaces" if found else None
@@ -141,4 +145,4 @@ def list_command(
         detail=detail or output == OutputFormat.json, timeout=timeout)
     if app_state(ctx).verbose:
         message(app_state(ctx).consoles, f"listed through the State API at {listing.dashboard_url}")
-    show(app_state(ctx).consoles, listing, output, _hint(listing, conn))
+    show(app_state(ctx).consoles, listing, output, _hint(ctx, listing, conn, timeout))

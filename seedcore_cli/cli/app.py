@@ -30,7 +30,7 @@ from seedcore_cli.cli import organism as organism_commands
 from seedcore_cli.cli.context import AppState, connects, state
 from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
 from seedcore_cli.cli.output import error_line, make_consoles, render
-from seedcore_cli.errors import EXIT_FAILED, QUOTE_LIMIT, SeedcoreError, quoted
+from seedcore_cli.errors import EXIT_FAILED, QUOTE_LIMIT, SeedcoreError, fold, quoted
 
 def _debug(ctx: typer.Context | None) -> bool:
     verbose = bool(ctx and ctx.find_root().params.get("verbose"))
@@ -68,7 +68,7 @@ def _one_line_errors(ctx: typer.Context):
     except Exception as err:  # a bug, not something the user caused
         if _debug(ctx):
             traceback.print_exc()
-        typer.echo(f"Error: internal error: {type(err).__name__}: {err} "
+        typer.echo(f"Error: internal error: {type(err).__name__}: {fold(str(err), 200)} "
                    "(rerun with -v for the traceback)", err=True)
         raise typer.Exit(EXIT_FAILED) from None
 
@@ -118,8 +118,9 @@ def root(
         "--env-file", help="Read settings from this .env file instead of ./.env.", show_default=False)] = None,
     connect_timeout: Annotated[Optional[float], typer.Option(
         "--connect-timeout", min=0, max=3600, show_default=False,
-        help="Seconds to keep retrying Ray Client's transient 'could not start a server' failures. "
-             "[env: SEEDCORE_CONNECT_TIMEOUT; default: 60]")] = None,
+        help="Seconds to wait for a connection that is slow but alive (every part of the cluster answers), "
+             "retrying Ray Client's transient 'could not start a server' failures meanwhile; a silent "
+             "GCS or raylet is named within 5 s regardless. [env: SEEDCORE_CONNECT_TIMEOUT; default: 60]")] = None,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Show where settings came from, and tracebacks.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,

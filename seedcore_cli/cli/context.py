@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -64,14 +65,16 @@ DEFAULT_WORK_S = 30.0
 
 
 def connects(*, start_local: bool = False, tolerate_failure: bool = False,
-             work_seconds: float | None = None, connect_seconds: float | None = None) -> Callable:
+             work_seconds: float | Callable[[dict], float] | None = None,
+             connect_seconds: float | None = None) -> Callable:
     """Declare that a command works on the cluster; connect once before its body runs.
 
     start_local: with nothing configured and no cluster running, start seedcore's local cluster
     (not for a `--dry-run`); tolerate_failure: record a failed connect on AppState.failure and run
     the command anyway (diagnose reports it) instead of exiting 3. The body runs under a
-    watchdog (deadline.Watchdog): it may take its `--timeout` (else `work_seconds`, else
-    DEFAULT_WORK_S) plus a grace before the process ends with exit 3 and the silent component named.
+    watchdog (deadline.Watchdog): it may take `work_seconds` (a number, or one computed from the
+    command's parameters), else its `--timeout`, else DEFAULT_WORK_S, plus a grace before the
+    process ends with exit 3 and the silent component named.
     connect_seconds: wait at most this long for a slow connection (diagnose: its own budget),
     whatever the connect timeout says.
     """
@@ -86,8 +89,9 @@ def connects(*, start_local: bool = False, tolerate_failure: bool = False,
                 return command(**params)
             from seedcore_cli.deadline import Watchdog
 
-            seconds = work_seconds or params.get("timeout") or DEFAULT_WORK_S
-            with Watchdog(seconds, app_state.connection.liveness_target(), _report) as app_state.watchdog:
+            seconds = (work_seconds(params) if callable(work_seconds) else work_seconds) or (
+                params.get("timeout") or DEFAULT_WORK_S)
+            with Watchdog(seconds, app_state.connection.liveness_target(), _report_and_exit) as app_state.watchdog:
                 return command(**params)
 
         run.seedcore_connects = True  # for the test that every cluster command declares it
@@ -146,10 +150,15 @@ def connect_once(app_state: AppState, namespace: str | None, start_local: bool, 
                                     f"namespace {conn.namespace} in {conn.connect_seconds:.2f} s{security}")
 
 
-def _report(err: SeedcoreError) -> int:
-    """The watchdog's verdict: the usual one line on stderr; the exit code to leave with."""
+def _report_and_exit(err: SeedcoreError) -> None:
+    """The watchdog's verdict: the usual one line on stderr, then leave at once (the main thread
+    is blocked in Ray; no exit handler may run)."""
+    if sys.stdout.isatty():
+        sys.stdout.write("\x1b[?25h")  # a live view (--watch) hid the cursor
+    sys.stdout.flush()
     typer.echo(error_line(err), err=True)
-    return err.exit_code
+    sys.stderr.flush()
+    os._exit(err.exit_code)
 
 
 @contextlib.contextmanager

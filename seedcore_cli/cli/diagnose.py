@@ -14,9 +14,11 @@ from seedcore_cli.cli.output import OutputFormat, OutputOption, message, print_j
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
 
-# diagnose reports within ~20 s whatever the cluster does: a connection still not made after
-# 8 s is a finding (its checks each have their own bound).
-@connects(tolerate_failure=True, work_seconds=12.0, connect_seconds=8.0)
+# diagnose reports within ~20 s whatever the cluster does (with the default --timeout): a
+# connection still not made after 8 s is a finding, and each check has its own bound (about
+# 2 x --timeout); the watchdog is the last resort behind them.
+@connects(tolerate_failure=True, connect_seconds=8.0,
+          work_seconds=lambda params: max(12.0, 6 * params["timeout"]))
 def diagnose(
     ctx: typer.Context,
     namespace: NamespaceOption = None,

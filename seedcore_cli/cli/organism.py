@@ -19,6 +19,7 @@ from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
 from seedcore_cli.names import SINGLETONS
+from seedcore_cli.organism.base import TEARDOWN_WAIT_S
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 
@@ -129,6 +130,7 @@ def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agen
             while True:
                 stamp = Text(f"{time.strftime('%H:%M:%S')}  {_summary(result)}  (Ctrl-C to stop)")
                 live.update(Group(*status_tables(result, agents), stamp), refresh=True)
+                watchdog.pause()  # the pause between rounds is not Ray's
                 time.sleep(WATCH_INTERVAL_S)
                 watchdog.rearm()  # each round has its own deadline
                 result = organism.status(timeout)
@@ -159,7 +161,7 @@ def teardown(
     yes: Annotated[bool, typer.Option("--yes", "-y", callback=_require_yes_off_terminal,
                                       help="Do not ask for confirmation (required off a terminal).")] = False,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1.0, help="Seconds to confirm that every killed actor is dead.")] = 15.0,
+        "--timeout", min=1.0, help="Seconds to confirm that every killed actor is dead (asking the actors first: a third of it, at most 5 s).")] = TEARDOWN_WAIT_S,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Kill the organism's organs and agents in the namespace (singletons only when asked)."""
@@ -167,9 +169,11 @@ def teardown(
 
     consoles = state(ctx).consoles
     organism = manager(ctx)
-    items = organism.plan_teardown(include_singletons=include_singletons, timeout=timeout)
-    if items and not yes:
-        with paused(state(ctx).watchdog):  # a person answering is not Ray's to time
+    # Asking each actor what it is gets a third of the time (at most 5 s); the kills and their
+    # confirmation get a fresh --timeout of their own.
+    items = organism.plan_teardown(include_singletons=include_singletons, timeout=min(5.0, timeout / 3))
+    with paused(state(ctx).watchdog):  # a person answering is not Ray's to time
+        if items and not yes:
             _confirm(consoles, organism.namespace, items)
     _show_teardown(consoles, organism.namespace, organism.teardown(items, wait=timeout), output)
     raise_if_incomplete(items, timeout)

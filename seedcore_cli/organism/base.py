@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from seedcore_cli.organism.options import ActorOptions
 
 CREATE_TIMEOUT_S = 120.0
+TEARDOWN_WAIT_S = 15.0  # how long teardown waits to confirm its kills
 
 KIND_SINGLETON = "singleton"
 KIND_ORGAN = "organ"

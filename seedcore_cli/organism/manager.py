@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from seedcore_cli import singletons
-from seedcore_cli.errors import OperationFailed
+from seedcore_cli.errors import OperationFailed, SeedcoreError
 from seedcore_cli.ray_compat import ApiChanged
 from seedcore_cli.organism import actorutil
 from seedcore_cli.organism.actors import Agent, Organ
@@ -44,6 +44,7 @@ from seedcore_cli.organism.actorutil import (
     ActorReport,
     ActorSpec,
 )
+from seedcore_cli.organism.base import TEARDOWN_WAIT_S
 from seedcore_cli.organism.config import OrganismConfig, load
 from seedcore_cli.organism import capacity
 from seedcore_cli.organism.options import ActorOptions, spec_options
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
     from seedcore_cli.organism.status import OrganismStatus
 
-TEARDOWN_WAIT_S = 15.0
 
 WOULD_KILL = "would kill"
 KILLED = "killed"
@@ -266,7 +266,10 @@ class OrganismManager:
         deadline = time.monotonic() + wait
         pending = {item.actor_id: item for item in killed}
         while pending:
-            rows = actorutil.state_actors(self.connection, self.namespace, max(0.5, deadline - time.monotonic()))
+            try:
+                rows = actorutil.state_actors(self.connection, self.namespace, max(0.5, deadline - time.monotonic()))
+            except SeedcoreError:  # the kills are made: confirm them through the GCS instead
+                rows = None
             if rows is not None:
                 states = {row.actor_id: row.state for row in rows}
                 for actor_id in [a for a in pending if states.get(a) == "DEAD"]:

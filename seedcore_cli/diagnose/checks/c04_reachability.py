@@ -18,6 +18,11 @@ def _token_header(ctx: Context) -> str | None:
     return token.header if token else None
 
 
+def _token_source(ctx: Context) -> str:
+    token = auth.find_token(ctx.inputs.env)
+    return token.source if token else ""
+
+
 @check(ID, "Reachability", needs=("configuration", "address"))
 def reachability(ctx: Context) -> CheckResult:
     s, host, port = ctx.settings, ctx.host, ctx.port
@@ -41,7 +46,7 @@ def reachability(ctx: Context) -> CheckResult:
     # Answering is not enough: a frozen GCS behind a Ray Client server, or a frozen raylet,
     # blocks Ray itself; name the silent process.
     culprit = liveness.find_culprit(liveness.target_for(
-        ctx.mode, host, port, tls_files, "token" if _token_header(ctx) else "", ctx.inputs.env,
+        ctx.mode, host, port, tls_files, _token_source(ctx), ctx.inputs.env,
         ctx.connection.dashboard_url if ctx.connection is not None else (
             f"http://{spoken.dashboard}" if spoken.dashboard else "")), min(1.0, ctx.timeout))
     if culprit is not None:
