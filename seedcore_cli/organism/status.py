@@ -246,8 +246,10 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
             return _Observed(CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
                              f"expected {expected_class}", row)
         if row.state == RAY_RESTARTING:
+            info = nodes.get(row.node_id)
+            lost = f"; its node {row.node_id[:8]} is gone" if row.node_id and not (info and info.alive) else ""
             return _Observed(RESTARTING, {}, row.node_id, row.actor_id,
-                             f"Ray is restarting it (restarts so far: {row.num_restarts or 0})", row)
+                             f"Ray is restarting it (restarts so far: {row.num_restarts or 0}{lost})", row)
         return _Observed(PENDING, {}, row.node_id, row.actor_id, why_pending(row), row)
 
     def seen(name: str, expected_class: str, remembered: bool = False) -> _Observed:
