@@ -1,7 +1,7 @@
 """The organism on a multi-node cluster: placed off the 0-CPU head, pending actors explained,
 healed after a node is lost, repaired by a bootstrap re-run. Checked with Ray's State API.
 
-One cluster for the module (tests/multinode.py): a head with no CPUs and two worker nodes of 2
+One cluster for the module (tests/multinode_cluster.py): a head with no CPUs and two worker nodes of 2
 CPUs, each its own `ray start --block` from a Ray-only environment. The node-loss test runs last:
 it removes a worker. seedcore runs as the real command in child processes; the test process's
 own Ray driver (for what seedcore does not do: actors made by hand, an organ asked directly) is
@@ -14,12 +14,11 @@ import json
 import re
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from conftest import connect_to, run_seedcore
-from multinode import MultiNodeCluster, worker_resource
+from multinode_cluster import MultiNodeCluster, worker_resource
 from organism_support import wait_until, write_config
 
 RAY_MESSAGE = re.compile(r"^(\x1b\[[0-9;]*m)?\(raylet\)")

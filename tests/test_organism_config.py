@@ -283,3 +283,18 @@ def test_seedcore_format_at_the_top_level_of_the_file():
     assert cfg.notes == ("settings (line 1): SeedCore's global settings, accepted and ignored by seedcore",)
     with pytest.raises(ConfigError, match=r"^top.yaml: organs\[0\].agents\[0\].count \(line 1\): count must be"):
         config.parse("organs: [{id: a, agents: [{specialization: s, count: x}]}]\n", "top.yaml", environ={})
+
+
+def test_seedcore_names_add_the_configs_own_names_to_the_globs(tmp_path):
+    import fnmatch
+
+    from seedcore_cli.names import SEEDCORE_NAMES
+
+    path = tmp_path / "seedcore.yaml"
+    path.write_text("organs:\n  - {id: x, agents: [{specialization: GENERALIST, count: 2}]}\n")
+    assert not any(fnmatch.fnmatchcase("x_generalist_0", glob) for glob in SEEDCORE_NAMES)  # why names are added
+    names = config.seedcore_names({config.CONFIG_ENV: str(path)})
+    assert names[:len(SEEDCORE_NAMES)] == SEEDCORE_NAMES and names[len(SEEDCORE_NAMES):] == (
+        "x", "x_generalist_0", "x_generalist_1")
+    path.write_text("organs: [")  # a bad config: the globs still apply (the config's own check reports it)
+    assert config.seedcore_names({config.CONFIG_ENV: str(path)}) == SEEDCORE_NAMES

@@ -308,12 +308,16 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
                            state=state, extra=extra, agents_expected=len(agent_ids),
                            error=item.error, agents=agents, **where(item))
 
-    organs = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
-    for name in sorted(set(alive) - set(expected)):
+    def is_organ(name: str) -> bool:
+        """An actor outside the config: an Organ (by its answer, handle or row; asked or not)?"""
         row = live_rows.get(name)
-        if name in handles and actorutil.actor_class(waited.results.get(name), handles[name], row) == "Organ" or (
-                name not in handles and row is not None and row.state != RAY_ALIVE and row.class_name == "Organ"):
-            organs.append(organ_status(name, "", [], True))
+        if name in handles:
+            return actorutil.actor_class(waited.results.get(name), handles[name], row) == "Organ"
+        return row is not None and row.state != RAY_ALIVE and row.class_name == "Organ"
+
+    organ_list = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
+    organ_list += [organ_status(name, "", [], True) for name in sorted(set(alive) - set(expected))
+                   if organs and is_organ(name)]
 
     singleton_status = []
     for name, class_name in singletons.SINGLETONS.items():
@@ -327,9 +331,9 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
             name=name, class_name=class_name, state=state, error=error, detached=detached,
             ping_ms=answered_ms if item.state == HEALTHY else None, **where(item)))
     return OrganismStatus(namespace=namespace, config_source=config.source, timeout_s=timeout,
-                          elapsed_s=round(time.monotonic() - started, 3), organs=organs,
+                          elapsed_s=round(time.monotonic() - started, 3), organs=organ_list,
                           singletons=singleton_status, state_api=rows is not None,
-                          nodes=_nodes(organs, singleton_status, nodes))
+                          nodes=_nodes(organ_list, singleton_status, nodes))
 
 
 def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, "ActorRow"], namespace: str,
