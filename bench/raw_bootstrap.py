@@ -48,12 +48,13 @@ def main() -> None:
         return
     organs, per_organ = int(sys.argv[3]), int(sys.argv[4])
     common = {"namespace": namespace, "lifetime": "detached", "max_restarts": -1}
-    handles = [ray.remote(Singleton).options(name=name, num_cpus=0.01, **common).remote()
+    singleton, organ, agent = ray.remote(Singleton), ray.remote(Organ), ray.remote(Agent)  # each class once
+    handles = [singleton.options(name=name, num_cpus=0.01, **common).remote()
                for name in ("miss_tracker", "shared_cache", "mw")]
     for index in range(organs):
         organ_id = f"organ_{index}"
-        handles.append(ray.remote(Organ).options(name=organ_id, num_cpus=0.01, **common).remote(organ_id))
-        handles += [ray.remote(Agent).options(name=f"{organ_id}_agent_{i}", num_cpus=0.02, **common).remote(
+        handles.append(organ.options(name=organ_id, num_cpus=0.01, **common).remote(organ_id))
+        handles += [agent.options(name=f"{organ_id}_agent_{i}", num_cpus=0.02, **common).remote(
             f"{organ_id}_agent_{i}", organ_id) for i in range(per_organ)]
     ray.get([handle.ping.remote() for handle in handles], timeout=300)
 
