@@ -22,6 +22,7 @@ import json
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -102,8 +103,9 @@ def run(env: dict[str, str], work: Path, repeats: int, row) -> list[dict]:
                            note=f"nodes holding the actors: {len(nodes[spread])} and {len(nodes[single])}"))
         for namespace in (spread, single):
             _quiet(on(namespace) + teardown, env)
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         for result in results:
-            result["note"] += f" (median of {repeats} after a warm-up)"
+            result["note"] += f" (median of {repeats} after a warm-up; run of {stamp})"
         return results
     finally:
         cluster.stop()

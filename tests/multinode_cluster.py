@@ -78,21 +78,9 @@ class MultiNodeCluster:
     ray_version: str | None = None
     head: Node | None = None
     nodes: list[Node] = field(default_factory=list)
-    gcs_port: int = 0
-    client_port: int = 0
-    dashboard_port: int = 0
-
-    @property
-    def gcs_address(self) -> str:
-        return f"{LOOPBACK}:{self.gcs_port}"
-
-    @property
-    def client_address(self) -> str:
-        return f"ray://{LOOPBACK}:{self.client_port}"
-
-    @property
-    def dashboard_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.dashboard_port}"
+    gcs_address: str = ""  # set by start(): 127.0.0.1:PORT
+    client_address: str = ""  # ray://127.0.0.1:PORT
+    dashboard_url: str = ""  # http://127.0.0.1:PORT
 
     def _env(self) -> dict[str, str]:
         env = {**os.environ, **ENV}
@@ -108,10 +96,12 @@ class MultiNodeCluster:
     def start(self, timeout: float = 120.0) -> "MultiNodeCluster":
         self.workdir.mkdir(parents=True, exist_ok=True)
         taken: set[int] = set()
-        self.gcs_port, self.client_port, self.dashboard_port = (free_port(taken=taken) for _ in range(3))
+        gcs, client, dashboard = (free_port(taken=taken) for _ in range(3))
+        self.gcs_address, self.client_address = f"{LOOPBACK}:{gcs}", f"ray://{LOOPBACK}:{client}"
+        self.dashboard_url = f"http://{LOOPBACK}:{dashboard}"
         ray_bin = ray_envs.ray_bin(self.ray_version or ray_envs.installed_ray_version())
         head_temp = tempfile.mkdtemp(prefix="scmn-h", dir="/tmp")  # short: Ray's socket paths
-        command = head_command(ray_bin, self.gcs_port, self.client_port, self.dashboard_port, num_cpus=0,
+        command = head_command(ray_bin, gcs, client, dashboard, num_cpus=0,
                                extra=[f"--temp-dir={head_temp}",
                                       f"--dashboard-agent-listen-port={free_port(taken=taken)}"])
         self.head = Node("head", self._spawn("head", command), head_temp)
