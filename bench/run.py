@@ -4,7 +4,9 @@
 
 Starts seedcore's embedded cluster under bench/.work (its own state dir), runs each pair of
 commands interleaved after a warm-up, and writes bench/results.md and bench/results.json
-(medians, ratios, peak memory, budgets met or missed). Stops the cluster it started by its pid.
+(medians, ratios, peak memory, budgets met or missed). Stops the cluster it started by its pid,
+then runs the multi-node section (bench/multinode.py, which can also run alone) on a cluster of
+its own.
 """
 
 from __future__ import annotations
@@ -178,6 +180,10 @@ def main() -> None:
         results += real_clusters.run(env, WORK, repeats, row, gcs, small_cfg)
     finally:
         _check(SEEDCORE + ["cluster", "stop"], env)
+
+    import multinode  # a 0-CPU head and two worker nodes, once the single-node cluster is stopped
+
+    results += multinode.run(env, WORK, repeats, row)
 
     # unreachable: seedcore's answer against a plain ray.init to the same closed port (one raw
     # sample each: Ray waits ~2 min on a GCS port and ~30 s on a ray:// port)

@@ -155,6 +155,8 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
         auth.restore_environment(os.environ)
         raise
     _ship_code_by_value(ray)
+    if mode == MODE_DRIVER:
+        ray_compat.cluster_messages_to_stderr()
 
     dashboard = getattr(context, "dashboard_url", "") or ""
     local_python = platform.python_version()

@@ -8,9 +8,10 @@ Rich; plain dataclasses.
   (namespace, state, class, a name without glob characters); glob names run here. Comparisons
   are exact (the server's are case-insensitive; rows are checked again here). Rows are sorted by
   namespace, name, actor id, *then* cut to `limit`; `ActorListing.total` counts every match.
-- `namespaces_holding(connection, names=SEEDCORE_NAMES, ...) -> {namespace: [names]}`: where
-  SeedCore's actors live (the "my actors vanished" check), and `namespace_hint(...)`, the
-  structured record of it (`NamespaceHint`), or None.
+- `namespaces_holding(connection, names=None, ...) -> {namespace: [names]}`: where SeedCore's
+  actors live (the "my actors vanished" check; names None: SeedCore's globs plus the organism
+  config's names, `organism.config.seedcore_names`), and `namespace_hint(...)`, the structured
+  record of it (`NamespaceHint`), or None.
 - Pure helpers (no network; the benchmark times them): `rows_from_api(payload)`,
   `select(rows, query)`, `ActorRow.to_dict()`.
 
@@ -25,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from seedcore_cli import state_api
 from seedcore_cli.errors import BadInput
-from seedcore_cli.names import SEEDCORE_NAMES
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
     from seedcore_cli.connection import Connection
@@ -36,7 +36,6 @@ DEFAULT_LIMIT = 100
 # The State API refuses a larger limit (RAY_MAX_LIMIT_FROM_API_SERVER, default 10,000).
 MAX_LIMIT = state_api.MAX_LIMIT
 DEFAULT_TIMEOUT_S = state_api.DEFAULT_TIMEOUT_S
-# SeedCore's own actor names: the singletons, organs (`*_organ_*`) and agents (`{organ}_agent_{i}`).
 
 CURRENT = "<current>"  # list_actors(namespace=CURRENT): the connection's namespace
 _GLOB_CHARS = frozenset("*?[")
@@ -323,18 +322,19 @@ def list_actors(
 
 def namespaces_holding(
     connection: "Connection",
-    names: Iterable[str] = SEEDCORE_NAMES,
+    names: Iterable[str] | None = None,
     *,
     exclude: Iterable[str] = (),
     include_dead: bool = False,
     timeout: float = DEFAULT_TIMEOUT_S,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
-    """{namespace: sorted actor names} for actors whose name matches one of `names` (globs).
+    """{namespace: sorted actor names} for actors whose name matches one of `names` (globs; None:
+    SeedCore's, the organism config's names included).
 
     Only live actors (not DEAD) unless include_dead; namespaces in `exclude` are left out.
     """
-    globs = tuple(names)
+    globs = tuple(names) if names is not None else _seedcore_names(environ)
     url, source = state_api.dashboard_url_for(connection, environ)
     if not url:
         raise state_api.no_dashboard()
@@ -348,6 +348,12 @@ def namespaces_holding(
     return {ns: sorted(found[ns]) for ns in sorted(found)}
 
 
+def _seedcore_names(environ: Mapping[str, str] | None) -> tuple[str, ...]:
+    from seedcore_cli.organism.config import seedcore_names  # reads the config only when asked
+
+    return seedcore_names(environ)
+
+
 def namespace_hint(connection: "Connection", namespace: str, names: Sequence[str] = (), *,
                    timeout: float = DEFAULT_TIMEOUT_S, environ: Mapping[str, str] | None = None
                    ) -> "NamespaceHint | None":
@@ -355,7 +361,7 @@ def namespace_hint(connection: "Connection", namespace: str, names: Sequence[str
 
     names: the name globs asked for, or () for SeedCore's own names.
     """
-    wanted = tuple(names) or SEEDCORE_NAMES
+    wanted = tuple(names) or _seedcore_names(environ)
     holding = namespaces_holding(connection, wanted, exclude=[namespace], timeout=timeout, environ=environ)
     if not holding:
         return None

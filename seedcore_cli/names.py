@@ -2,7 +2,11 @@
 
 - SINGLETONS: the cluster-wide singleton actors, name -> class name (`singletons` defines the
   classes and checks it agrees).
-- SEEDCORE_NAMES: globs that match every SeedCore actor name (singletons, organs, agents).
+- SEEDCORE_NAMES: globs that match SeedCore's names whatever the config: the singletons, organs
+  named like SeedCore's (`*_organ_*`) and agents of the `organ_types` format (`*_agent_*`).
+  Agents of SeedCore's `organs[]` format are `{organ_id}_{specialization}_{i}` (`x_generalist_0`)
+  and organ ids are free, so no glob catches them all without catching everyone's actors: the
+  config names them (`organism.config.seedcore_names()`: these globs plus the config's names).
 """
 
 from __future__ import annotations

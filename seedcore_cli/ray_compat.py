@@ -46,6 +46,26 @@ def keep_loopback() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
+def cluster_messages_to_stderr() -> None:
+    """A driver's background thread prints the cluster's error messages ("(raylet) WARNING: 8
+    PYTHON worker processes have been started ...") to stdout through
+    `ray._private.worker.print_to_stdstream`, whatever log_to_driver says. stdout carries
+    seedcore's data (`-o json`): send them to stderr instead, like every other message."""
+    import ray._private.worker as worker
+
+    original = getattr(worker, "print_to_stdstream", None)
+    if original is None:
+        raise ApiChanged("ray._private.worker.print_to_stdstream is gone")
+    if getattr(original, "seedcore_to_stderr", False):
+        return
+
+    def to_stderr(data: dict, ignore_prefix: bool) -> None:
+        original({**data, "is_err": True}, ignore_prefix)
+
+    to_stderr.seedcore_to_stderr = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_stderr
+
+
 def handle_actor_id(handle: Any) -> str:
     """The actor id (hex) an actor handle points at, without calling the actor (driver and Ray
     Client handles: `handle._actor_id`)."""

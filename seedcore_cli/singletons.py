@@ -20,7 +20,7 @@ Public API (the classes are plain Python; `ray.remote` wraps them only when acto
 - Their health: `organism.status.collect(connection, organs=False).singletons` (the one health
   model `organism status` and `diagnose` share).
 
-Importing this module does not import ray; `ensure` imports the Ray-facing `actorutil` when
+Importing this module does not import ray; `ensure` imports the Ray-facing `creation` when
 called. Nothing here calls ray.init: callers pass the Connection that `connect()` returned; `namespace`
 defaults to the connection's (named actors are addressed by explicit namespace, never by the
 job's).
@@ -119,7 +119,7 @@ def specs(options: "ActorOptions | None" = None) -> list[ActorSpec]:
 def ensure(connection: "Connection", dry_run: bool = False, timeout: float = CREATE_TIMEOUT_S,
            progress=None, namespace: str | None = None) -> list[ActorReport]:
     """Get or create the three singletons in `namespace` (default: the connection's)."""
-    from seedcore_cli.organism import actorutil
+    from seedcore_cli.organism import creation
 
-    return actorutil.ensure(specs(), namespace or connection.namespace, dry_run=dry_run,
+    return creation.ensure(specs(), namespace or connection.namespace, dry_run=dry_run,
                             timeout=timeout, progress=progress).reports

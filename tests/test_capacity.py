@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seedcore_cli.organism.capacity import CapacityPlan, Demand, InsufficientCapacity, Offer, plan
+from seedcore_cli.organism.capacity import CapacityPlan, Demand, InsufficientCapacity, Offer, plan, why_pending
 from seedcore_cli.errors import EXIT_FAILED
 
 GiB = 2**30
@@ -105,3 +105,15 @@ def test_sums_are_exact_to_rays_step_and_fit_means_at_most_available(cpus, free)
     if cpus:
         assert result.resources[0].to_create == wanted
     assert result.ok == (wanted <= free)
+
+
+def test_why_an_actor_is_pending_infeasible_waiting_or_being_placed():
+    nodes = ({"CPU": 2, "arm": 1}, {"CPU": 2, "memory": GiB})
+    offer = Offer(total={"CPU": 4, "arm": 1, "memory": GiB}, available={"CPU": 0.5, "arm": 0, "memory": GiB},
+                  nodes=nodes)
+    assert why_pending({"CPU": 3}, offer) == "infeasible: it asks 3 CPU, the biggest node has 2"
+    assert why_pending({"GPU": 1}, offer) == "infeasible: no node offers GPU"
+    assert why_pending({"arm": 1, "memory": GiB}, offer) == "infeasible: no node has 1GiB of memory and 1 arm"
+    assert why_pending({"arm": 1, "CPU": 1}, offer) == (
+        "waiting for resources: it asks 1 arm, 0 free of 1; it asks 1 CPU, 0.5 free of 4")
+    assert why_pending({"CPU": 0.02}, offer).startswith("waiting to be placed")

@@ -302,3 +302,18 @@ def test_long_or_multi_line_values_stay_one_short_line():
         config.parse(text, "x.yaml")
     line = caught.value.one_line()
     assert "\n" not in line and len(line) < 300 and "'seedcore.organism.a\\nb'" in line
+
+
+def test_seedcore_names_add_the_configs_own_names_to_the_globs(tmp_path):
+    import fnmatch
+
+    from seedcore_cli.names import SEEDCORE_NAMES
+
+    path = tmp_path / "seedcore.yaml"
+    path.write_text("organs:\n  - {id: x, agents: [{specialization: GENERALIST, count: 2}]}\n")
+    assert not any(fnmatch.fnmatchcase("x_generalist_0", glob) for glob in SEEDCORE_NAMES)  # why names are added
+    names = config.seedcore_names({config.CONFIG_ENV: str(path)})
+    assert names[:len(SEEDCORE_NAMES)] == SEEDCORE_NAMES and names[len(SEEDCORE_NAMES):] == (
+        "x", "x_generalist_0", "x_generalist_1")
+    path.write_text("organs: [")  # a bad config: the globs still apply (the config's own check reports it)
+    assert config.seedcore_names({config.CONFIG_ENV: str(path)}) == SEEDCORE_NAMES

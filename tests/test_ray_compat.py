@@ -49,6 +49,28 @@ def test_keep_loopback_flag_exists():
     assert hasattr(ray_constants, "ENABLE_RAY_CLUSTER"), "ray_compat.keep_loopback needs ENABLE_RAY_CLUSTER"
 
 
+def test_cluster_messages_go_to_stderr_not_stdout(capsys):
+    """ray_compat.cluster_messages_to_stderr: the error listener calls the module's
+    print_to_stdstream by name, so replacing it re-routes what it prints (raylet warnings)."""
+    import inspect
+
+    import ray._private.worker as worker
+
+    from seedcore_cli import ray_compat
+
+    assert "print_to_stdstream(" in inspect.getsource(worker.listen_error_messages)
+    original = worker.print_to_stdstream
+    try:
+        ray_compat.cluster_messages_to_stderr()
+        ray_compat.cluster_messages_to_stderr()  # once is enough: not wrapped twice
+        worker.print_to_stdstream({"lines": ["WARNING: 8 PYTHON worker processes"], "pid": "raylet",
+                                   "is_err": False}, ignore_prefix=False)
+        out, err = capsys.readouterr()
+        assert out == "" and "WARNING: 8 PYTHON worker processes" in err
+    finally:
+        worker.print_to_stdstream = original
+
+
 def test_register_pickle_by_value_exists():
     """connect() ships seedcore's code by value through Ray's vendored cloudpickle."""
     import ray

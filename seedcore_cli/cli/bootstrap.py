@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 COLUMNS = ["name", "kind", "class", "action", "state", "node", "options"]
 CAPACITY_COLUMNS = ["resource", "asked", "to create", "available", "total"]
+REPAIRS_SHOWN = 5
 
 
 @connects(start_local=True)
@@ -80,13 +81,21 @@ def show(consoles: Consoles, output: OutputFormat, result: "BootstrapResult") ->
                 (line.resource, *(format_quantity(line.resource, amount) for amount in
                                   (line.asked, line.to_create, line.available, line.total)))
                 for line in plan.resources], title="Capacity: asked vs offered")
+    repaired = result.count("would repair" if result.dry_run else "repaired")
     if result.dry_run:
         summary = f"Dry run: {result.count('would create')} actor(s) would be created"
     else:
         summary = f"{result.count('created')} actor(s) created"
+    if repaired:
+        summary += f", {repaired} {'would be ' if result.dry_run else ''}repaired (created again where one died)"
     message(consoles, f"{summary}, {result.count('exists')} already existed, in namespace {result.namespace}.")
     for shortfall in plan.shortfalls if plan is not None else ():
         message(consoles, f"Would not fit: {shortfall}", "red")
+    died = [report for report in result.actors if report.ok and report.previous_death]
+    for report in died[:REPAIRS_SHOWN]:
+        message(consoles, f"{report.name} {report.action}: it had died ({report.previous_death})")
+    if len(died) > REPAIRS_SHOWN:
+        message(consoles, f"and {len(died) - REPAIRS_SHOWN} more repaired (-o json: previous_death)")
     for report in result.actors:
         if not report.ok:
             message(consoles, f"{report.name}: {report.state} {report.error}".rstrip(), "red")

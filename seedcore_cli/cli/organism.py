@@ -75,7 +75,21 @@ def status_tables(result: "OrganismStatus", agents: bool) -> list:
     tables.append(build_table(["singleton", "class", "state", "node"],
                               [(item.name, item.class_name, item.state, item.node)
                                for item in result.singletons], title="Singletons"))
+    tables.append(build_table(["node", "state", "actors", "asked for"],
+                              [(load.node, "alive" if load.alive else ("-" if not load.node_id else "dead"),
+                                len(load.actors), _asked(load.resources)) for load in result.nodes],
+                              title="Placement: the organism's actors per node"))
     return tables
+
+
+def _asked(resources: dict[str, float] | None) -> str:
+    """'0.12 CPU, 256MiB of memory, 1 robot_arm' (what the actors on a node asked Ray for)."""
+    from seedcore_cli.organism.options import format_amount
+
+    if resources is None:
+        return "unknown (no State API)"
+    shown = sorted(resources.items(), key=lambda item: (item[0] not in ("CPU", "GPU", "memory"), item[0]))
+    return ", ".join(format_amount(name, amount) for name, amount in shown if amount) or "nothing"
 
 
 def _summary(result: "OrganismStatus") -> str:

@@ -10,7 +10,11 @@ No background thread refreshes anything: an agent stuck in a call simply does no
 
 Organ (named by its config id): holds its agents' handles (`register_agents`), answers
 `get_status()` (organ_id, organ_type, agent ids, agent count) and runs a task on one of its agents
-(`run_task`, round-robin unless an agent is named).
+(`run_task`, round-robin unless an agent is named). It is created with its agents' names and
+namespace: when Ray restarts it (a lost node, a crash; its constructor runs again and the
+registry is empty), it finds each agent again by name (`ray.get_actor`) at its next call, so
+`organism status` shows it healthy with its agents without a bootstrap. Not in the constructor:
+a restart must not wait on agents that are themselves restarting or gone.
 
 Both are synchronous actors with one thread for calls: a call stuck in an actor makes its later
 calls wait, which is what `organism status` reports as unresponsive.
@@ -113,12 +117,15 @@ class Organ(SeedcoreActor):
     """One SeedCore organ: a named group of agents of one type."""
 
     def __init__(self, organ_id: str, organ_type: str, description: str = "",
-                 task_types: tuple[str, ...] = (), creator: str = "") -> None:
+                 task_types: tuple[str, ...] = (), agent_ids: tuple[str, ...] = (),
+                 namespace: str | None = None, creator: str = "") -> None:
         super().__init__(creator)
         self.organ_id = organ_id
         self.organ_type = organ_type
         self.description = description
         self.task_types = list(task_types)
+        self.agent_ids = tuple(agent_ids)  # its agents' names: how it finds them after a restart
+        self.namespace = namespace
         self.created_at = time.time()
         self._agents: dict[str, Any] = {}
         self._next = 0
@@ -128,7 +135,19 @@ class Organ(SeedcoreActor):
         self._agents.update(agents)
         return sorted(self._agents)
 
+    def _find_agents(self) -> None:
+        """Look up by name each of its agents it holds no handle for (all of them after a restart).
+        One GCS look-up per agent still missing; none once all are found."""
+        for agent_id in self.agent_ids:
+            if agent_id not in self._agents:
+                try:
+                    self._agents[agent_id] = ray.get_actor(
+                        agent_id, namespace=self.namespace or ray.get_runtime_context().namespace)
+                except ValueError:  # gone (or not created yet): bootstrap creates and registers it
+                    pass
+
     def get_status(self) -> dict:
+        self._find_agents()
         return {
             "organ_id": self.organ_id,
             "organ_type": self.organ_type,
@@ -142,6 +161,7 @@ class Organ(SeedcoreActor):
     def run_task(self, task: Any, agent_id: str | None = None,
                  timeout: float = DEFAULT_TASK_TIMEOUT_S) -> dict:
         """Run `task` on the named agent, or on the next one in turn; wait at most `timeout`."""
+        self._find_agents()
         if not self._agents:
             raise RuntimeError(f"organ {self.organ_id!r} has no registered agents")
         if agent_id is None:
@@ -150,4 +170,8 @@ class Organ(SeedcoreActor):
             self._next += 1
         elif agent_id not in self._agents:
             raise KeyError(f"agent {agent_id!r} is not registered with organ {self.organ_id!r}")
-        return ray.get(self._agents[agent_id].execute_task.remote(task), timeout=timeout)
+        try:
+            return ray.get(self._agents[agent_id].execute_task.remote(task), timeout=timeout)
+        except ray.exceptions.RayActorError:
+            self._agents.pop(agent_id, None)  # that actor is gone: look the name up again next time
+            raise

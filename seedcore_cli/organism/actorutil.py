@@ -1,13 +1,10 @@
-"""Ray-facing helpers shared by `singletons` and the organism: get-or-create, probes, nodes.
+"""Ray-facing helpers shared by `singletons` and the organism: look-ups, probes, nodes (get-or-create
+is `creation`, built on these).
 
 Works the same in driver and Ray Client (ray://) mode: it uses only `ray.get_actor`, actor
 calls, `ray.wait`, `ray.nodes()` and `ray.util.list_named_actors`, plus the dashboard's State
 REST API over plain HTTP (never `ray.util.state`, which calls ray.init again under Ray Client).
 
-- `ensure(specs, namespace, ...)`: get or create detached named actors, concurrently; a name held
-  by another class raises `ActorConflict` before anything is created; the create race between
-  several processes is settled by Ray's `get_if_exists` and a per-call creator token tells which
-  process created each actor.
 - `probe(instance)`: run inside any actor through `__ray_call__`; reports its class, node, id
   and seedcore's marker (`base`, re-exported here with the specs, reports and constants).
 - `actor_class(info, handle, row)`: the one place a class is resolved: the actor's own answer,
@@ -15,7 +12,9 @@ REST API over plain HTTP (never `ray.util.state`, which calls ray.init again und
 - `is_seedcore_actor(info, handle)`: whether the actor is one of seedcore's classes; `handle_actor_id()`.
 - `wait_all(refs, timeout)`: every call bounded by one deadline; a dead or hung actor never holds
   the caller past it.
-- `node_index()` / `NodeInfo`: node id -> IP and head flag, from `ray.nodes()`.
+- `node_index()` / `NodeInfo`: node id -> IP, head flag, resource totals, from `ray.nodes()`;
+  `cluster_offer(nodes)`: what the cluster offers (capacity.Offer), the one place that reads
+  Ray's resource accounts.
 - `state_actors(connection, namespace, timeout)`: the namespace's actors (DEAD ones too) as
   `inventory.ActorRow`s, through inventory's State API client (RAY_API_SERVER_ADDRESS, the
   bearer token), or None when the dashboard does not answer.
@@ -24,19 +23,20 @@ REST API over plain HTTP (never `ray.util.state`, which calls ray.init again und
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 import ray
 
 from seedcore_cli import inventory, ray_compat, state_api
-from seedcore_cli.errors import ActorConflict, CannotConnect, OperationFailed, fold, traceback_tail
+from seedcore_cli.errors import CannotConnect, OperationFailed, fold, traceback_tail
 from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
     ACTION_CONFLICT,
     ACTION_CREATED,
     ACTION_EXISTS,
+    ACTION_REPAIRED,
     ACTION_WOULD_CREATE,
+    ACTION_WOULD_REPAIR,
     CREATE_TIMEOUT_S,
     KIND_AGENT,
     KIND_ORGAN,
@@ -47,13 +47,14 @@ from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil 
     STATE_UNRESPONSIVE,
     ActorReport,
     ActorSpec,
+    NodeInfo,
     SeedcoreActor,
     is_seedcore,
     probe,
     probe_status,
 )
 
-from seedcore_cli.organism.options import spec_options
+from seedcore_cli.organism import capacity
 
 if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
@@ -164,30 +165,31 @@ def short_error(err: BaseException) -> str:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NodeInfo:
-    node_id: str
-    ip: str
-    alive: bool
-    is_head: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.ip} ({self.node_id[:8]}{', head' if self.is_head else ''})"
-
-
 def node_index() -> dict[str, NodeInfo]:
     """node id -> NodeInfo for every node the GCS knows (works under Ray Client too)."""
     index: dict[str, NodeInfo] = {}
     for node in ray.nodes():
         node_id = node.get("NodeID", "")
+        resources = dict(node.get("Resources") or {})
         index[node_id] = NodeInfo(
             node_id=node_id,
             ip=node.get("NodeManagerAddress", ""),
             alive=bool(node.get("Alive")),
-            is_head=ray_compat.HEAD_NODE_RESOURCE in (node.get("Resources") or {}),
+            is_head=ray_compat.HEAD_NODE_RESOURCE in resources,
+            resources=resources,
         )
     return index
+
+
+def cluster_offer(nodes: dict[str, NodeInfo] | None = None) -> capacity.Offer:
+    """What the cluster offers, from Ray's own accounts (driver and Ray Client alike): each alive
+    node's totals, their sum, and what is free now (`ray.available_resources()`)."""
+    alive = tuple(dict(info.resources) for info in (node_index() if nodes is None else nodes).values() if info.alive)
+    total: dict[str, float] = {}
+    for resources in alive:
+        for name, amount in resources.items():
+            total[name] = total.get(name, 0) + amount
+    return capacity.Offer(total=total, available=ray.available_resources(), nodes=alive)
 
 
 def node_ip(node_id: str, nodes: dict[str, NodeInfo]) -> str:
@@ -229,145 +231,3 @@ def state_actors(connection: "Connection", namespace: str, timeout: float) -> "l
                               "use a Ray version this seedcore supports (pyproject's range)")
     return inventory.rows_from_api(entries, detail=True)
 
-
-# --- get or create ---------------------------------------------------------------------------
-
-
-@dataclass
-class EnsureResult:
-    """ensure()'s answer: a report per spec (in spec order) and the live handles by name."""
-
-    reports: list[ActorReport]
-    handles: dict[str, Any]
-
-
-def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> ActorConflict:
-    parts = [f"actor {spec.name!r} in namespace {namespace!r} is a {found}, expected {spec.class_name}"
-             for spec, found in conflicts]
-    return ActorConflict(
-        "; ".join(parts) + "; nothing was killed or replaced",
-        "use another namespace, or remove that actor yourself if it is not needed",
-    )
-
-
-def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
-           timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None) -> EnsureResult:
-    """Get or create each spec'd actor (detached, with its spec's options) in `namespace`, concurrently.
-
-    Raises ActorConflict, before creating anything, when a name is held by another class (and
-    after creating, if another process won a race with another class). Actors that do not answer
-    within `timeout` are reported with state UNRESPONSIVE (or DEAD); the caller decides.
-    """
-    specs = list(specs)
-    deadline = time.monotonic() + timeout
-    nodes = node_index()
-    handles = {spec.name: lookup(spec.name, namespace) for spec in specs}
-    reports: dict[str, ActorReport] = {}
-    conflicts: list[tuple[ActorSpec, str]] = []
-
-    # 1. What already holds each name, and is it what we expect?
-    existing = [spec for spec in specs if handles[spec.name] is not None]
-    waited = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe) for spec in existing},
-                      deadline - time.monotonic())
-    missing = [spec for spec in specs if handles[spec.name] is None]
-    for spec in existing:
-        info = waited.results.get(spec.name)
-        found = actor_class(info, handles[spec.name])
-        if found and found != spec.class_name:
-            conflicts.append((spec, found))
-            reports[spec.name] = ActorReport(spec.name, spec.kind, found, ACTION_CONFLICT,
-                                             STATE_ALIVE if info else STATE_UNRESPONSIVE)
-        elif info:
-            reports[spec.name] = _report(spec, ACTION_EXISTS, info, nodes)
-        elif spec.name in waited.errors and is_actor_died(waited.errors[spec.name]):
-            missing.append(spec)  # died since the lookup: create it again
-            handles[spec.name] = None
-        else:
-            error = short_error(waited.errors[spec.name]) if spec.name in waited.errors else (
-                f"did not answer within {timeout:g} s")
-            reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name, ACTION_EXISTS,
-                                             STATE_UNRESPONSIVE, error=error)
-    if conflicts and not dry_run:
-        raise conflict_error(conflicts, namespace)
-    if dry_run:
-        for spec in missing:
-            reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name,
-                                             ACTION_WOULD_CREATE, STATE_NONE)
-        return EnsureResult([reports[spec.name] for spec in specs], handles)
-
-    # 2. Create the missing ones all at once; Ray's get_if_exists settles races between processes.
-    token = uuid.uuid4().hex
-    remote = {spec.cls: None for spec in missing}
-    for cls in remote:
-        remote[cls] = remote_class(cls)
-    refs = {spec.name: _create_and_probe(remote[spec.cls], spec, namespace, token, handles, deadline)
-            for spec in missing}
-    waited = wait_all(refs, deadline - time.monotonic(), progress)
-    for spec in missing:  # lost the race only when waiting: take the winner's actor and ask it
-        if _lost_race(waited.errors.get(spec.name)):
-            handles[spec.name] = _race_winner(spec.name, namespace, deadline)
-            retry = wait_all({spec.name: handles[spec.name].__ray_call__.remote(probe)}, deadline - time.monotonic())
-            waited.errors.pop(spec.name, None)
-            waited.results.update(retry.results)
-            waited.errors.update(retry.errors)
-    for spec in missing:
-        info = waited.results.get(spec.name)
-        if info and info["class"] != spec.class_name:
-            conflicts.append((spec, info["class"]))
-        elif info:
-            action = ACTION_CREATED if info.get("creator") == token else ACTION_EXISTS
-            reports[spec.name] = _report(spec, action, info, nodes)
-        else:
-            err = waited.errors.get(spec.name)
-            died = err is not None and is_actor_died(err)
-            reports[spec.name] = ActorReport(
-                spec.name, spec.kind, spec.class_name, ACTION_CREATED,
-                STATE_DEAD if died else STATE_UNRESPONSIVE,
-                error=short_error(err) if err else f"not ready within {timeout:g} s")
-    if conflicts:
-        raise conflict_error(conflicts, namespace)
-    return EnsureResult([reports[spec.name] for spec in specs], handles)
-
-
-def _lost_race(err: BaseException | None) -> bool:
-    """Ray's answer to a create whose name another process took first (ActorAlreadyExistsError, or
-    the ValueError Ray Client raises for it)."""
-    return isinstance(err, ValueError) and "already" in str(err)
-
-
-def _create_and_probe(remote_cls: Any, spec: ActorSpec, namespace: str, token: str, handles: dict,
-                      deadline: float) -> Any:
-    """Create the actor (get_if_exists) and send it the probe; the probe's ref.
-
-    Through Ray Client, get_if_exists is not atomic between processes: a create can fail because
-    another bootstrap made the name an instant before, at the create or at the first call. Then the
-    other process's actor is taken (the probe reports it as existing, not created)."""
-    try:
-        handles[spec.name] = remote_cls.options(
-            name=spec.name, namespace=namespace, get_if_exists=True, **spec_options(spec).to_ray_options(),
-        ).remote(creator=token, **dict(spec.kwargs))
-        return handles[spec.name].__ray_call__.remote(probe)
-    except ValueError as err:
-        if not _lost_race(err):
-            raise
-        handles[spec.name] = _race_winner(spec.name, namespace, deadline)
-        return handles[spec.name].__ray_call__.remote(probe)
-
-
-def _race_winner(name: str, namespace: str, deadline: float) -> Any:
-    """The actor another process just created under `name` (it may take a moment to register)."""
-    while True:
-        handle = lookup(name, namespace)
-        if handle is not None:
-            return handle
-        if time.monotonic() >= deadline:
-            raise OperationFailed(f"actor {name!r} in namespace {namespace!r} was created by another process "
-                                  "at the same moment, then vanished", "run bootstrap again")
-        time.sleep(0.1)
-
-
-def _report(spec: ActorSpec, action: str, info: dict, nodes: dict[str, NodeInfo]) -> ActorReport:
-    node_id = info.get("node_id", "")
-    return ActorReport(spec.name, spec.kind, info["class"], action, STATE_ALIVE, node_id=node_id,
-                       node_ip=node_ip(node_id, nodes), node=node_label(node_id, nodes),
-                       actor_id=info.get("actor_id", ""))

@@ -9,13 +9,14 @@ for Ray. `actorutil` (which does import ray) re-exports all of it.
 - `probe(instance)` / `probe_status(instance)`: run inside any actor through `__ray_call__`.
 - `is_seedcore(info)`: whether a probe answer came from a SeedcoreActor.
 - `ActorSpec`, `ActorReport`; the KIND_*, ACTION_* and STATE_* names.
+- `NodeInfo`: one node of the cluster (id, IP, alive, head, its resource totals).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from seedcore_cli.organism.options import ActorOptions
@@ -28,8 +29,10 @@ KIND_ORGAN = "organ"
 KIND_AGENT = "agent"
 
 ACTION_CREATED = "created"
+ACTION_REPAIRED = "repaired"  # created again: the actor that held the name had died
 ACTION_EXISTS = "exists"
 ACTION_WOULD_CREATE = "would create"
+ACTION_WOULD_REPAIR = "would repair"
 ACTION_CONFLICT = "conflict"
 
 STATE_ALIVE = "ALIVE"
@@ -119,9 +122,25 @@ class ActorReport(ActorRecord):
     class_name: str
     action: str
     state: str
+    previous_death: str = ""  # repaired: how the actor it replaces had died
 
     @property
     def ok(self) -> bool:
         if self.action == ACTION_CONFLICT:
             return False
-        return self.state == STATE_ALIVE or self.action == ACTION_WOULD_CREATE
+        return self.state == STATE_ALIVE or self.action in (ACTION_WOULD_CREATE, ACTION_WOULD_REPAIR)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One node as the GCS knows it: id, IP, alive, head, and its resource totals."""
+
+    node_id: str
+    ip: str
+    alive: bool
+    is_head: bool
+    resources: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.ip} ({self.node_id[:8]}{', head' if self.is_head else ''})"

@@ -16,6 +16,7 @@ pending, which bootstrap reports as not ready within its timeout.
 
 - `plan(demands, offer) -> CapacityPlan`; `CapacityPlan.ok`, `.shortfalls`, `.resources`,
   `.to_dict()`; `InsufficientCapacity` (exit 1) carries the plan; `names_phrase(names)`.
+- `why_pending(resources, offer)`: why Ray has not placed an actor yet (`organism status`).
 """
 
 from __future__ import annotations
@@ -118,21 +119,53 @@ def _total_shortfall(line: ResourceLine, missing: list[Demand]) -> str:
     return f"{_who(askers)} {_verb(askers)} {format_amount(line.resource, line.to_create)}, the cluster offers {offered}{in_use}"
 
 
+def _misfits(resources: Mapping[str, float], nodes: tuple[Mapping[str, float], ...],
+             biggest: Mapping[str, float]) -> list[tuple]:
+    """Why a request fits on no single node, as keys ("absent", name), ("too big", name, amount) or
+    ("combination", items); [] when some node can hold it."""
+    if any(all(_at_most(amount, node.get(name, 0)) for name, amount in resources.items()) for node in nodes):
+        return []
+    absent = [name for name in resources if biggest[name] <= 0]
+    too_big = [name for name in resources if name not in absent and not _at_most(resources[name], biggest[name])]
+    return ([("absent", name) for name in absent] + [("too big", name, resources[name]) for name in too_big]
+            or [("combination", tuple(sorted(resources.items(), key=lambda item: _resource_order(item[0]))))])
+
+
+def _biggest(names: Iterable[str], nodes: tuple[Mapping[str, float], ...]) -> dict[str, float]:
+    return {name: max((node.get(name, 0) for node in nodes), default=0) for name in names}
+
+
+def why_pending(resources: Mapping[str, float], offer: Offer) -> str:
+    """Why Ray has not placed an actor that asks `resources` (its State API `required_resources`):
+    infeasible (no alive node could ever hold it: Ray waits for one that can), waiting for
+    resources (not enough free now), or waiting to be placed (what it asks is free)."""
+    biggest = _biggest(resources, offer.nodes)
+    misfits = _misfits(resources, offer.nodes, biggest)
+    if misfits:
+        reasons = []
+        for key in misfits:
+            if key[0] == "absent":
+                reasons.append(f"no node offers {key[1]}")
+            elif key[0] == "too big":
+                reasons.append(f"it asks {format_amount(key[1], key[2])}, the biggest node has "
+                               f"{format_quantity(key[1], biggest[key[1]])}")
+            else:
+                reasons.append(f"no node has {' and '.join(format_amount(n, a) for n, a in key[1])}")
+        return "infeasible: " + "; ".join(reasons)
+    short = [name for name, amount in resources.items() if not _at_most(amount, offer.available.get(name, 0))]
+    if short:
+        return "waiting for resources: " + "; ".join(
+            f"it asks {format_amount(name, resources[name])}, {format_quantity(name, offer.available.get(name, 0))} "
+            f"free of {format_quantity(name, offer.total.get(name, 0))}" for name in short)
+    return "waiting to be placed (what it asks is free; its worker may be starting)"
+
+
 def _unplaceable(missing: list[Demand], nodes: tuple[Mapping[str, float], ...]) -> tuple[str, ...]:
     """One line per reason an actor fits on no single node, naming the actors it applies to."""
-    biggest = {name: max((node.get(name, 0) for node in nodes), default=0)
-               for demand in missing for name in demand.resources}
+    biggest = _biggest({name for demand in missing for name in demand.resources}, nodes)
     groups: dict[tuple, list[str]] = {}
     for demand in missing:
-        if any(all(_at_most(amount, node.get(name, 0)) for name, amount in demand.resources.items())
-               for node in nodes):
-            continue
-        absent = [name for name in demand.resources if biggest[name] <= 0]
-        too_big = [name for name in demand.resources if name not in absent
-                   and not _at_most(demand.resources[name], biggest[name])]
-        keys = ([("absent", name) for name in absent] + [("too big", name, demand.resources[name]) for name in too_big]
-                or [("combination", tuple(sorted(demand.resources.items(), key=lambda item: _resource_order(item[0]))))])
-        for key in keys:
+        for key in _misfits(demand.resources, nodes, biggest):
             groups.setdefault(key, []).append(demand.name)
     lines = []
     for key, who in groups.items():

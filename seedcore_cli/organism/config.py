@@ -59,6 +59,9 @@ Public API (no ray import here; the CLI validates configs while parsing flags):
 - `OrganismConfig`: `.organs` (tuple of `OrganSpec`), `.singleton_options`, `.notes` (what was
   accepted and ignored), `.source`; `.agents()` (every `AgentSpec`), `.agent_names()`, `.names()`,
   `.options_by_name()` (name -> (kind, ActorOptions), singletons included).
+- `seedcore_names(environ=None)`: what to look for when searching namespaces for SeedCore's
+  actors: `names.SEEDCORE_NAMES` plus every organ and agent name of the config
+  ($SEEDCORE_ORGANISM_CONFIG, else the default); a bad config leaves the globs only.
 - `OrganSpec`: id, type, agents (tuple of `AgentSpec`), description, task_types, options;
   `.agent_count`, `.agent_ids`. `AgentSpec`: name, organ_id, specialization (None in the
   organ_types format), options. `ActorOptions`: see `organism.options`.
@@ -74,7 +77,7 @@ from typing import Mapping
 
 from seedcore_cli import pathkind
 from seedcore_cli.errors import ConfigError, quoted
-from seedcore_cli.names import SINGLETONS
+from seedcore_cli.names import SEEDCORE_NAMES, SINGLETONS
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.options import ActorOptions  # noqa: F401 - re-exported
 from seedcore_cli.organism.schema import (  # noqa: F401 - re-exported: config is the public face
@@ -153,6 +156,16 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"cannot read organism config {quoted(str(chosen))}: {err.strerror or err}",
                           "check the path and its permissions") from None
     return parse(text, str(chosen), environ)
+
+
+def seedcore_names(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """SeedCore's name globs plus the organ and agent names of the organism config (a bad config
+    is reported where it is used; here the globs still apply)."""
+    try:
+        names = load(environ=environ).names()
+    except ConfigError:
+        names = ()
+    return SEEDCORE_NAMES + tuple(name for name in names if name not in SEEDCORE_NAMES)
 
 
 def parse(text: str, source: str = "<string>", environ: Mapping[str, str] | None = None) -> OrganismConfig:

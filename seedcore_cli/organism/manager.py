@@ -8,12 +8,15 @@ always addressed with an explicit namespace).
 - `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
   checks that the actors still missing fit on the cluster (`plan_capacity`; `InsufficientCapacity`,
   exit 1, before anything is created), then gets or creates the singletons, each organ (a detached
-  actor named by its id) and its agents (the config names them), all in one concurrent batch, each
+  actor named by its id, given its agents' names and the namespace so that it finds them again
+  after Ray restarts it) and its agents (the config names them), all in one concurrent batch, each
   with its options (`organism.options`), then registers the agents with their organ. Idempotent
   and race-safe; `ActorConflict` before anything is created when a name is held by another class;
-  `dry_run` reports what would be created, and the capacity plan, and creates nothing.
+  what is healthy is left alone, and an actor that died (the State API remembers it DEAD, not
+  killed on purpose) is created again and reported `repaired`; `dry_run` reports what would be
+  created or repaired, and the capacity plan, and creates nothing.
 - `plan_capacity(specs) -> CapacityPlan`: what the specs ask against what the cluster offers
-  (`cluster_offer()`, the one place that reads Ray's resource accounts).
+  (`actorutil.cluster_offer()`).
 - `status(timeout) -> OrganismStatus` (see `organism.status`).
 - `plan_teardown(include_singletons=False) -> list[TeardownItem]` then `teardown(items)`: kills
   the namespace's Organ and Agent actors (and the singletons with the flag), nothing else: only
@@ -24,6 +27,7 @@ always addressed with an explicit namespace).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +35,8 @@ import ray
 
 from seedcore_cli import singletons
 from seedcore_cli.errors import OperationFailed, SeedcoreError
+from seedcore_cli.organism import actorutil, creation
 from seedcore_cli.ray_compat import ApiChanged
-from seedcore_cli.organism import actorutil
 from seedcore_cli.organism.actors import Agent, Organ
 from seedcore_cli.organism.actorutil import (
     CREATE_TIMEOUT_S,
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
     from seedcore_cli.organism.status import OrganismStatus
 
+STATE_WAIT_S = 10.0  # bootstrap's wait for the State API (what died); it goes on without it
 
 WOULD_KILL = "would kill"
 KILLED = "killed"
@@ -82,18 +87,13 @@ class BootstrapResult:
     def to_dict(self) -> dict:
         return {"namespace": self.namespace, "config": self.config_source, "dry_run": self.dry_run,
                 "ok": self.ok, "created": self.count(actorutil.ACTION_CREATED),
+                "repaired": self.count(actorutil.ACTION_REPAIRED),
                 "existing": self.count(actorutil.ACTION_EXISTS),
                 "would_create": self.count(actorutil.ACTION_WOULD_CREATE),
+                "would_repair": self.count(actorutil.ACTION_WOULD_REPAIR),
                 "actors": [{**report.to_dict(), "options": self.options[report.name].to_dict()
                             if report.name in self.options else None} for report in self.actors],
                 "capacity": self.capacity_plan.to_dict() if self.capacity_plan is not None else None}
-
-
-def cluster_offer() -> capacity.Offer:
-    """What the cluster offers, from Ray's own accounts (driver and Ray Client alike): totals, what
-    is free now, and each alive node's totals (for whether one actor fits on any node)."""
-    nodes = tuple(dict(node.get("Resources") or {}) for node in ray.nodes() if node.get("Alive"))
-    return capacity.Offer(total=ray.cluster_resources(), available=ray.available_resources(), nodes=nodes)
 
 
 @dataclass
@@ -144,7 +144,8 @@ class OrganismManager:
         for organ in self.config.organs:
             specs.append(ActorSpec(organ.id, KIND_ORGAN, Organ, (
                 ("organ_id", organ.id), ("organ_type", organ.type),
-                ("description", organ.description), ("task_types", tuple(organ.task_types))), organ.options))
+                ("description", organ.description), ("task_types", tuple(organ.task_types)),
+                ("agent_ids", tuple(organ.agent_ids)), ("namespace", self.namespace)), organ.options))
         for organ in self.config.organs:
             for agent in organ.agents:
                 specs.append(ActorSpec(agent.name, KIND_AGENT, Agent, (
@@ -157,10 +158,16 @@ class OrganismManager:
                    ) -> BootstrapResult:
         deadline = time.monotonic() + timeout
         specs = self.specs(singletons_only)
+        # What died (to report it repaired) comes from the State API, asked while the plan is made.
+        pool = ThreadPoolExecutor(max_workers=1)
+        rows = pool.submit(actorutil.state_actors, self.connection, self.namespace, min(timeout, STATE_WAIT_S))
+        pool.shutdown(wait=False)
         fit = self.plan_capacity(specs)
         if not fit.ok and not dry_run:
             raise capacity.InsufficientCapacity(fit)
-        ensured = actorutil.ensure(specs, self.namespace, dry_run=dry_run, timeout=timeout, progress=progress)
+        dead = creation.deaths(rows.result())
+        ensured = creation.ensure(specs, self.namespace, dry_run=dry_run, timeout=timeout, progress=progress,
+                                  dead=dead)
         if not dry_run and not singletons_only:
             self._register_agents(ensured, deadline - time.monotonic())
         return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports,
@@ -171,9 +178,9 @@ class OrganismManager:
         existing = actorutil.named_actors(self.namespace)
         demands = [capacity.Demand(spec.name, spec.kind, spec_options(spec).demand(), spec.name in existing)
                    for spec in specs]
-        return capacity.plan(demands, cluster_offer())
+        return capacity.plan(demands, actorutil.cluster_offer())
 
-    def _register_agents(self, ensured: actorutil.EnsureResult, timeout: float) -> None:
+    def _register_agents(self, ensured: creation.EnsureResult, timeout: float) -> None:
         """Tell each live organ about its live agents (idempotent: a dict update)."""
         reports = {report.name: report for report in ensured.reports}
         refs = {}

@@ -1,52 +1,72 @@
 """Organism health, discovered from the cluster: `collect(connection, config, timeout)`.
 
-The config says what should exist; the cluster says what does. Every organ, agent and singleton
-is asked for its status at once (one actor call each, through `__ray_call__` so a foreign class
-answers too) and all calls share one deadline (`ray.wait` with a timeout): a dead or hung actor
-never holds the caller past `timeout` (plus a few GCS look-ups, milliseconds each).
+The config says what should exist; the cluster says what does. One State API query gives every
+actor of the namespace with Ray's own state, node, class and what it asked for; every organ, agent
+and singleton Ray reports ALIVE is then asked for its status at once (one actor call each,
+through `__ray_call__` so a foreign class answers too), and all calls share one deadline
+(`ray.wait` with a timeout): a dead or hung actor never holds the caller past `timeout` (plus a
+few GCS look-ups, milliseconds each). Actors Ray has not placed, or is restarting, are not asked
+(the call would only wait): their state comes from the State API.
 
 The one health model for singletons, organs and agents: `organism status` shows it, `diagnose`
 judges by it (singletons: check 8; organs and agents: check 9). States of an actor: healthy
-(answered as the expected class), unresponsive (no answer within the timeout, or its status call
-failed), dead (gone, but the State API or its organ remembers it), missing (never seen),
-conflict (the name is held by another class); a singleton that answers but is not detached is
-`not detached` (it dies with the job that made it). An organ is `degraded` when it answers but
-one of its agents is not healthy. Organs alive in the namespace but absent from the config are
-listed with `extra=True` and do not count towards health.
+(answered as the expected class), pending (Ray has not placed it: PENDING_CREATION or
+DEPENDENCIES_UNREADY; the detail says why: infeasible, waiting for resources, ...), restarting
+(Ray is restarting it: its node was lost or its process died, and it has restarts left),
+unresponsive (no answer within the timeout, or its status call failed), dead (gone, but the State
+API or its organ remembers it), missing (never seen), conflict (the name is held by another
+class); a singleton that answers but is not detached is `not detached` (it dies with the job that
+made it). Pending and restarting are not healthy (exit 1): an organism Ray cannot place must not
+look healthy, and a restarting one does not serve; a restart usually heals within seconds. An
+organ is `degraded` when it answers but one of its agents is not healthy. Organs alive in the
+namespace but absent from the config are listed with `extra=True` and do not count towards health.
+Without the State API (no dashboard) pending and restarting actors show as unresponsive.
 
 Public API (plain dataclasses, no Typer or Rich; used by `organism status` and `diagnose`):
 
 - `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S, namespace=None, organs=True)
   -> OrganismStatus` (organs=False: the singletons only)
 - `OrganismStatus.healthy` (every expected organ, agent and singleton healthy),
-  `.problems()` (structured `Problem` records: kind, name, state, detail), `.to_dict()`;
-  `OrganStatus`, `AgentStatus`, `SingletonStatus`.
+  `.problems()` (structured `Problem` records: kind, name, state, detail), `.nodes` (per node:
+  the organism's actors and what they asked for, `placement.NodeLoad`), `.to_dict()`;
+  `OrganStatus`, `AgentStatus`, `SingletonStatus`: each with its node, Ray's state, its restarts
+  and `required_resources` (None when the State API did not answer).
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from seedcore_cli import singletons
-from seedcore_cli.organism import actorutil
+from seedcore_cli.organism import actorutil, capacity, placement
 from seedcore_cli.organism.base import ActorRecord
 from seedcore_cli.organism.config import OrganismConfig, load
 
 if TYPE_CHECKING:
     from seedcore_cli.connection import Connection
+    from seedcore_cli.inventory import ActorRow
 
 DEFAULT_TIMEOUT_S = 5.0
 
 HEALTHY = "healthy"
 DEGRADED = "degraded"
+PENDING = "pending"
+RESTARTING = "restarting"
 DEAD = "dead"
 MISSING = "missing"
 UNRESPONSIVE = "unresponsive"
 CONFLICT = "conflict"
 NOT_DETACHED = "not detached"
+
+# Ray's actor states (State API) that status reads without asking the actor.
+RAY_ALIVE = "ALIVE"
+RAY_RESTARTING = "RESTARTING"
+RAY_WAITING_FOR_DEPENDENCIES = "DEPENDENCIES_UNREADY"
+_ORGANISM_CLASSES = (None, "Organ", "Agent")
 
 
 @dataclass(frozen=True)
@@ -62,8 +82,17 @@ class Problem:
         return {"kind": self.kind, "name": self.name, "state": self.state, "detail": self.detail}
 
 
+@dataclass(kw_only=True)
+class PlacedRecord(ActorRecord):
+    """ActorRecord plus what the State API says: Ray's state, restarts so far, what it asked Ray for."""
+
+    ray_state: str = ""  # ALIVE, PENDING_CREATION, RESTARTING, ...; "" when the State API did not say
+    num_restarts: int | None = None
+    required_resources: dict[str, float] | None = None
+
+
 @dataclass
-class AgentStatus(ActorRecord):
+class AgentStatus(PlacedRecord):
     agent_id: str
     organ_id: str
     state: str
@@ -78,7 +107,7 @@ class AgentStatus(ActorRecord):
 
 
 @dataclass
-class OrganStatus(ActorRecord):
+class OrganStatus(PlacedRecord):
     organ_id: str
     organ_type: str
     state: str
@@ -101,7 +130,7 @@ class OrganStatus(ActorRecord):
 
 
 @dataclass
-class SingletonStatus(ActorRecord):
+class SingletonStatus(PlacedRecord):
     name: str
     class_name: str
     state: str
@@ -121,7 +150,8 @@ class OrganismStatus:
     elapsed_s: float
     organs: list[OrganStatus]
     singletons: list[SingletonStatus]
-    state_api: bool  # whether the dashboard's State API answered (dead vs missing, nodes of hung actors)
+    state_api: bool  # whether the dashboard's State API answered (dead vs missing, pending, restarting)
+    nodes: list[placement.NodeLoad] = field(default_factory=list)
 
     @property
     def expected_organs(self) -> list[OrganStatus]:
@@ -147,6 +177,7 @@ class OrganismStatus:
                 "timeout_s": self.timeout_s, "elapsed_s": self.elapsed_s, "state_api": self.state_api,
                 "singletons": [item.to_dict() for item in self.singletons],
                 "organs": [organ.to_dict() for organ in self.organs],
+                "nodes": [load.to_dict() for load in self.nodes],
                 "problems": [problem.to_dict() for problem in self.problems()]}
 
 
@@ -159,6 +190,7 @@ class _Observed:
     node_id: str = ""
     actor_id: str = ""
     error: str = ""
+    row: "ActorRow | None" = None  # the State API's row for its live actor
 
     @property
     def status(self) -> dict:
@@ -188,35 +220,49 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         expected[organ.id] = "Organ"
         expected.update({agent_id: "Agent" for agent_id in organ.agent_ids})
     alive = actorutil.named_actors(namespace)
-    handles: dict[str, Any] = {}
-    for name in sorted(alive):
-        handle = actorutil.lookup(name, namespace)
-        if handle is None:
-            continue
-        # Names outside the config: only organs and agents interest us (others are not probed
-        # when the handle already tells their class, as it does in driver mode).
-        if name in expected or (organs and actorutil.actor_class(None, handle) in (None, "Organ", "Agent")):
-            handles[name] = handle
     nodes = actorutil.node_index()
+    try:
+        rows = state_future.result(timeout=max(0.05, deadline - time.monotonic()))
+    except FuturesTimeout:  # the State API is optional: state_actors() is None when unreachable;
+        rows = None  # what else it raises (a bad RAY_API_SERVER_ADDRESS, a changed answer) is reported
+    live_rows = {row.name: row for row in rows or [] if row.state != "DEAD" and row.name}
+    dead_causes = {row.name: _short_cause(row.death_cause) for row in rows or [] if row.state == "DEAD"}
+    handles = _handles(alive, expected, live_rows, namespace, organs)
     refs = {name: handle.__ray_call__.remote(actorutil.probe_status) for name, handle in handles.items()}
     asked = time.monotonic()
     waited = actorutil.wait_all(refs, deadline - time.monotonic())
     answered_ms = round((time.monotonic() - asked) * 1000, 1)
-    try:
-        rows = state_future.result(timeout=max(0.05, deadline - time.monotonic()))
-    except Exception:  # noqa: BLE001 - the State API is optional
-        rows = None
-    live_rows = {row.name: row for row in rows or [] if row.state != "DEAD"}
-    dead_causes = {row.name: _short_cause(row.death_cause) for row in rows or [] if row.state == "DEAD"}
+    offer: capacity.Offer | None = None  # read once, and only when an actor is pending
+
+    def why_pending(row: "ActorRow") -> str:
+        nonlocal offer
+        if row.state == RAY_WAITING_FOR_DEPENDENCIES:
+            return "waiting for its dependencies (constructor arguments, runtime environment)"
+        offer = offer or actorutil.cluster_offer(nodes)
+        return capacity.why_pending(row.required_resources or {}, offer)
+
+    def not_asked(row: "ActorRow", expected_class: str) -> _Observed:
+        """An actor Ray has not placed or is restarting: what the State API says of it."""
+        if row.class_name and row.class_name != expected_class:
+            return _Observed(CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
+                             f"expected {expected_class}", row)
+        if row.state == RAY_RESTARTING:
+            info = nodes.get(row.node_id)
+            lost = f"; its node {row.node_id[:8]} is gone" if row.node_id and not (info and info.alive) else ""
+            return _Observed(RESTARTING, {}, row.node_id, row.actor_id,
+                             f"Ray is restarting it (restarts so far: {row.num_restarts or 0}{lost})", row)
+        return _Observed(PENDING, {}, row.node_id, row.actor_id, why_pending(row), row)
 
     def seen(name: str, expected_class: str, remembered: bool = False) -> _Observed:
+        row = live_rows.get(name)
         if name not in handles:
+            if row is not None and row.state != RAY_ALIVE and name in alive:
+                return not_asked(row, expected_class)
             if name in dead_causes:
                 return _Observed(DEAD, error=dead_causes[name])
             if remembered:
                 return _Observed(DEAD, error="registered with its organ, but gone")
             return _Observed(MISSING)
-        row = live_rows.get(name)
         info = waited.results.get(name)
         found = actorutil.actor_class(info, handles[name], row)
         if info is not None:
@@ -224,18 +270,22 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         else:
             node_id, actor_id = (row.node_id, row.actor_id) if row else ("", "")
         if found and found != expected_class:
-            return _Observed(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}")
+            return _Observed(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}", row)
         if info is not None:
-            return _Observed(HEALTHY, info, node_id, actor_id)
+            return _Observed(HEALTHY, info, node_id, actor_id, row=row)
         err = waited.errors.get(name)
         if err is not None and actorutil.is_actor_died(err):
-            return _Observed(DEAD, {}, node_id, actor_id, "died")
+            return _Observed(DEAD, {}, node_id, actor_id, "died", row)
         error = actorutil.short_error(err) if err is not None else f"no answer within {timeout:g} s"
-        return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error)
+        return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error, row)
 
     def where(item: _Observed) -> dict:
+        row = item.row
         return {"node_id": item.node_id, "node_ip": actorutil.node_ip(item.node_id, nodes),
-                "node": actorutil.node_label(item.node_id, nodes), "actor_id": item.actor_id}
+                "node": actorutil.node_label(item.node_id, nodes), "actor_id": item.actor_id,
+                "ray_state": row.state if row else "", "num_restarts": row.num_restarts if row else None,
+                "required_resources": dict(row.required_resources)
+                if row is not None and row.required_resources is not None else None}
 
     def agent_status(agent_id: str, organ_id: str, remembered: bool) -> AgentStatus:
         item = seen(agent_id, "Agent", remembered)
@@ -259,10 +309,16 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
                            state=state, extra=extra, agents_expected=len(agent_ids),
                            error=item.error, agents=agents, **where(item))
 
-    organs = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
-    for name in sorted(set(handles) - set(expected)):
-        if actorutil.actor_class(waited.results.get(name), handles[name], live_rows.get(name)) == "Organ":
-            organs.append(organ_status(name, "", [], True))
+    def is_organ(name: str) -> bool:
+        """An actor outside the config: an Organ (by its answer, handle or row; asked or not)?"""
+        row = live_rows.get(name)
+        if name in handles:
+            return actorutil.actor_class(waited.results.get(name), handles[name], row) == "Organ"
+        return row is not None and row.state != RAY_ALIVE and row.class_name == "Organ"
+
+    organ_list = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
+    organ_list += [organ_status(name, "", [], True) for name in sorted(set(alive) - set(expected))
+                   if organs and is_organ(name)]
 
     singleton_status = []
     for name, class_name in singletons.SINGLETONS.items():
@@ -276,8 +332,43 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
             name=name, class_name=class_name, state=state, error=error, detached=detached,
             ping_ms=answered_ms if item.state == HEALTHY else None, **where(item)))
     return OrganismStatus(namespace=namespace, config_source=config.source, timeout_s=timeout,
-                          elapsed_s=round(time.monotonic() - started, 3), organs=organs,
-                          singletons=singleton_status, state_api=rows is not None)
+                          elapsed_s=round(time.monotonic() - started, 3), organs=organ_list,
+                          singletons=singleton_status, state_api=rows is not None,
+                          nodes=_nodes(organ_list, singleton_status, nodes))
+
+
+def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, "ActorRow"], namespace: str,
+             organs: bool) -> dict[str, Any]:
+    """Handles of the actors to ask: the expected ones, and (organs=True) any other Organ or Agent.
+
+    With the State API's rows, names it shows as another class, or not ALIVE (pending,
+    restarting: a call would only wait), are not even looked up; without them every name is, and
+    a driver-mode handle's class filters the extras."""
+    handles: dict[str, Any] = {}
+    for name in sorted(alive):
+        row = live_rows.get(name)
+        if row is not None and (row.state != RAY_ALIVE or (
+                name not in expected and row.class_name not in _ORGANISM_CLASSES)):
+            continue
+        if name not in expected and not organs:
+            continue
+        handle = actorutil.lookup(name, namespace)
+        if handle is None:
+            continue
+        if name in expected or actorutil.actor_class(None, handle, row) in _ORGANISM_CLASSES:
+            handles[name] = handle
+    return handles
+
+
+def _nodes(organs: list[OrganStatus], singleton_status: list[SingletonStatus],
+           nodes: dict[str, "actorutil.NodeInfo"]) -> list[placement.NodeLoad]:
+    """Per node, the organism's actors that exist (not missing, dead or another class's)."""
+    records = [(item.name, item.state, item) for item in singleton_status]
+    for organ in organs:
+        records.append((organ.organ_id, organ.state, organ))
+        records += [(agent.agent_id, agent.state, agent) for agent in organ.agents]
+    return placement.summarize(((name, record.node_id, record.required_resources)
+                                for name, state, record in records if state not in (MISSING, DEAD, CONFLICT)), nodes)
 
 
 def _short_cause(cause: str | None) -> str:

@@ -13,6 +13,7 @@ from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import SeedcoreError
+from seedcore_cli.names import SEEDCORE_NAMES
 
 ID = "namespace"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
@@ -33,7 +34,7 @@ class _Dashboard:
 
 def deployment_names(ctx: Context) -> tuple[str, ...]:
     """SeedCore's actor names (globs), plus the organ and agent names of the organism config."""
-    names = list(inventory.SEEDCORE_NAMES)
+    names = list(SEEDCORE_NAMES)
     try:
         names += [n for n in ctx.organism_config().names() if n not in names]
     except SeedcoreError:

@@ -33,6 +33,11 @@ def hint_for(problems: list, namespace: str) -> str:
                      "needed, or use another namespace; bootstrap never replaces it")
     if status.UNRESPONSIVE in states:
         hints.append("an actor does not answer: see its worker log (dashboard), kill it and bootstrap again")
+    if status.PENDING in states:
+        hints.append("Ray cannot place an actor (the reason is shown): add capacity, or ask for less in the "
+                     "organism config's defaults.singleton")
+    if status.RESTARTING in states:
+        hints.append("Ray is restarting an actor (its node was lost or its process died): check again in a moment")
     if status.NOT_DETACHED in states:
         hints.append("a non-detached singleton dies with its job: kill it and bootstrap again")
     return "; ".join(hints)

@@ -50,7 +50,13 @@ def organism(ctx: Context) -> CheckResult:
                     f"create it: `SEEDCORE_NS={conn.namespace} seedcore bootstrap`", details=details)
     shown = "; ".join(describe(p) for p in problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     hint = "re-run `seedcore bootstrap` to recreate missing or dead actors (it keeps the healthy ones)"
-    if any(p.state == organism_status.CONFLICT for p in problems):
+    found = {p.state for p in problems}
+    if organism_status.PENDING in found:
+        hint = ("Ray cannot place some actors (the reason is shown): add capacity or ask for less in the organism "
+                "config; " + hint)
+    if organism_status.RESTARTING in found:
+        hint = "Ray is restarting some actors (a lost node, a crash): check again in a moment; " + hint
+    if organism_status.CONFLICT in found:
         hint = ("a name is held by an actor of another class: remove it if it is not needed, or use another "
                 "namespace; " + hint)
     return fail(ID, f"{line}: {shown}", hint, details=details)
