@@ -11,7 +11,6 @@ attached to the head's raylet, which no test removes.
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 
