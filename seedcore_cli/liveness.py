@@ -74,11 +74,17 @@ def check_local_raylets(target: Target, where: str) -> tuple[tuple[str, int, str
     preflight probe moments ago); CannotConnect when one is silent."""
     dashboard = target.dashboard_url or _recorded_dashboard(target, PROBE_TIMEOUT_S)
     raylets = (_alive_raylets(dashboard, target, PROBE_TIMEOUT_S, local_addresses()) if dashboard else None) or []
-    culprit = _silent_raylet(raylets, target, PROBE_TIMEOUT_S)
+    answers = _answers(raylets, target, PROBE_TIMEOUT_S)
+    # A silent one may be the one ray.init picks (and blocks on); a gone one only matters when
+    # none is left (the dashboard lists a node lost a second ago as alive for a moment).
+    culprit = next((Culprit("raylet", _where_raylet(r), a) for r, a in zip(raylets, answers) if a == probe.SILENT),
+                   None)
+    if culprit is None and raylets and all(a == probe.GONE for a in answers):
+        culprit = Culprit("raylet", _where_raylet(raylets[0]), probe.GONE)
     if culprit is not None:
         raise CannotConnect(f"cannot connect to {where}: {culprit.describe()}",
                             "resume or restart that process (or the node), then try again")
-    return tuple(raylets)
+    return tuple(r for r, a in zip(raylets, answers) if a == probe.ANSWERS)
 
 
 def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
@@ -139,18 +145,28 @@ def _alive_raylets(dashboard: str, target: Target, timeout: float,
             if host and port and (hosts is None or host in hosts)]
 
 
+def _answers(raylets: list[tuple[str, int, str]], target: Target, timeout: float) -> list[str]:
+    """probe.answer_of for each raylet, all at once."""
+    if not raylets:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(raylets))) as pool:
+        return list(pool.map(lambda r: probe.answer_of(r[0], r[1], probe.RAYLET_LIVENESS_METHOD, timeout,
+                                                       tls=target.tls, token_header=target.token_header),
+                             raylets))
+
+
+def _where_raylet(raylet: tuple[str, int, str]) -> str:
+    host, port, node = raylet
+    return f"{host}:{port} (node {node})"
+
+
 def _silent_raylet(raylets: list[tuple[str, int, str]], target: Target, timeout: float) -> Culprit | None:
     """The first of `raylets` that does not answer (all probed at once)."""
-    if not raylets:
-        return None
-    with ThreadPoolExecutor(max_workers=min(8, len(raylets))) as pool:
-        answers = list(pool.map(lambda r: probe.answer_of(r[0], r[1], probe.RAYLET_LIVENESS_METHOD, timeout,
-                                                          tls=target.tls, token_header=target.token_header),
-                                raylets))
+    answers = _answers(raylets, target, timeout)
     for (host, port, node), answer in zip(raylets, answers):
         # Through Ray Client the node addresses may not be reachable from here at all (pod IPs
         # behind a port-forward): only a raylet that accepts the connection and stays silent is
         # known to be stuck.
         if answer == probe.SILENT or (answer == probe.GONE and target.mode != MODE_CLIENT):
-            return Culprit("raylet", f"{host}:{port} (node {node})", answer)
+            return Culprit("raylet", _where_raylet((host, port, node)), answer)
     return None
