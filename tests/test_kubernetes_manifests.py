@@ -209,7 +209,7 @@ def test_kustomization_lists_files_that_exist():
     resources = kustomization["resources"]
     assert all((DEPLOY / name).is_file() for name in resources), resources
     listed_kinds = {doc["kind"] for name in resources for doc in yaml.safe_load_all((DEPLOY / name).read_text())}
-    assert listed_kinds == {"RayCluster", "Job", "CronJob"}  # the RayJob needs seedcore on the head
+    assert listed_kinds == {"RayCluster", "ConfigMap", "Job", "CronJob"}  # the RayJob needs seedcore on the head
 
 
 def test_the_manifests_run_seedcore_where_expected():
@@ -385,3 +385,27 @@ def test_the_readme_explains_it_and_says_it_is_untested_on_a_live_cluster():
         if path.name != "Dockerfile.dockerignore":
             assert path.name in section, f"the README section does not mention {path.name}"
     assert "kubectl ray get token" in section
+
+
+def test_the_jobs_create_and_check_the_organism_of_the_configmap():
+    """The bootstrap Job and the status CronJob read the organism from the ConfigMap they mount,
+    and that config is one seedcore accepts (else both would run the packaged default)."""
+    from seedcore_cli.organism import config
+
+    maps = {doc["metadata"]["name"]: doc for doc in _of_kind("ConfigMap")}
+    organism = config.parse(maps["seedcore-organism"]["data"]["organism.yaml"], "the ConfigMap", environ={})
+    assert len(organism.organs) >= 1 and organism.source == "the ConfigMap"
+    for kind in ("Job", "CronJob"):
+        for doc in _of_kind(kind):
+            for where, pod in _pod_specs(doc):
+                volumes = {v["name"]: v for v in pod.get("volumes", [])}
+                for container in pod["containers"]:
+                    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+                    path = env.get(config.CONFIG_ENV)
+                    assert path, f"{where}: no {config.CONFIG_ENV}: it would use the packaged default organism"
+                    mounts = [m for m in container.get("volumeMounts", []) if path.startswith(m["mountPath"] + "/")]
+                    assert len(mounts) == 1, f"{where}: {path} is on no mounted volume"
+                    volume = volumes[mounts[0]["name"]]
+                    assert volume["configMap"]["name"] == "seedcore-organism", where
+                    key = path[len(mounts[0]["mountPath"]) + 1:]
+                    assert key in maps["seedcore-organism"]["data"], f"{where}: the ConfigMap has no {key}"

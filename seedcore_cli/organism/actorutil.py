@@ -151,7 +151,13 @@ def wait_all(refs: dict[Hashable, Any], timeout: float, progress: Progress | Non
 
 
 def is_actor_died(err: BaseException) -> bool:
-    return isinstance(err, ray.exceptions.RayActorError)
+    """The actor is gone for good; not one Ray is restarting (ActorUnavailableError, a subclass)."""
+    return isinstance(err, ray.exceptions.RayActorError) and not is_actor_restarting(err)
+
+
+def is_actor_restarting(err: BaseException) -> bool:
+    """Ray answers a call to an actor it is restarting (its node lost, say) with this error."""
+    return isinstance(err, ray.exceptions.ActorUnavailableError)
 
 
 def short_error(err: BaseException) -> str:

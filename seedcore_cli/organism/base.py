@@ -39,6 +39,10 @@ STATE_ALIVE = "ALIVE"
 STATE_UNRESPONSIVE = "UNRESPONSIVE"
 STATE_DEAD = "DEAD"
 STATE_NONE = "-"
+# Ray holds the name but the actor cannot answer yet: not placed (PENDING_CREATION,
+# DEPENDENCIES_UNREADY) or being restarted. Reported as Ray says, not waited for.
+STATE_PENDING = "PENDING"
+STATE_RESTARTING = "RESTARTING"
 
 
 class SeedcoreActor:

@@ -30,6 +30,8 @@ from seedcore_cli.organism.base import (
     STATE_ALIVE,
     STATE_DEAD,
     STATE_NONE,
+    STATE_PENDING,
+    STATE_RESTARTING,
     STATE_UNRESPONSIVE,
     ActorReport,
     ActorSpec,
@@ -57,6 +59,12 @@ def deaths(rows: "Iterable[inventory.ActorRow] | None") -> dict[str, str]:
     return found
 
 
+def not_ready(rows: "list[inventory.ActorRow] | None") -> dict[str, str]:
+    """name -> Ray's state, for the namespace's actors Ray has not placed or is restarting."""
+    return {row.name: row.state for row in rows or []
+            if row.name and row.state in ("PENDING_CREATION", "DEPENDENCIES_UNREADY", "RESTARTING")}
+
+
 @dataclass
 class EnsureResult:
     """ensure()'s answer: a report per spec (in spec order) and the live handles by name."""
@@ -76,13 +84,15 @@ def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> Ac
 
 def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
            timeout: float = CREATE_TIMEOUT_S, progress: actorutil.Progress | None = None,
-           dead: Mapping[str, str] | None = None) -> EnsureResult:
+           dead: Mapping[str, str] | None = None, not_ready: Mapping[str, str] | None = None) -> EnsureResult:
     """Get or create each spec'd actor (detached, with its spec's options) in `namespace`, concurrently.
 
     Raises ActorConflict, before creating anything, when a name is held by another class (and
     after creating, if another process won a race with another class). Actors that do not answer
     within `timeout` are reported with state UNRESPONSIVE (or DEAD); the caller decides. `dead`:
     names whose actor had died (name -> how, see `deaths`): created again, they are `repaired`.
+    `not_ready`: names whose actor Ray has not placed or is restarting (name -> Ray's state, see
+    `not_ready`): reported as such at once, not probed (a probe would wait the whole timeout).
     """
     specs = list(specs)
     dead = dict(dead or {})
@@ -93,10 +103,19 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     conflicts: list[tuple[ActorSpec, str]] = []
 
     # 1. What already holds each name, and is it what we expect?
-    existing = [spec for spec in specs if handles[spec.name] is not None]
+    not_ready = {name: state for name, state in (not_ready or {}).items() if handles.get(name) is not None}
+    for spec in specs:
+        if spec.name in not_ready:
+            restarting = not_ready[spec.name] == "RESTARTING"
+            reports[spec.name] = ActorReport(
+                spec.name, spec.kind, spec.class_name, ACTION_EXISTS,
+                STATE_RESTARTING if restarting else STATE_PENDING,
+                error="Ray is restarting it" if restarting else
+                f"Ray has not placed it yet ({not_ready[spec.name]}): `seedcore organism status` says why")
+    existing = [spec for spec in specs if handles[spec.name] is not None and spec.name not in not_ready]
     waited = actorutil.wait_all({spec.name: handles[spec.name].__ray_call__.remote(actorutil.probe)
                                  for spec in existing}, deadline - time.monotonic())
-    missing = [spec for spec in specs if handles[spec.name] is None]
+    missing = [spec for spec in specs if handles[spec.name] is None]  # (not_ready ones have a handle)
     for spec in existing:
         info = waited.results.get(spec.name)
         found = actorutil.actor_class(info, handles[spec.name])

@@ -27,7 +27,6 @@ always addressed with an explicit namespace).
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,24 +157,24 @@ class OrganismManager:
                    ) -> BootstrapResult:
         deadline = time.monotonic() + timeout
         specs = self.specs(singletons_only)
-        # What died (to report it repaired) comes from the State API, asked while the plan is made.
-        pool = ThreadPoolExecutor(max_workers=1)
-        rows = pool.submit(actorutil.state_actors, self.connection, self.namespace, min(timeout, STATE_WAIT_S))
-        pool.shutdown(wait=False)
-        fit = self.plan_capacity(specs)
+        # What died (to report it repaired) comes from the State API.
+        # It also tells which named actors Ray has not placed: they hold no resources yet.
+        rows = actorutil.state_actors(self.connection, self.namespace, min(timeout, STATE_WAIT_S))
+        not_ready = creation.not_ready(rows)
+        fit = self.plan_capacity(specs, unplaced=set(not_ready))
         if not fit.ok and not dry_run:
             raise capacity.InsufficientCapacity(fit)
-        dead = creation.deaths(rows.result())
         ensured = creation.ensure(specs, self.namespace, dry_run=dry_run, timeout=timeout, progress=progress,
-                                  dead=dead)
+                                  dead=creation.deaths(rows), not_ready=not_ready)
         if not dry_run and not singletons_only:
             self._register_agents(ensured, deadline - time.monotonic())
         return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports,
                                {spec.name: spec_options(spec) for spec in specs}, fit)
 
-    def plan_capacity(self, specs: list[ActorSpec]) -> capacity.CapacityPlan:
-        """What the specs ask against what the cluster offers; actors that exist hold theirs already."""
-        existing = actorutil.named_actors(self.namespace)
+    def plan_capacity(self, specs: list[ActorSpec], unplaced: set[str] = frozenset()) -> capacity.CapacityPlan:
+        """What the specs ask against what the cluster offers; actors that exist (and are placed:
+        not in `unplaced`) hold theirs already."""
+        existing = actorutil.named_actors(self.namespace) - set(unplaced)
         demands = [capacity.Demand(spec.name, spec.kind, spec_options(spec).demand(), spec.name in existing)
                    for spec in specs]
         return capacity.plan(demands, actorutil.cluster_offer())

@@ -37,6 +37,7 @@ Public API (no ray import):
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -296,10 +297,10 @@ def parse_memory(raw: Any) -> int:
         if match is None or unit not in _UNITS:
             raise ValueError(f"memory {quoted(raw)} is not a size (a number with a unit: B, KB, MB, GB, TB, KiB, "
                              "MiB, GiB or TiB)")
-        size = float(match.group(1)) * _UNITS[unit]
+        size = Decimal(match.group(1)) * _UNITS[unit]  # exact: 2.01KB is 2010 bytes
     else:
         size = raw
-    if not math.isfinite(size) or size < 0 or size != int(size):
+    if not (size.is_finite() if isinstance(size, Decimal) else math.isfinite(size)) or size < 0 or size != int(size):
         raise ValueError(f"memory must be a whole number of bytes >= 0, got {quoted(raw)}")
     return int(size)
 

@@ -276,6 +276,8 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         err = waited.errors.get(name)
         if err is not None and actorutil.is_actor_died(err):
             return _Observed(DEAD, {}, node_id, actor_id, "died", row)
+        if err is not None and actorutil.is_actor_restarting(err):  # it died since the State API looked
+            return _Observed(RESTARTING, {}, node_id, actor_id, "Ray is restarting it", row)
         error = actorutil.short_error(err) if err is not None else f"no answer within {timeout:g} s"
         return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error, row)
 
@@ -302,12 +304,17 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
         if extra:
             agent_ids = sorted(registered)
         agents = [agent_status(agent_id, organ_id, agent_id in registered) for agent_id in agent_ids]
-        state = item.state
+        state, error = item.state, item.error
         if state == HEALTHY and not all(agent.healthy for agent in agents):
             state = DEGRADED
+        # An organ that answers but does not know a healthy agent cannot give it work.
+        unknown = [agent.agent_id for agent in agents if agent.healthy and agent.agent_id not in registered]
+        if state == HEALTHY and unknown:
+            state, error = DEGRADED, (f"does not know its agent(s) {', '.join(unknown)}; "
+                                      "run bootstrap again to register them")
         return OrganStatus(organ_id=organ_id, organ_type=item.status.get("organ_type", organ_type),
                            state=state, extra=extra, agents_expected=len(agent_ids),
-                           error=item.error, agents=agents, **where(item))
+                           error=error, agents=agents, **where(item))
 
     def is_organ(name: str) -> bool:
         """An actor outside the config: an Organ (by its answer, handle or row; asked or not)?"""
