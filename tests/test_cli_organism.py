@@ -329,3 +329,32 @@ def test_teardown_spares_a_foreign_agent_class_and_an_actor_that_took_a_name_sin
     assert [(a["name"], a["action"]) for a in json.loads(result.stdout)["actors"]] == [("organ_r_agent_1", "killed")]
     assert sorted(state_actors(ray_cluster, namespace)) == sorted(["foreign_agent", *SINGLETONS])
     assert ray.get(foreign.ping.remote()) == "foreign"
+
+
+def test_an_organ_that_does_not_know_its_agents_is_degraded_until_bootstrap_registers_them(
+        cli, ray_cluster, namespace, tmp_path, organism_cleanup):
+    import ray
+
+    from seedcore_cli.organism import actorutil
+    from seedcore_cli.organism.actors import Agent, Organ
+
+    config = write_config(tmp_path / "forgot.yaml", [("organ_f", "Utility", 1)])
+    connect_to(ray_cluster, namespace)
+    # An organ made before organs knew their agents' names (no agent_ids): it cannot find them itself.
+    organ = actorutil.remote_class(Organ).options(name="organ_f", namespace=namespace, lifetime="detached",
+                                                 num_cpus=0).remote("organ_f", "Utility")
+    agent = actorutil.remote_class(Agent).options(name="organ_f_agent_0", namespace=namespace, lifetime="detached",
+                                                 num_cpus=0).remote("organ_f_agent_0", "organ_f", "Utility")
+    assert ray.get(organ.get_status.remote())["agent_ids"] == [] and ray.get(agent.get_status.remote())
+    status_args = [*base(ray_cluster, namespace), "organism", "status", "--config", str(config), "-o", "json"]
+    result = cli(status_args)
+    assert result.exit_code == 1
+    (organ_status,) = json.loads(result.stdout)["organs"]
+    assert organ_status["state"] == "degraded", organ_status
+    assert "does not know its agent(s) organ_f_agent_0" in organ_status["error"]
+    assert organ_status["agents"][0]["state"] == "healthy"
+
+    assert cli([*base(ray_cluster, namespace), "bootstrap", "--config", str(config)]).exit_code == 0
+    result = cli(status_args)
+    assert result.exit_code == 0, result.stdout
+    assert ray.get(organ.get_status.remote())["agent_ids"] == ["organ_f_agent_0"]

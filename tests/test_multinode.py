@@ -18,7 +18,7 @@ import pytest
 
 from conftest import connect_to, run_seedcore
 from multinode_cluster import MultiNodeCluster, worker_resource
-from organism_support import wait_until, write_config
+from organism_support import kill_namespace, wait_until, write_config
 
 ORGANISM = [("organ_a", "Cognitive", 3), ("organ_b", "Utility", 2)]  # 2 organs, 5 agents, 3 singletons
 
@@ -141,9 +141,18 @@ def test_actors_ray_cannot_place_are_pending_with_the_reason(cluster, tmp_path):
         (unplaced,) = [load for load in health["nodes"] if load["node_id"] == ""]
         assert sorted(unplaced["actors"]) == ["organ_p_agent_0", "organ_p_agent_1"]
         assert unplaced["resources"] == {"CPU": 3, slot: 1}
+
+        # A bootstrap re-run reports them pending at once (a probe would wait its whole timeout).
+        started = time.monotonic()
+        report = seedcore(cluster, namespace, "bootstrap", "--config", str(config), "--timeout", "60", code=1)
+        assert time.monotonic() - started < 30
+        states = {actor["name"]: (actor["action"], actor["state"]) for actor in report["actors"]}
+        assert states["organ_p_agent_0"] == states["organ_p_agent_1"] == ("exists", "PENDING")
+        assert states["organ_p"] == ("exists", "ALIVE")
     finally:
         for handle in [*made, holder]:
             ray.kill(handle, no_restart=True)
+        kill_namespace(namespace)  # the singletons the bootstrap made
 
 
 def test_a_bootstrap_rerun_repairs_what_died_and_only_that(cluster, tmp_path):
