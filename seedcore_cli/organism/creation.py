@@ -42,6 +42,7 @@ from seedcore_cli.organism.options import spec_options
 if TYPE_CHECKING:
     from seedcore_cli import inventory
 
+NOT_READY_WAIT_S = 8.0
 # Ray's death reason for `ray.kill` (teardown, an operator): removed on purpose, not broken.
 KILLED_ON_PURPOSE = "RAY_KILL"
 
@@ -91,8 +92,9 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     after creating, if another process won a race with another class). Actors that do not answer
     within `timeout` are reported with state UNRESPONSIVE (or DEAD); the caller decides. `dead`:
     names whose actor had died (name -> how, see `deaths`): created again, they are `repaired`.
-    `not_ready`: names whose actor Ray has not placed or is restarting (name -> Ray's state, see
-    `not_ready`): reported as such at once, not probed (a probe would wait the whole timeout).
+    `not_ready`: names whose actor Ray had not placed or was restarting (name -> Ray's state, see
+    `not_ready`): reported as such if they do not answer within NOT_READY_WAIT_S (a probe would
+    otherwise wait the whole timeout).
     """
     specs = list(specs)
     dead = dict(dead or {})
@@ -102,19 +104,28 @@ def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
     reports: dict[str, ActorReport] = {}
     conflicts: list[tuple[ActorSpec, str]] = []
 
-    # 1. What already holds each name, and is it what we expect?
+    # 1. What already holds each name, and is it what we expect? Every holder is asked; one Ray
+    #    had not placed (or was restarting) when the State API looked gets NOT_READY_WAIT_S to
+    #    answer (another bootstrap may be creating it this very moment), not the whole timeout.
     not_ready = {name: state for name, state in (not_ready or {}).items() if handles.get(name) is not None}
-    for spec in specs:
-        if spec.name in not_ready:
+    existing = [spec for spec in specs if handles[spec.name] is not None]
+    refs = {spec.name: handles[spec.name].__ray_call__.remote(actorutil.probe) for spec in existing}
+    waited = actorutil.wait_all(refs, min(deadline - time.monotonic(), NOT_READY_WAIT_S) if not_ready
+                                else deadline - time.monotonic())
+    rest = {name: ref for name, ref in refs.items() if name in waited.pending and name not in not_ready}
+    if rest:
+        more = actorutil.wait_all(rest, deadline - time.monotonic())
+        waited.results.update(more.results)
+        waited.errors.update(more.errors)
+    for spec in existing:
+        if spec.name in not_ready and spec.name in waited.pending:
             restarting = not_ready[spec.name] == "RESTARTING"
             reports[spec.name] = ActorReport(
                 spec.name, spec.kind, spec.class_name, ACTION_EXISTS,
                 STATE_RESTARTING if restarting else STATE_PENDING,
                 error="Ray is restarting it" if restarting else
                 f"Ray has not placed it yet ({not_ready[spec.name]}): `seedcore organism status` says why")
-    existing = [spec for spec in specs if handles[spec.name] is not None and spec.name not in not_ready]
-    waited = actorutil.wait_all({spec.name: handles[spec.name].__ray_call__.remote(actorutil.probe)
-                                 for spec in existing}, deadline - time.monotonic())
+    existing = [spec for spec in existing if spec.name not in reports]
     missing = [spec for spec in specs if handles[spec.name] is None]  # (not_ready ones have a handle)
     for spec in existing:
         info = waited.results.get(spec.name)
