@@ -30,6 +30,7 @@ from seedcore_cli.errors import CannotConnect, SeedcoreError
 
 MODE_CLIENT = preflight.MODE_CLIENT
 PROBE_TIMEOUT_S = 1.0
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,12 @@ class Target:
 class Culprit:
     component: str  # "GCS", "Ray Client server", "raylet"
     where: str  # address (and node) of the silent component
-    answer: str  # probe.SILENT or probe.GONE
+    answer: str  # probe.SILENT, probe.GONE or probe.UNREACHABLE
 
     def describe(self) -> str:
-        verb = "does not answer (frozen or overloaded)" if self.answer == probe.SILENT else "is gone (nothing listens)"
+        verb = {probe.GONE: "is gone (nothing listens)",
+                probe.UNREACHABLE: "does not accept connections (frozen, or unreachable from here)"}.get(
+            self.answer, "does not answer (frozen or overloaded)")
         return f"the {self.component} at {self.where} {verb}"
 
 
@@ -77,8 +80,8 @@ def check_local_raylets(target: Target, where: str) -> tuple[tuple[str, int, str
     answers = _answers(raylets, target, PROBE_TIMEOUT_S)
     # A silent one may be the one ray.init picks (and blocks on); a gone one only matters when
     # none is left (the dashboard lists a node lost a second ago as alive for a moment).
-    culprit = next((Culprit("raylet", _where_raylet(r), a) for r, a in zip(raylets, answers) if a == probe.SILENT),
-                   None)
+    culprit = next((Culprit("raylet", _where_raylet(r), a) for r, a in zip(raylets, answers)
+                    if a in (probe.SILENT, probe.UNREACHABLE)), None)
     if culprit is None and raylets and all(a == probe.GONE for a in answers):
         culprit = Culprit("raylet", _where_raylet(raylets[0]), probe.GONE)
     if culprit is not None:
@@ -134,7 +137,7 @@ def _alive_raylets(dashboard: str, target: Target, timeout: float,
     (only those on `hosts` when given); None when the dashboard does not tell."""
     url = dashboard if "://" in dashboard else f"http://{dashboard}"
     try:
-        payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=timeout,
+        payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=2 * timeout,
                                      source="the GCS", envelope=False)
         nodes = [entry.get("raylet") or {} for entry in (payload.get("data") or {}).get("summary") or []]
         raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
@@ -165,8 +168,9 @@ def _silent_raylet(raylets: list[tuple[str, int, str]], target: Target, timeout:
     answers = _answers(raylets, target, timeout)
     for (host, port, node), answer in zip(raylets, answers):
         # Through Ray Client the node addresses may not be reachable from here at all (pod IPs
-        # behind a port-forward): only a raylet that accepts the connection and stays silent is
-        # known to be stuck.
-        if answer == probe.SILENT or (answer == probe.GONE and target.mode != MODE_CLIENT):
+        # behind a port-forward): a connection that times out there says nothing. On this
+        # machine it does: a stopped raylet's accept queue is full.
+        if answer in (probe.SILENT, probe.GONE) or (
+                answer == probe.UNREACHABLE and (target.mode != MODE_CLIENT or host in LOOPBACK_HOSTS)):
             return Culprit("raylet", _where_raylet((host, port, node)), answer)
     return None

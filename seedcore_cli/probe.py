@@ -196,7 +196,7 @@ def _channel(host: str, port: int, tls: TlsFiles | None):
 
 # --- liveness: does a Ray process answer at all? ----------------------------------------------
 
-ANSWERS, SILENT, GONE = "answers", "silent", "gone"
+ANSWERS, SILENT, GONE, UNREACHABLE = "answers", "silent", "gone", "unreachable"
 GCS_ALIVE_METHOD = _GCS_METHOD
 CLIENT_PING_METHOD = _CLIENT_METHOD
 # No Ray server implements it: a live server answers UNIMPLEMENTED (or UNAUTHENTICATED) at once.
@@ -207,10 +207,13 @@ _CLIENT_KV_GET = "/ray.rpc.RayletDriver/KVGet"
 def answer_of(host: str, port: int, method: str, timeout: float, *, request: bytes = b"",
               tls: TlsFiles | None = None, token_header: str | None = None) -> str:
     """ANSWERS when the process behind the port answers a gRPC call in any way within `timeout`,
-    GONE when nothing listens, SILENT when it accepts connections but says nothing (a process
-    stopped with SIGSTOP, or hung: the kernel still completes the TCP handshake for it)."""
-    if not tcp_open(host, port, timeout):
-        return GONE
+    GONE when nothing listens (refused), SILENT when it accepts connections but says nothing (a
+    process stopped with SIGSTOP, or hung: the kernel still completes the TCP handshake for it),
+    UNREACHABLE when the connection itself times out (a stopped process whose accept queue is
+    full, or an address this machine cannot reach)."""
+    reached = _connect(host, port, timeout)
+    if reached != ANSWERS:
+        return reached
     channel = _channel(host, port, tls)
     try:
         code, _ = _call(channel, method, request, timeout, token_header)
@@ -219,13 +222,25 @@ def answer_of(host: str, port: int, method: str, timeout: float, *, request: byt
     return SILENT if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE") else ANSWERS
 
 
+def _connect(host: str, port: int, timeout: float) -> str:
+    """ANSWERS (the TCP connection opened), GONE (refused) or UNREACHABLE (timed out, no route)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return ANSWERS
+    except ConnectionRefusedError:
+        return GONE
+    except OSError:
+        return UNREACHABLE
+
+
 def client_gcs_answer(host: str, port: int, timeout: float, *, tls: TlsFiles | None = None,
                       token_header: str | None = None) -> str:
     """Whether the GCS behind a Ray Client server answers (ANSWERS|SILENT|GONE, GONE meaning the
     server itself): before any session the server answers a KV read itself, from its own GCS
     connection (it wants a client id, any will do). `gcs_pid` is a key every head writes."""
-    if not tcp_open(host, port, timeout):
-        return GONE
+    reached = _connect(host, port, timeout)
+    if reached != ANSWERS:
+        return reached
     import uuid
 
     channel = _channel(host, port, tls)

@@ -93,12 +93,14 @@ def test_a_frozen_component_is_named_on_time_by_every_cluster_command(fault_head
     env = {"RAY_API_SERVER_ADDRESS": cluster.dashboard_url} if mode == "client" else {}
     named = "GCS" if component == "gcs_server" else "raylet"
     with frozen(head_child(process, component)):
-        with ThreadPoolExecutor(len(COMMANDS)) as pool:  # at once: each mostly waits for its verdict
+        # Drivers at once (each mostly waits for its verdict); Ray Client sessions one by one, as a
+        # Ray Client server with a frozen GCS behind it serves few at a time.
+        with ThreadPoolExecutor(len(COMMANDS) if mode == "driver" else 1) as pool:
             runs = dict(zip(COMMANDS, pool.map(lambda args: timed([*base, *args], env), COMMANDS.values())))
         for command, (result, took) in runs.items():
             assert result.returncode == 3, (command, result.stdout, result.stderr)
             line = one_line(result.stderr)
-            assert named in line and ("does not answer" in line or "no Ray answer" in line), (command, line)
+            assert named in line and ("does not" in line or "no Ray answer" in line), (command, line)
             assert took < LIMIT_S, (command, took, line)
             assert result.stdout == "", command  # no half-written JSON
     # Resumed: healthy again, and nothing was torn down or created while it was frozen.
