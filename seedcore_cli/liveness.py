@@ -11,8 +11,9 @@ connection, says nothing) from a gone one (nothing listens).
   node summary, whose address the GCS records);
 - Ray Client: the Ray Client server (it answers PING itself), the GCS behind it (the server
   answers a KV read from its own GCS connection before any session), then the raylets when the
-  dashboard is known (RAY_API_SERVER_ADDRESS, or the session's); one that cannot be reached from
-  here is not blamed (node addresses may be private to the cluster).
+  dashboard is known: RAY_API_SERVER_ADDRESS, the session's, or Ray's default port on the Ray
+  Client server's host when that dashboard names the same GCS pid; one that cannot be reached
+  from here is not blamed (node addresses may be private to the cluster).
 
 `find_culprit(target, timeout)` -> the first component that does not answer, or None when every
 one answers (the cluster is slow, not stuck). Nothing here imports ray.
@@ -27,6 +28,7 @@ from typing import Mapping
 
 from seedcore_cli import auth, preflight, probe, state_api
 from seedcore_cli.errors import CannotConnect, SeedcoreError
+from seedcore_cli.settings import DEFAULT_DASHBOARD_PORT
 
 MODE_CLIENT = preflight.MODE_CLIENT
 PROBE_TIMEOUT_S = 1.0
@@ -102,8 +104,11 @@ def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
                                  request=b"\x08\x06", **kwargs)
         if answer != probe.ANSWERS:
             return Culprit("Ray Client server", where, answer)
-        if probe.client_gcs_answer(target.host, target.port, timeout, **kwargs) != probe.ANSWERS:
+        answer, gcs_pid = probe.client_gcs_pid(target.host, target.port, timeout, **kwargs)
+        if answer != probe.ANSWERS:
             return Culprit("GCS", f"the cluster behind {where}", probe.SILENT)
+        if not dashboard:
+            dashboard = _default_dashboard_of(target, gcs_pid, timeout)
     else:
         where = f"{target.host}:{target.port}"
         answer = probe.answer_of(target.host, target.port, probe.GCS_ALIVE_METHOD, timeout, **kwargs)
@@ -112,6 +117,30 @@ def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
         dashboard = dashboard or _recorded_dashboard(target, timeout)
     listed = (_alive_raylets(dashboard, target, timeout, raylet_hosts) if dashboard else None) or []
     return _silent_raylet([*listed, *(r for r in target.raylets if r not in listed)], target, timeout)
+
+
+def _default_dashboard_of(target: Target, gcs_pid: str, timeout: float) -> str:
+    """Through Ray Client nothing tells the dashboard's address before a session exists. Ray's
+    default (the Ray Client server's host, port 8265, as on KubeRay's head service) is taken only
+    when it is this very cluster's: its node summary names the GCS pid the Ray Client server
+    recorded. '' otherwise."""
+    if not gcs_pid:
+        return ""
+    url = f"http://{target.host}:{DEFAULT_DASHBOARD_PORT}"
+    summary = _node_summary(url, timeout)
+    pids = {str((entry.get("gcs") or {}).get("pid")) for entry in summary or [] if isinstance(entry, dict)}
+    return url if gcs_pid in pids else ""
+
+
+def _node_summary(url: str, timeout: float) -> list | None:
+    """The dashboard's node summary (one entry per node: raylet, gcs, ...), None when unreadable."""
+    try:
+        payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=2 * timeout,
+                                     source="the GCS", envelope=False)
+        summary = (payload.get("data") or {}).get("summary")
+    except (SeedcoreError, AttributeError, TypeError):
+        return None
+    return summary if isinstance(summary, list) else None
 
 
 def _recorded_dashboard(target: Target, timeout: float) -> str:
@@ -137,12 +166,10 @@ def _alive_raylets(dashboard: str, target: Target, timeout: float,
     (only those on `hosts` when given); None when the dashboard does not tell."""
     url = dashboard if "://" in dashboard else f"http://{dashboard}"
     try:
-        payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=2 * timeout,
-                                     source="the GCS", envelope=False)
-        nodes = [entry.get("raylet") or {} for entry in (payload.get("data") or {}).get("summary") or []]
+        nodes = [entry.get("raylet") or {} for entry in _node_summary(url, timeout) or []]
         raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
                     str(node.get("nodeId") or "")[:8]) for node in nodes if node.get("state") == "ALIVE"]
-    except (SeedcoreError, AttributeError, TypeError):  # no dashboard, or a summary of another shape
+    except (AttributeError, TypeError):  # a summary of another shape
         return None
     return [(host, port, node) for host, port, node in raylets
             if host and port and (hosts is None or host in hosts)]

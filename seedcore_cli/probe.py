@@ -233,23 +233,26 @@ def _connect(host: str, port: int, timeout: float) -> str:
         return UNREACHABLE
 
 
-def client_gcs_answer(host: str, port: int, timeout: float, *, tls: TlsFiles | None = None,
-                      token_header: str | None = None) -> str:
-    """Whether the GCS behind a Ray Client server answers (ANSWERS|SILENT|GONE, GONE meaning the
-    server itself): before any session the server answers a KV read itself, from its own GCS
-    connection (it wants a client id, any will do). `gcs_pid` is a key every head writes."""
+def client_gcs_pid(host: str, port: int, timeout: float, *, tls: TlsFiles | None = None,
+                   token_header: str | None = None) -> tuple[str, str]:
+    """Whether the GCS behind a Ray Client server answers (ANSWERS|SILENT|GONE|UNREACHABLE, the
+    last two about the server itself), and the GCS's pid it records ('' unknown): before any
+    session the server answers a KV read itself, from its own GCS connection (it wants a client
+    id, any will do). `gcs_pid` is a key every head writes."""
     reached = _connect(host, port, timeout)
     if reached != ANSWERS:
-        return reached
+        return reached, ""
     import uuid
 
     channel = _channel(host, port, tls)
     try:
-        code, _ = _call(channel, _CLIENT_KV_GET, b"\x0a\x07gcs_pid", timeout, token_header,
-                        (("client_id", uuid.uuid4().hex),))
+        code, reply = _call(channel, _CLIENT_KV_GET, b"\x0a\x07gcs_pid", timeout, token_header,
+                            (("client_id", uuid.uuid4().hex),))
     finally:
         channel.close()
-    return SILENT if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE") else ANSWERS
+    if code in ("DEADLINE_EXCEEDED", "UNAVAILABLE"):
+        return SILENT, ""
+    return ANSWERS, _string_field(reply, 1) if code == "OK" else ""
 
 
 def gcs_kv_get(host: str, port: int, namespace: bytes, key: bytes, timeout: float, *,

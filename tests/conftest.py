@@ -81,13 +81,13 @@ def stock_ray(version: str | None = None) -> str:
 
 
 def start_head(extra: list[str] | None = None, num_cpus: int = 2, ray_bin: str | None = None,
-               env: dict[str, str] | None = None, dashboard_token: str | None = None
-               ) -> tuple[subprocess.Popen, RayCluster]:
+               env: dict[str, str] | None = None, dashboard_token: str | None = None,
+               dashboard_port: int | None = None) -> tuple[subprocess.Popen, RayCluster]:
     """`ray start --head --block` on loopback in its own session, from a Ray-only environment
     unless `ray_bin` says otherwise; returns (process, ports)."""
     from seedcore_cli.local_cluster import head_command
 
-    gcs, client, dashboard = free_port(), free_port(), free_port()
+    gcs, client, dashboard = free_port(), free_port(), dashboard_port or free_port()
     command = head_command(ray_bin or stock_ray(), gcs, client, dashboard, num_cpus=num_cpus,
                            extra=extra or [])
     log = open(Path(os.environ["SEEDCORE_STATE_DIR"]) / f"head-{gcs}.log", "w")

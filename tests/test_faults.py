@@ -22,7 +22,9 @@ import time
 import psutil
 import pytest
 
-from conftest import SEEDCORE, TEST_CWD, run_seedcore, start_head, stop_head
+from conftest import SEEDCORE, TEST_CWD, free_port, run_seedcore, start_head, stop_head
+from seedcore_cli.probe import tcp_open
+from seedcore_cli.settings import DEFAULT_DASHBOARD_PORT
 
 TIMEOUT = 2.0
 # The deadline under test is --timeout + 5 s; a child process needs ~1-2 s more to import
@@ -34,8 +36,12 @@ DIAGNOSE_LIMIT_S = 20.0 + 3.0
 @pytest.fixture(scope="module")
 def fault_head():
     # A frozen raylet is not declared dead; the head stops at once at the end (no 30 s drain).
+    # Its dashboard is on Ray's default port when that is free (as on KubeRay's head service):
+    # then a Ray Client finds the raylets without being told where the dashboard is.
     process, cluster = start_head(env={"RAY_health_check_failure_threshold": "1000",
-                                       "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"})
+                                       "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
+                                  dashboard_port=DEFAULT_DASHBOARD_PORT if not tcp_open(
+                                      "127.0.0.1", DEFAULT_DASHBOARD_PORT, 0.5) else None)
     namespace = "faults"
     result = run_seedcore(["--address", cluster.gcs_address, "--namespace", namespace, "bootstrap"])
     assert result.returncode == 0, result.stderr
@@ -89,8 +95,10 @@ COMMANDS = {
 def test_a_frozen_component_is_named_on_time_by_every_cluster_command(fault_head, mode, component):
     cluster, process = fault_head
     base = ["--address", address(cluster, mode), "--namespace", "faults"]
-    # Through Ray Client only the dashboard tells where the raylets are (before a session starts).
-    env = {"RAY_API_SERVER_ADDRESS": cluster.dashboard_url} if mode == "client" else {}
+    # Through Ray Client only the dashboard tells where the raylets are (before a session starts):
+    # found on Ray's default port, else named.
+    env = ({"RAY_API_SERVER_ADDRESS": cluster.dashboard_url}
+           if mode == "client" and cluster.dashboard_port != DEFAULT_DASHBOARD_PORT else {})
     named = "GCS" if component == "gcs_server" else "raylet"
     with frozen(head_child(process, component)):
         # Drivers at once (each mostly waits for its verdict); Ray Client sessions one by one, as a
@@ -124,13 +132,15 @@ def test_diagnose_reports_every_check_within_20_s_with_a_frozen_gcs(fault_head, 
 
 
 def test_a_ray_client_stuck_behind_a_silent_raylet_ends_at_the_connect_timeout(fault_head):
-    """Without the dashboard's address, Ray Client cannot see the raylets before its session
-    starts: the Ray Client server and the GCS answer, so seedcore waits (a busy head looks the
-    same) until the connect timeout, then says so."""
+    """When the dashboard cannot be reached (here: RAY_API_SERVER_ADDRESS names a closed port),
+    Ray Client cannot see the raylets before its session starts: the Ray Client server and the
+    GCS answer, so seedcore waits (a busy head looks the same) until the connect timeout, then
+    says so."""
     cluster, process = fault_head
     args = ["--address", cluster.client_address, "--namespace", "faults", *COMMANDS["status"]]
     with frozen(head_child(process, "raylet")):
-        result, took = timed(args, {"SEEDCORE_CONNECT_TIMEOUT": "6", "RAY_API_SERVER_ADDRESS": ""})
+        result, took = timed(args, {"SEEDCORE_CONNECT_TIMEOUT": "6",
+                                    "RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{free_port()}"})
     assert result.returncode == 3
     line = one_line(result.stderr)
     assert "within 6 s" in line and "answer" in line and "SEEDCORE_CONNECT_TIMEOUT" in line
