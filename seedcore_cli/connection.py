@@ -143,7 +143,9 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
     try:  # authenticate() may put this process in token mode: undone if we do not connect
         spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
         preflight.check_versions(mode, f"{address} ({origin})", spoken)
-        target = liveness.target_for(mode, host, port, tls_files, token_source, os.environ)
+        # The preflight probe already read the dashboard's address from the GCS (driver mode).
+        target = liveness.target_for(mode, host, port, tls_files, token_source, os.environ,
+                                     f"http://{spoken.dashboard}" if spoken.dashboard else "")
         if on_target is not None:
             on_target(target, started_local)
         # A driver's ray.init attaches to this machine's raylet and, if it is frozen, blocks

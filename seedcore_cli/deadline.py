@@ -45,9 +45,12 @@ def abandoned() -> bool:
     return any(thread.is_alive() for thread in _abandoned)
 
 
-class _Worker(threading.Thread):
-    def __init__(self, func: Callable[[], Any]) -> None:
-        super().__init__(name="seedcore-connect", daemon=True)
+class Worker(threading.Thread):
+    """Runs `func` on a daemon thread; `outcome()` is its result or raises its error. A call that
+    outlives its caller's patience stays on the thread (it cannot be interrupted)."""
+
+    def __init__(self, func: Callable[[], Any], name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self._func = func
         self.value: Any = None
         self.error: BaseException | None = None
@@ -76,18 +79,18 @@ def connect_within(connect: Callable[[OnTarget], T], budget_s: float,
         known["target"] = target
         known["since"] = time.monotonic() if started_local else started
 
-    worker = _Worker(lambda: connect(on_target))
+    worker = Worker(lambda: connect(on_target), "seedcore-connect")
     worker.start()
     try:
-        return _wait(worker, known, started, budget_s, progress, on_abandon)
+        return _wait(worker, known, budget_s, progress)
     except BaseException:  # our verdict, or Ctrl-C: ray.init may still be blocked on the worker
         if worker.is_alive():
             _abandon(worker, on_abandon)
         raise
 
 
-def _wait(worker: _Worker, known: dict[str, Any], started: float, budget_s: float,
-          progress: Callable[[str], None] | None, on_abandon: Callable[[], None] | None) -> Any:
+def _wait(worker: Worker, known: dict[str, Any], budget_s: float,
+          progress: Callable[[str], None] | None) -> Any:
     noted = False
     while True:
         worker.join(0.1)

@@ -13,7 +13,6 @@ connects afresh (connect() refuses a second target while connected, by design).
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import ray_envs
+from owned_process import stop_ray_start
 
 from seedcore_cli.local_state import LoopbackHead  # no ray import
 
@@ -122,15 +122,7 @@ def wait_dashboard(cluster: RayCluster, timeout: float = 60.0, token: str | None
     raise TimeoutError("dashboard did not come up")
 
 
-def stop_head(process: subprocess.Popen) -> None:
-    """SIGTERM the one `ray start --block` process we launched; it stops its own children."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # our own session only
-            process.wait()
+stop_head = stop_ray_start  # the name the test modules use
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ray_envs
+from owned_process import stop_ray_start
 
 from seedcore_cli.local_cluster import free_port, head_command
 
@@ -160,7 +160,7 @@ class MultiNodeCluster:
         has it DEAD."""
         node = self.nodes[index]
         node.removed = True
-        _terminate(node.process)
+        stop_ray_start(node.process)
         self._wait(lambda: node.node_id not in self.alive_node_ids() | self._summary_alive(), timeout,
                    f"{node.name} to be declared dead")
         return node.node_id
@@ -174,16 +174,6 @@ class MultiNodeCluster:
     def stop(self) -> None:
         for node in [*self.nodes, self.head]:
             if node is not None:
-                _terminate(node.process)
+                stop_ray_start(node.process)
                 shutil.rmtree(node.temp_dir, ignore_errors=True)
 
-
-def _terminate(process: subprocess.Popen) -> None:
-    """SIGTERM the one `ray start --block` process we launched; it stops its own children."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # our own session only
-            process.wait()

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable
+
+from seedcore_cli.deadline import Worker
 
 
 class TimedOut(Exception):
@@ -12,19 +13,9 @@ class TimedOut(Exception):
 
 
 def call(func: Callable[..., Any], *args: Any, timeout: float) -> Any:
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = func(*args)
-        except BaseException as err:  # handed to the caller
-            box["error"] = err
-
-    thread = threading.Thread(target=target, name=f"diagnose-{getattr(func, '__name__', 'call')}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    worker = Worker(lambda: func(*args), f"diagnose-{getattr(func, '__name__', 'call')}")
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
         raise TimedOut(f"no answer within {timeout:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
+    return worker.outcome()
