@@ -11,8 +11,8 @@ import nox
 RAY_VERSIONS = ["2.59.0", "2.60.0"]
 # The oldest Typer the range allows, with the oldest Ray; the newest with the newest.
 TYPER_FOR = {"2.59.0": "typer==0.27.3", "2.60.0": "typer==0.29.2"}
-SMOKE = ["tests/test_stock_cluster.py", "tests/test_token_auth.py", "tests/test_version_skew.py",
-         "tests/test_cli_bootstrap.py", "tests/test_connection.py"]
+SMOKE = ["tests/integration/test_stock_cluster.py", "tests/integration/test_token_auth.py", "tests/integration/test_version_skew.py",
+         "tests/integration/test_cli_bootstrap.py", "tests/integration/test_connection.py"]
 
 nox.options.default_venv_backend = "venv"
 

@@ -1,5 +1,5 @@
 """Bench section: the organism on a multi-node cluster (a 0-CPU head and two 2-CPU worker nodes on
-loopback, every node its own `ray start --block` from a Ray-only environment: tests/multinode_cluster.py).
+loopback, every node its own `ray start --block` from a Ray-only environment: tests/support/multinode.py).
 
 - bootstrap of 30 agents (36 actors) against a hand-written raw-Ray script that creates the same 36
   detached named actors with the same options, at once, and waits for them (bench/raw_bootstrap.py):
@@ -28,8 +28,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from harness import Series, interleaved, run_once  # noqa: E402
-from multinode_cluster import MultiNodeCluster, worker_resource  # noqa: E402
+from harness import Series, interleaved, run_once
+from support.multinode import MultiNodeCluster, worker_resource
 
 SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
 RAW = [sys.executable, str(HERE / "raw_bootstrap.py")]

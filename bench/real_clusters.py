@@ -5,7 +5,7 @@
   mismatches both ways, an untrusted certificate (budget <= 3 s; TLS <= 5 s), and a Ray version
   mismatch in driver and Ray Client mode (budget <= 5 s).
 
-The heads run from Ray-only environments (tests/ray_envs.py) on loopback, each stopped by its pid.
+The heads run from Ray-only environments (tests/support/ray_envs.py) on loopback, each stopped by its pid.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from harness import Series, interleaved
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
-import ray_envs  # noqa: E402
-from tls_certs import make_tls_files  # noqa: E402
+from support import ray_envs
+from support.tls_certs import make_tls_files
 
-from seedcore_cli import local_cluster, probe  # noqa: E402
-from seedcore_cli.local_cluster import free_port  # noqa: E402
+from seedcore_cli.local import cluster as local_cluster
+from seedcore_cli.local.cluster import free_port
+from seedcore_cli.ray_boundary import probe
 
 SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
 

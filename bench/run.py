@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -25,9 +24,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness import Series, interleaved, run_once  # noqa: E402
+from harness import Series, interleaved, run_once
 
-from seedcore_cli.local_cluster import free_port  # noqa: E402
+from seedcore_cli.local.cluster import free_port
 
 WORK = HERE / ".work"
 PY = sys.executable
@@ -77,8 +76,8 @@ def bench_rendering(rows_count: int = 5000) -> list[dict]:
     """Render 5,000 actor rows as the table and as JSON, in process (the pure renderers)."""
     import statistics
 
-    from seedcore_cli import inventory
     from seedcore_cli.cli import actors
+    from seedcore_cli.organism import inventory
 
     entries = [{"actor_id": uuid.uuid4().hex, "class_name": f"Class{i % 7}", "state": "ALIVE" if i % 5 else "DEAD",
                 "name": f"agent_{i}", "ray_namespace": f"ns{i % 3}", "pid": 1000 + i, "node_id": uuid.uuid4().hex,

@@ -10,11 +10,11 @@ import io
 import ipaddress
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
-from seedcore_cli import pathkind
+from seedcore_cli import paths as pathkind
 from seedcore_cli.errors import SettingsError, quoted
 
 DEFAULT_NAMESPACE = "seedcore-dev"

@@ -1,6 +1,6 @@
 """`seedcore actors list`: the deployment's actors from Ray's State API. Never imports ray.
 
-The listing itself is `seedcore_cli.inventory` (REST to the dashboard, safe through Ray Client);
+The listing itself is `seedcore_cli.organism.inventory` (REST to the dashboard, safe through Ray Client);
 this module parses flags, calls it, and renders. `table_rows()` is the pure row formatter the
 benchmark times.
 """
@@ -8,16 +8,17 @@ benchmark times.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Annotated, Any, Optional
 
 import typer
 
-from seedcore_cli import inventory
 from seedcore_cli.cli.context import connects
 from seedcore_cli.cli.context import state as app_state
 from seedcore_cli.cli.options import NamespaceOption
 from seedcore_cli.cli.output import Consoles, OutputFormat, build_table, message, print_json, print_table
 from seedcore_cli.errors import SeedcoreError
+from seedcore_cli.organism import inventory
 
 app = typer.Typer(help="Inspect the deployment's Ray actors.", no_args_is_help=True)
 

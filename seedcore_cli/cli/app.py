@@ -32,6 +32,7 @@ from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
 from seedcore_cli.cli.output import error_line, make_consoles, render
 from seedcore_cli.errors import EXIT_FAILED, QUOTE_LIMIT, SeedcoreError, fold, quoted
 
+
 def _debug(ctx: typer.Context | None) -> bool:
     verbose = bool(ctx and ctx.find_root().params.get("verbose"))
     return verbose or os.environ.get("SEEDCORE_DEBUG", "") not in ("", "0")
@@ -161,7 +162,7 @@ def main() -> None:
 def _leave_if_abandoned(code) -> None:
     """A connect() given up on its deadline is still blocked inside ray.init on a thread; Ray's
     exit handlers would block on the same silent component: leave at once."""
-    deadline = sys.modules.get("seedcore_cli.deadline")
+    deadline = sys.modules.get("seedcore_cli.ray_boundary.deadline")
     if deadline is not None and deadline.abandoned():
         sys.stdout.flush()
         sys.stderr.flush()
@@ -170,6 +171,6 @@ def _leave_if_abandoned(code) -> None:
 
 def _disconnect() -> None:
     """Leave Ray explicitly: its atexit handler would first sleep 0.5 s to let logs drain."""
-    connection = sys.modules.get("seedcore_cli.connection")  # imported only if we connected
+    connection = sys.modules.get("seedcore_cli.ray_boundary.connection")  # imported only if we connected
     if connection is not None:
         connection.disconnect()

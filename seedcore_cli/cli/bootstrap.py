@@ -51,7 +51,7 @@ def bootstrap(
         raise typer.Exit(EXIT_FAILED)
 
 
-def explain_options(consoles: Consoles, organism: "OrganismManager", singletons_only: bool) -> None:
+def explain_options(consoles: Consoles, organism: OrganismManager, singletons_only: bool) -> None:
     """-v: what the config accepted and ignored, and where each actor's option values came from."""
     from seedcore_cli.organism.capacity import names_phrase
     from seedcore_cli.organism.options import spec_options
@@ -65,7 +65,7 @@ def explain_options(consoles: Consoles, organism: "OrganismManager", singletons_
         message(consoles, f"options of {names_phrase(names)}: {options.describe_sources()}")
 
 
-def show(consoles: Consoles, output: OutputFormat, result: "BootstrapResult") -> None:
+def show(consoles: Consoles, output: OutputFormat, result: BootstrapResult) -> None:
     """The actors (and, for a dry run, the capacity plan) on stdout; the summary on stderr."""
     plan = result.capacity_plan
     if output == OutputFormat.json:

@@ -7,10 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from seedcore_cli import local_cluster
 from seedcore_cli.cli.context import state
 from seedcore_cli.cli.output import OutputFormat, OutputOption, message, render
 from seedcore_cli.errors import EXIT_FAILED
+from seedcore_cli.local import cluster as local_cluster
+
 
 class AuthMode(str, Enum):
     none = "none"

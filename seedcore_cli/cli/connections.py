@@ -20,7 +20,7 @@ def connections(
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show who is connected to the cluster and in which namespace (drivers, Ray Client, Ray Jobs)."""
-    from seedcore_cli import sessions
+    from seedcore_cli.ray_boundary import drivers as sessions
 
     consoles = state(ctx).consoles
     found = sessions.list_sessions(state(ctx).require_connection(), include_finished=include_finished)

@@ -14,9 +14,10 @@ import contextlib
 import functools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,8 +25,8 @@ from seedcore_cli.cli.output import Consoles, error_line, message
 from seedcore_cli.errors import BadInput, CannotConnect, SeedcoreError
 
 if TYPE_CHECKING:  # no ray-bound import at module level
-    from seedcore_cli.connection import Connection
-    from seedcore_cli.deadline import Watchdog
+    from seedcore_cli.ray_boundary.connection import Connection
+    from seedcore_cli.ray_boundary.deadline import Watchdog
     from seedcore_cli.settings import Settings
 
 
@@ -43,14 +44,14 @@ class AppState:
     namespace: str | None = None
     env_file: Path | None = None
     connect_timeout: float | None = None
-    settings: "Settings | None" = None
-    connection: "Connection | None" = None
+    settings: Settings | None = None
+    connection: Connection | None = None
     # only for commands that tolerate it (diagnose): why settings or connect() failed
     failure: SeedcoreError | None = field(default=None)
     # ends the process with a verdict if the command's Ray work outlives its deadline
-    watchdog: "Watchdog | None" = None
+    watchdog: Watchdog | None = None
 
-    def require_connection(self) -> "Connection":
+    def require_connection(self) -> Connection:
         if self.connection is None:  # @connects guarantees one; this guards misuse
             raise self.failure or CannotConnect("not connected to Ray", "run `seedcore diagnose`")
         return self.connection
@@ -87,7 +88,7 @@ def connects(*, start_local: bool = False, tolerate_failure: bool = False,
                          tolerate_failure=tolerate_failure, wait_at_most=connect_seconds)
             if app_state.connection is None:  # diagnose without a connection: its checks are bounded
                 return command(**params)
-            from seedcore_cli.deadline import Watchdog
+            from seedcore_cli.ray_boundary.deadline import Watchdog
 
             seconds = (work_seconds(params) if callable(work_seconds) else work_seconds) or (
                 params.get("timeout") or DEFAULT_WORK_S)
@@ -110,7 +111,8 @@ def one_namespace(before: str | None, after: str | None) -> str | None:
 
 def connect_once(app_state: AppState, namespace: str | None, start_local: bool, tolerate_failure: bool,
                  wait_at_most: float | None = None) -> None:
-    from seedcore_cli import captured_output, connection, deadline, settings  # imports ray only when connecting
+    from seedcore_cli import settings
+    from seedcore_cli.ray_boundary import captured_output, connection, deadline  # imports ray only when connecting
 
     try:
         app_state.settings = settings.resolve(address=app_state.address, namespace=namespace,
@@ -162,7 +164,7 @@ def _report_and_exit(err: SeedcoreError) -> None:
 
 
 @contextlib.contextmanager
-def paused(watchdog: "Watchdog | None"):
+def paused(watchdog: Watchdog | None):
     """Stop the work's clock while waiting for a person; a fresh deadline afterwards."""
     if watchdog is not None:
         watchdog.pause()

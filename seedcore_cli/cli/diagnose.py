@@ -31,8 +31,8 @@ def diagnose(
         show_default=False)] = None,
 ) -> None:
     """Name the cause of a Ray connection problem: config, install, address, ports, namespace, actors."""
-    from seedcore_cli import connection
     from seedcore_cli.diagnose import Inputs, run
+    from seedcore_cli.ray_boundary import connection
 
     app_state = state(ctx)
     inputs = Inputs(address=app_state.address, namespace=one_namespace(app_state.namespace, namespace),

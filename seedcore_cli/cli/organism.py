@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,8 +19,8 @@ from seedcore_cli.cli.context import connects, paused, state
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
-from seedcore_cli.names import SINGLETONS
 from seedcore_cli.organism.base import TEARDOWN_WAIT_S
+from seedcore_cli.organism.names import SINGLETONS
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 
@@ -27,14 +28,14 @@ if TYPE_CHECKING:
     from seedcore_cli.organism.config import OrganismConfig
     from seedcore_cli.organism.manager import OrganismManager, TeardownItem
     from seedcore_cli.organism.status import OrganismStatus
-    from seedcore_cli.deadline import Watchdog
+    from seedcore_cli.ray_boundary.deadline import Watchdog
 
 app = typer.Typer(help="Check the SeedCore organism's health, or tear it down.", no_args_is_help=True)
 
 WATCH_INTERVAL_S = 2.0
 
 
-def manager(ctx: typer.Context, config: "OrganismConfig | None" = None) -> "OrganismManager":
+def manager(ctx: typer.Context, config: OrganismConfig | None = None) -> OrganismManager:
     """The OrganismManager for this command, built from the live connection (@connects made it)."""
     from seedcore_cli.organism.manager import OrganismManager
 
@@ -58,7 +59,7 @@ def _age(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds:.1f} s"
 
 
-def status_tables(result: "OrganismStatus", agents: bool) -> list:
+def status_tables(result: OrganismStatus, agents: bool) -> list:
     organs = build_table(
         ["organ", "type", "state", "agents", "node"],
         [(organ.organ_id + (" (extra)" if organ.extra else ""), organ.organ_type, organ.state,
@@ -92,7 +93,7 @@ def _asked(resources: dict[str, float] | None) -> str:
     return ", ".join(format_amount(name, amount) for name, amount in shown if amount) or "nothing"
 
 
-def _summary(result: "OrganismStatus") -> str:
+def _summary(result: OrganismStatus) -> str:
     if result.healthy:
         organs = len(result.expected_organs)
         agents = sum(organ.agents_expected for organ in result.expected_organs)
@@ -132,8 +133,8 @@ def status(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _watch(consoles: Consoles, organism: "OrganismManager", timeout: float, agents: bool,
-           watchdog: "Watchdog") -> "OrganismStatus":
+def _watch(consoles: Consoles, organism: OrganismManager, timeout: float, agents: bool,
+           watchdog: Watchdog) -> OrganismStatus:
     from rich.console import Group
     from rich.live import Live
     from rich.text import Text
@@ -193,7 +194,7 @@ def teardown(
     raise_if_incomplete(items, timeout)
 
 
-def _confirm(consoles: Consoles, namespace: str, items: list["TeardownItem"]) -> None:
+def _confirm(consoles: Consoles, namespace: str, items: list[TeardownItem]) -> None:
     """Ask on the terminal; exit 1, having killed nothing, unless the operator says yes."""
     message(consoles, f"In namespace {namespace}: " + ", ".join(item.name for item in items))
     if not typer.confirm(f"Kill these {len(items)} actor(s)?", default=False, err=True):
@@ -201,7 +202,7 @@ def _confirm(consoles: Consoles, namespace: str, items: list["TeardownItem"]) ->
         raise typer.Exit(EXIT_FAILED)
 
 
-def _show_teardown(consoles: Consoles, namespace: str, items: list["TeardownItem"], output: OutputFormat) -> None:
+def _show_teardown(consoles: Consoles, namespace: str, items: list[TeardownItem], output: OutputFormat) -> None:
     killed = sum(item.killed for item in items)
     if output == OutputFormat.json:
         print_json({"namespace": namespace, "killed": killed, "actors": [item.to_dict() for item in items]})

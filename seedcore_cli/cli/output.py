@@ -11,11 +11,11 @@ import enum
 import json
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Iterable, Sequence
+from typing import Annotated, Any
 
 import typer
-
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text

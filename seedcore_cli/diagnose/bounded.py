@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from seedcore_cli.deadline import Worker
+from seedcore_cli.ray_boundary.deadline import Worker
 
 
 class TimedOut(Exception):

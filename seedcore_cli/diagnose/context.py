@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from seedcore_cli.diagnose.model import CheckResult
 
 if TYPE_CHECKING:  # nothing here imports ray
-    from seedcore_cli.connection import Connection
     from seedcore_cli.errors import SeedcoreError
-    from seedcore_cli.probe import Protocol
+    from seedcore_cli.ray_boundary.connection import Connection
+    from seedcore_cli.ray_boundary.probe import Protocol
     from seedcore_cli.settings import Settings
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -30,9 +31,9 @@ class Inputs:
     address: str | None = None
     namespace: str | None = None
     env_file: Path | None = None
-    settings: "Settings | None" = None
-    connection: "Connection | None" = None
-    failure: "SeedcoreError | None" = None
+    settings: Settings | None = None
+    connection: Connection | None = None
+    failure: SeedcoreError | None = None
     environ: Mapping[str, str] | None = None
     loopback_env_before: str | None = NOT_RECORDED
     timeout: float = DEFAULT_TIMEOUT_S
@@ -74,17 +75,17 @@ class Context:
     cluster_metadata: dict[str, Any] | None = None
     dashboard_url: str = ""
     dashboard_source: str = ""
-    probe: "Protocol | None" = None  # what the target's port answered (its auth demand: probe.auth)
+    probe: Protocol | None = None  # what the target's port answered (its auth demand: probe.auth)
     session: RaySession | None = None
     # The organism config (or why it is invalid), read once per run: organism_config().
     config_read: Any = None
 
     @property
-    def settings(self) -> "Settings | None":
+    def settings(self) -> Settings | None:
         return self.inputs.settings
 
     @property
-    def connection(self) -> "Connection | None":
+    def connection(self) -> Connection | None:
         return self.inputs.connection
 
     @property

@@ -12,8 +12,8 @@ thread-local state (which Ray Client context is current) and only asks the conne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult

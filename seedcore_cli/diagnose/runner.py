@@ -92,7 +92,8 @@ def diagnose(
     (ConnectionConflict) and the connection and namespace checks say why. Nothing is exited
     or printed.
     """
-    from seedcore_cli import connection, settings
+    from seedcore_cli import settings
+    from seedcore_cli.ray_boundary import connection
 
     inputs = Inputs(address=address, namespace=namespace, env_file=env_file, organism_config=organism_config)
     if timeout is not None:

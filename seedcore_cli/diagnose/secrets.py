@@ -4,8 +4,8 @@ masked wherever its name or value would appear (table, JSON, -v)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Iterable, Mapping
 
 from seedcore_cli.diagnose.model import CheckResult
 

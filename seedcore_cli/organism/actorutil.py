@@ -23,13 +23,14 @@ REST API over plain HTTP (never `ray.util.state`, which calls ray.init again und
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Hashable
+from typing import TYPE_CHECKING, Any
 
 import ray
 
-from seedcore_cli import inventory, ray_compat, state_api
 from seedcore_cli.errors import CannotConnect, OperationFailed, fold, traceback_tail
+from seedcore_cli.organism import capacity, inventory
 from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil is the one import
     ACTION_CONFLICT,
     ACTION_CREATED,
@@ -53,11 +54,10 @@ from seedcore_cli.organism.base import (  # noqa: F401 - re-exported: actorutil 
     probe,
     probe_status,
 )
-
-from seedcore_cli.organism import capacity
+from seedcore_cli.ray_boundary import ray_compat, state_api
 
 if TYPE_CHECKING:
-    from seedcore_cli.connection import Connection
+    from seedcore_cli.ray_boundary.connection import Connection
 
 Progress = Callable[[int, int], None]
 
@@ -90,7 +90,7 @@ def descriptor_class(handle: Any) -> str | None:
     return (created_from[1] or None) if created_from else None
 
 
-def actor_class(info: dict | None, handle: Any = None, row: "inventory.ActorRow | None" = None) -> str | None:
+def actor_class(info: dict | None, handle: Any = None, row: inventory.ActorRow | None = None) -> str | None:
     """The class of an actor: what its probe answered, else what its handle carries (driver
     mode), else what the State API row says; None when nothing tells."""
     return ((info or {}).get("class") or (descriptor_class(handle) if handle is not None else None)
@@ -139,7 +139,7 @@ def wait_all(refs: dict[Hashable, Any], timeout: float, progress: Progress | Non
             key = key_of[ref]
             try:
                 waited.results[key] = ray.get(ref, timeout=max(1.0, remaining))
-            except Exception as err:  # noqa: BLE001 - RayActorError, RayTaskError, ...: reported per key
+            except Exception as err:
                 waited.errors[key] = err
         done += len(ready)
         if progress and ready:
@@ -213,7 +213,7 @@ def node_label(node_id: str, nodes: dict[str, NodeInfo]) -> str:
 # --- the State REST API ----------------------------------------------------------------------
 
 
-def state_actors(connection: "Connection", namespace: str, timeout: float) -> "list[inventory.ActorRow] | None":
+def state_actors(connection: Connection, namespace: str, timeout: float) -> list[inventory.ActorRow] | None:
     """The namespace's actors from the State API, DEAD ones included, as `inventory.ActorRow`s.
 
     inventory's client (RAY_API_SERVER_ADDRESS, the bearer token), so it works in every

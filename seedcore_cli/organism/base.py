@@ -15,8 +15,9 @@ for Ray. `actorutil` (which does import ray) re-exports all of it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from seedcore_cli.organism.options import ActorOptions
@@ -92,7 +93,7 @@ class ActorSpec:
     kind: str
     cls: type
     kwargs: tuple[tuple[str, Any], ...] = ()
-    options: "ActorOptions | None" = None
+    options: ActorOptions | None = None
 
     @property
     def class_name(self) -> str:

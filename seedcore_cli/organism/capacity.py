@@ -21,8 +21,8 @@ pending, which bootstrap reports as not ready within its timeout.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from seedcore_cli.errors import OperationFailed
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON

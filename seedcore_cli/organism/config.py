@@ -70,16 +70,16 @@ Public API (no ray import here; the CLI validates configs while parsing flags):
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
 
-from seedcore_cli import pathkind
+from seedcore_cli import paths as pathkind
 from seedcore_cli.errors import ConfigError, quoted
-from seedcore_cli.names import SEEDCORE_NAMES, SINGLETONS
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
-from seedcore_cli.organism.options import ActorOptions  # noqa: F401 - re-exported
+from seedcore_cli.organism.names import SEEDCORE_NAMES, SINGLETONS
+from seedcore_cli.organism.options import ActorOptions
 from seedcore_cli.organism.schema import (  # noqa: F401 - re-exported: config is the public face
     DEFAULT_ORGAN_TYPE,
     MAX_AGENTS_PER_ORGAN,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from seedcore_cli.errors import ActorConflict, OperationFailed, fold
 from seedcore_cli.organism import actorutil
@@ -40,14 +41,14 @@ from seedcore_cli.organism.base import (
 from seedcore_cli.organism.options import spec_options
 
 if TYPE_CHECKING:
-    from seedcore_cli import inventory
+    from seedcore_cli.organism import inventory
 
 NOT_READY_WAIT_S = 8.0
 # Ray's death reason for `ray.kill` (teardown, an operator): removed on purpose, not broken.
 KILLED_ON_PURPOSE = "RAY_KILL"
 
 
-def deaths(rows: "Iterable[inventory.ActorRow] | None") -> dict[str, str]:
+def deaths(rows: Iterable[inventory.ActorRow] | None) -> dict[str, str]:
     """name -> how its actor died, for each name the State API shows only DEAD actors for, one of
     which died (a crash, a lost node, a failed constructor, out of memory) rather than being
     killed on purpose: what a bootstrap re-run repairs. {} when the State API did not answer."""
@@ -60,7 +61,7 @@ def deaths(rows: "Iterable[inventory.ActorRow] | None") -> dict[str, str]:
     return found
 
 
-def not_ready(rows: "list[inventory.ActorRow] | None") -> dict[str, str]:
+def not_ready(rows: list[inventory.ActorRow] | None) -> dict[str, str]:
     """name -> Ray's state, for the namespace's actors Ray has not placed or is restarting."""
     return {row.name: row.state for row in rows or []
             if row.name and row.state in ("PENDING_CREATION", "DEPENDENCIES_UNREADY", "RESTARTING")}

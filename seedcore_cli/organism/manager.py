@@ -32,10 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from seedcore_cli import singletons
 from seedcore_cli.errors import OperationFailed, SeedcoreError
-from seedcore_cli.organism import actorutil, creation
-from seedcore_cli.ray_compat import ApiChanged
+from seedcore_cli.organism import actorutil, capacity, creation, singletons
 from seedcore_cli.organism.actors import Agent, Organ
 from seedcore_cli.organism.actorutil import (
     CREATE_TIMEOUT_S,
@@ -49,12 +47,12 @@ from seedcore_cli.organism.actorutil import (
 )
 from seedcore_cli.organism.base import TEARDOWN_WAIT_S
 from seedcore_cli.organism.config import OrganismConfig, load
-from seedcore_cli.organism import capacity
 from seedcore_cli.organism.options import ActorOptions, spec_options
+from seedcore_cli.ray_boundary.ray_compat import ApiChanged
 
 if TYPE_CHECKING:
-    from seedcore_cli.connection import Connection
     from seedcore_cli.organism.status import OrganismStatus
+    from seedcore_cli.ray_boundary.connection import Connection
 
 STATE_WAIT_S = 10.0  # bootstrap's wait for the State API (what died); it goes on without it
 
@@ -121,7 +119,7 @@ class TeardownItem:
 class OrganismManager:
     """The organism in the connection's namespace."""
 
-    def __init__(self, connection: "Connection", config: OrganismConfig | None = None,
+    def __init__(self, connection: Connection, config: OrganismConfig | None = None,
                  namespace: str | None = None) -> None:
         if connection is None:
             raise TypeError("OrganismManager needs the Connection that connect() returned")
@@ -197,7 +195,7 @@ class OrganismManager:
             report.error = ("registering agents failed: " + actorutil.short_error(err)) if err else (
                 "did not answer when registering its agents")
 
-    def status(self, timeout: float) -> "OrganismStatus":
+    def status(self, timeout: float) -> OrganismStatus:
         from seedcore_cli.organism import status
 
         return status.collect(self.connection, self.config, timeout, namespace=self.namespace)

@@ -37,10 +37,11 @@ Public API (no ray import):
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from seedcore_cli.errors import ConfigError, quoted
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
@@ -91,7 +92,7 @@ class ActorOptions:
     sources: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def builtin(cls, actor_kind: str) -> "ActorOptions":
+    def builtin(cls, actor_kind: str) -> ActorOptions:
         """seedcore's built-in options for a kind (no environment, no config)."""
         return resolve(default_layers({})[actor_kind])
 
@@ -144,7 +145,7 @@ class ActorOptions:
         return ", ".join(shown)
 
 
-def spec_options(spec: "ActorSpec") -> ActorOptions:
+def spec_options(spec: ActorSpec) -> ActorOptions:
     """The options an ActorSpec is created with: its own, else the built-in ones of its kind."""
     return spec.options if spec.options is not None else ActorOptions.builtin(spec.kind)
 

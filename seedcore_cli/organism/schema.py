@@ -8,12 +8,13 @@ the schema's limits and the validation of both formats. Every problem names its 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from seedcore_cli.errors import quoted
-from seedcore_cli.names import SINGLETONS
 from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.names import SINGLETONS
 from seedcore_cli.organism.options import ActorOptions, Layer, conflicting_retries, default_layers, parse_layer, resolve
 from seedcore_cli.organism.yamldoc import Validator, kind, line_of
 

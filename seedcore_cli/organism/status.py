@@ -41,14 +41,13 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from seedcore_cli import singletons
-from seedcore_cli.organism import actorutil, capacity, placement
+from seedcore_cli.organism import actorutil, capacity, placement, singletons
 from seedcore_cli.organism.base import ActorRecord
 from seedcore_cli.organism.config import OrganismConfig, load
 
 if TYPE_CHECKING:
-    from seedcore_cli.connection import Connection
-    from seedcore_cli.inventory import ActorRow
+    from seedcore_cli.organism.inventory import ActorRow
+    from seedcore_cli.ray_boundary.connection import Connection
 
 DEFAULT_TIMEOUT_S = 5.0
 
@@ -190,14 +189,14 @@ class _Observed:
     node_id: str = ""
     actor_id: str = ""
     error: str = ""
-    row: "ActorRow | None" = None  # the State API's row for its live actor
+    row: ActorRow | None = None  # the State API's row for its live actor
 
     @property
     def status(self) -> dict:
         return self.info.get("status") or {}
 
 
-def collect(connection: "Connection", config: OrganismConfig | None = None,
+def collect(connection: Connection, config: OrganismConfig | None = None,
             timeout: float = DEFAULT_TIMEOUT_S, namespace: str | None = None, organs: bool = True) -> OrganismStatus:
     """Ask every expected (and every extra) organ, agent and singleton for its status at once.
 
@@ -234,14 +233,14 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
     answered_ms = round((time.monotonic() - asked) * 1000, 1)
     offer: capacity.Offer | None = None  # read once, and only when an actor is pending
 
-    def why_pending(row: "ActorRow") -> str:
+    def why_pending(row: ActorRow) -> str:
         nonlocal offer
         if row.state == RAY_WAITING_FOR_DEPENDENCIES:
             return "waiting for its dependencies (constructor arguments, runtime environment)"
         offer = offer or actorutil.cluster_offer(nodes)
         return capacity.why_pending(row.required_resources or {}, offer)
 
-    def not_asked(row: "ActorRow", expected_class: str) -> _Observed:
+    def not_asked(row: ActorRow, expected_class: str) -> _Observed:
         """An actor Ray has not placed or is restarting: what the State API says of it."""
         if row.class_name and row.class_name != expected_class:
             return _Observed(CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
@@ -344,7 +343,7 @@ def collect(connection: "Connection", config: OrganismConfig | None = None,
                           nodes=_nodes(organ_list, singleton_status, nodes))
 
 
-def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, "ActorRow"], namespace: str,
+def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, ActorRow], namespace: str,
              organs: bool) -> dict[str, Any]:
     """Handles of the actors to ask: the expected ones, and (organs=True) any other Organ or Agent.
 
@@ -368,7 +367,7 @@ def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, "Ac
 
 
 def _nodes(organs: list[OrganStatus], singleton_status: list[SingletonStatus],
-           nodes: dict[str, "actorutil.NodeInfo"]) -> list[placement.NodeLoad]:
+           nodes: dict[str, actorutil.NodeInfo]) -> list[placement.NodeLoad]:
     """Per node, the organism's actors that exist (not missing, dead or another class's)."""
     records = [(item.name, item.state, item) for item in singleton_status]
     for organ in organs:

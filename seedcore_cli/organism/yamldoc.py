@@ -23,7 +23,7 @@ from seedcore_cli.errors import ConfigError, bare, fold, quoted
 def read(text: str, source: str) -> Any:
     """Parse YAML text; `source` names the file in error messages."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)
     except _DuplicateKey as dup:
         raise ConfigError(f"{source}: line {dup.line}: duplicate key {quoted(dup.key)}",
                           "each key may appear once per mapping") from None

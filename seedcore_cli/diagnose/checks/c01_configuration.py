@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from seedcore_cli import auth
 from seedcore_cli import settings as settings_mod
 from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.diagnose.secrets import shown
 from seedcore_cli.errors import SettingsError, bare, quoted
+from seedcore_cli.ray_boundary import auth
 
 ID = "configuration"
 # Variables seedcore or Ray read that decide where and how a driver connects.

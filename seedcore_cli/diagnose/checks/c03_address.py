@@ -3,11 +3,12 @@ loopback target without RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (Ray rewrites it and
 
 from __future__ import annotations
 
-from seedcore_cli import connection, local_cluster, probe
 from seedcore_cli.diagnose.context import NOT_RECORDED, Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult, fail
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import NoCluster, quoted
+from seedcore_cli.local import cluster as local_cluster
+from seedcore_cli.ray_boundary import connection, probe
 from seedcore_cli.settings import is_loopback_host
 
 ID = "address"

@@ -3,11 +3,11 @@ a port that answers in the wrong protocol for the scheme gets the right port as 
 
 from __future__ import annotations
 
-from seedcore_cli import auth, connection, liveness, probe, tls
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import SeedcoreError, TlsMismatch, Unreachable
+from seedcore_cli.ray_boundary import auth, connection, liveness, probe, tls
 
 ID = "reachability"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sys
 
-from seedcore_cli import connection as connection_mod
-from seedcore_cli import deadline, ray_compat
 from seedcore_cli.diagnose.context import Context, RaySession
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import ConnectionConflict
+from seedcore_cli.ray_boundary import connection as connection_mod
+from seedcore_cli.ray_boundary import deadline, ray_compat
 
 ID = "connection"
 
@@ -43,7 +43,7 @@ def detect_session() -> RaySession | None:
     namespace = context.namespace
     try:
         address = context.gcs_address
-    except Exception:  # noqa: BLE001 - informational only
+    except Exception:
         address = "?"
     return RaySession("driver", namespace, address, _owner(), contexts)
 

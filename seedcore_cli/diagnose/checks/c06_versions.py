@@ -7,11 +7,11 @@ import importlib.metadata as metadata
 import platform
 import re
 
-from seedcore_cli import connection as connection_mod
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult, skip
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import VersionMismatch
+from seedcore_cli.ray_boundary import connection as connection_mod
 
 ID = "versions"
 _MISMATCH = re.compile(

@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from functools import partial
 
-from seedcore_cli import inventory
 from seedcore_cli.diagnose import bounded
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import SeedcoreError
-from seedcore_cli.names import SEEDCORE_NAMES
+from seedcore_cli.organism import inventory
+from seedcore_cli.organism.names import SEEDCORE_NAMES
 
 ID = "namespace"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)

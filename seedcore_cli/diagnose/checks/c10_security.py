@@ -4,11 +4,11 @@ whether a token is available; a non-loopback cluster without authentication is a
 
 from __future__ import annotations
 
-
-from seedcore_cli import auth, probe, settings, state_api
+from seedcore_cli import settings
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult
 from seedcore_cli.diagnose.registry import check
+from seedcore_cli.ray_boundary import auth, probe, state_api
 from seedcore_cli.settings import is_loopback_host
 
 ID = "dashboard_security"

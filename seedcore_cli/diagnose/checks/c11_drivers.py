@@ -14,7 +14,7 @@ ID = "drivers"
 
 @check(ID, "Drivers", needs=("connection",))
 def drivers(ctx: Context) -> CheckResult:
-    from seedcore_cli import sessions
+    from seedcore_cli.ray_boundary import drivers as sessions
 
     conn = ctx.connection
     try:
