@@ -1,5 +1,6 @@
 """The layout's rules, checked on the source: no import circles, small modules, Ray's private API
-in one module, no Typer or Rich below cli/, flag names only in cli/."""
+in one module, ray only in the boundary, one writer of os.environ, no Typer or Rich below cli/,
+flag names only in cli/, the complexity gate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "seedcore_cli"
-MAX_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
@@ -19,47 +19,100 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
-    """seedcore_cli modules `path` imports, at any depth, except under `if TYPE_CHECKING:`."""
+def _imports(path: Path, modules: dict[str, Path], package: str) -> set[str]:
+    """The modules of `modules` that `path` imports, anywhere: at the top, inside functions and
+    under `if TYPE_CHECKING:` (a circle hidden there is still a circle); relative imports too."""
     found: set[str] = set()
-
-    class Visitor(ast.NodeVisitor):
-        def visit_If(self, node: ast.If) -> None:
-            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
-                self.generic_visit(node)
-
-        def visit_Import(self, node: ast.Import) -> None:
-            found.update(a.name for a in node.names if a.name in modules)
-
-        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-            if node.module in modules:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    found.add(full if full in modules else node.module)
-
-    Visitor().visit(ast.parse(path.read_text()))
+    here = package.split(".") if path.name == "__init__.py" else package.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name in modules)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = here[: len(here) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                if full in modules:
+                    found.add(full)
+                elif base in modules:
+                    found.add(base)
     return found
 
 
-def test_no_import_circles():
-    modules = _modules()
-    graph = {name: _imports(path, modules) - {name} for name, path in modules.items()}
-    # every module's reachable set must not contain itself
-    for start in graph:
-        seen, todo = set(), list(graph[start])
-        while todo:
-            current = todo.pop()
-            if current == start:
-                raise AssertionError(f"{start} imports itself through {sorted(seen)}")
-            if current not in seen:
-                seen.add(current)
-                todo.extend(graph[current])
+def _circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of `graph`, or None."""
+    for start in sorted(graph):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            current, path = stack.pop()
+            for nxt in sorted(graph.get(current, ())):
+                if nxt == start:
+                    return [*path, start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    return None
 
 
-def test_no_module_over_400_lines():
-    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > MAX_LINES}
-    assert not long, long
+def _graph(root: Path) -> dict[str, set[str]]:
+    modules = {}
+    for path in root.rglob("*.py"):
+        name = ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = path
+    # a package's __init__ is not an import of each of its modules, nor is a module of its package
+    return {name: _imports(path, modules, name) - {name} for name, path in modules.items()}
+
+
+def test_no_import_circles_in_the_package():
+    assert _circle(_graph(PACKAGE)) is None, _circle(_graph(PACKAGE))
+
+
+def test_no_import_circles_in_bench():
+    bench = PACKAGE.parent / "bench"
+    modules = {path.stem: path for path in bench.glob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        graph[name] = {alias.name.split(".")[0] if isinstance(node, ast.Import) else (node.module or "").split(".")[0]
+                       for node in ast.walk(ast.parse(path.read_text()))
+                       if isinstance(node, (ast.Import, ast.ImportFrom))
+                       for alias in node.names} & set(modules) - {name}
+    assert _circle(graph) is None, _circle(graph)
+
+
+def test_few_modules_at_the_package_root():
+    root_modules = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(root_modules) <= 6, root_modules
+
+
+def test_only_the_ray_boundary_imports_ray():
+    """Code that runs inside the actors (organism/actors.py) is the one exception."""
+    allowed = {PACKAGE / "organism" / "actors.py"}
+    pattern = re.compile(r"^\s*(import ray\b|from ray[. ])", re.M)
+    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                 if pattern.search(p.read_text()) and p not in allowed
+                 and p.relative_to(PACKAGE).parts[0] != "ray_boundary"]
+    assert not offenders, offenders
+
+
+def test_one_module_changes_the_environment_and_one_keeps_globals():
+    changes = re.compile(r"os\.environ\[[^]]+\]\s*=[^=]|os\.environ\.(pop|update|setdefault|clear)\(|"
+                         r"del os\.environ|os\.(putenv|unsetenv)\(")
+    writers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if changes.search(p.read_text()))
+    assert len(writers) <= 1, writers
+    holders = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                     if any(isinstance(node, ast.Global) for node in ast.walk(ast.parse(p.read_text()))))
+    assert len(holders) <= 1, holders
+
+
+def test_no_function_past_the_complexity_limit():
+    import subprocess
+    import sys
+
+    found = subprocess.run([sys.executable, "-m", "ruff", "check", "--quiet", "--select", "C901",
+                            "--output-format", "concise", str(PACKAGE)], capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout + found.stderr
 
 
 def test_rays_private_api_only_in_ray_compat():
