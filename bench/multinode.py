@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 from harness import Series, interleaved, run_once
+from report import WORK, bench_env, row, to_markdown
 from support.multinode import MultiNodeCluster, worker_resource
 
 SEEDCORE = [sys.executable, "-m", "seedcore_cli"]
@@ -87,7 +88,7 @@ def run(env: dict[str, str], work: Path, repeats: int, row) -> list[dict]:
 
         spread, single = f"bench-{uuid.uuid4().hex[:6]}", f"bench-{uuid.uuid4().hex[:6]}"
         spread_cfg = _config(work / "mn-30-spread.yaml", 10, "      agent: {placement: spread}")
-        pinned = "{resources: {%s: 0.01}}" % worker_resource(0)
+        pinned = "{resources: {" + worker_resource(0) + ": 0.01}}"
         single_cfg = _config(work / "mn-3-one-node.yaml", 1, "\n".join(
             f"      {kind}: {pinned}" for kind in ("singleton", "organ", "agent")))
         _quiet(on(spread) + ["bootstrap", "--config", str(spread_cfg)], env)
@@ -112,19 +113,17 @@ def run(env: dict[str, str], work: Path, repeats: int, row) -> list[dict]:
 
 
 def main() -> None:
-    import run as bench  # bench/run.py: its environment, rows and report
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    bench.WORK.mkdir(exist_ok=True)
-    rows = run(bench._env(), bench.WORK, args.repeats, bench.row)
+    WORK.mkdir(exist_ok=True)
+    rows = run(bench_env(), WORK, args.repeats, row)
     results = HERE / "results.json"
     report = json.loads(results.read_text())
     report["pairs"] = [r for r in report["pairs"] if not r["pair"].startswith(PREFIX)] + rows
     results.write_text(json.dumps(report, indent=2) + "\n")
-    (HERE / "results.md").write_text(bench.to_markdown(report))
-    print(bench.to_markdown(report))
+    (HERE / "results.md").write_text(to_markdown(report))
+    print(to_markdown(report))
 
 
 if __name__ == "__main__":
