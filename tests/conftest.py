@@ -14,4 +14,4 @@ from __future__ import annotations
 
 import support.environment  # noqa: F401 - first: the environment Ray reads when it is imported
 
-pytest_plugins = ["support.fixtures", "support.organism"]
+pytest_plugins = ["support.fixtures", "support.organism", "support.busy_machine"]
