@@ -24,9 +24,11 @@ process is stopped by the pid we started.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -80,6 +82,8 @@ class MultiNodeCluster:
     gcs_address: str = ""  # set by start(): 127.0.0.1:PORT
     client_address: str = ""  # ray://127.0.0.1:PORT
     dashboard_url: str = ""  # http://127.0.0.1:PORT
+    head_env: dict[str, str] = field(default_factory=dict)  # the head's own extra environment (Redis for GCS FT)
+    head_command: list[str] = field(default_factory=list)  # set by start(): restart_head() runs it again
 
     def _env(self) -> dict[str, str]:
         env = {**os.environ, **ENV}
@@ -87,10 +91,11 @@ class MultiNodeCluster:
             env.pop(key, None)  # a Ray-only environment, a plain cluster
         return env
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = open(self.workdir / f"{name}.log", "w")
+    def _spawn(self, name: str, command: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "a")
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=self._env(), start_new_session=True, cwd=tempfile.gettempdir())
+                                env={**self._env(), **(extra_env or {})}, start_new_session=True,
+                                cwd=tempfile.gettempdir())
 
     def start(self, timeout: float = 120.0) -> MultiNodeCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +108,8 @@ class MultiNodeCluster:
         command = head_command(ray_bin, gcs, client, dashboard, num_cpus=0,
                                extra=[f"--temp-dir={head_temp}",
                                       f"--dashboard-agent-listen-port={free_port(taken=taken)}"])
-        self.head = Node("head", self._spawn("head", command), head_temp)
+        self.head_command = command
+        self.head = Node("head", self._spawn("head", command, self.head_env), head_temp)
         try:
             self._wait(lambda: self._alive_nodes() is not None, timeout, "the head's State API")
             python = str(Path(ray_bin).parent / "python")
@@ -169,6 +175,24 @@ class MultiNodeCluster:
         with urllib.request.urlopen(f"{self.dashboard_url}/nodes?view=summary", timeout=10) as answer:
             summary = json.load(answer)["data"]["summary"]
         return {entry["raylet"]["nodeId"] for entry in summary if entry.get("raylet", {}).get("state") == "ALIVE"}
+
+    def kill_head(self) -> None:
+        """Lose the head as a crashed pod loses it: SIGKILL to its whole process group (the
+        `ray start --block` we started, its GCS, raylet and dashboard), no draining."""
+        assert self.head is not None
+        os.killpg(self.head.process.pid, signal.SIGKILL)
+        self.head.process.wait()
+
+    def restart_head(self, timeout: float = 120.0) -> None:
+        """Start the head again with the same ports and environment (with GCS fault tolerance,
+        the same Redis and storage namespace). `ray start` refuses while the head's temp dir
+        names a running cluster (the surviving workers' raylets still name that GCS): the
+        record goes first."""
+        assert self.head is not None and self.head_command
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(self.head.temp_dir, "ray_current_cluster"))
+        self.head.process = self._spawn("head", self.head_command, self.head_env)
+        self._wait(lambda: self._alive_nodes() is not None, timeout, "the restarted head's State API")
 
     def stop(self) -> None:
         for node in [*self.nodes, self.head]:
