@@ -7,8 +7,9 @@ with the KubeRay release that introduced it.
 Sources (read 2026-12): Kubernetes "Pod Security Standards" (the baseline and restricted tables,
 policy version "latest"); KubeRay's API reference (docs/reference/api.md in ray-project/kuberay,
 and the generated "KubeRay CRD API reference" in Ray's docs) and release notes for the versions.
-KubeRay's CRDs are not copied here: this table lists only what the manifests use (and a few
-neighbours), so a field outside it is a question to answer from KubeRay's docs, then add here.
+KubeRay's CRDs are not copied here: this table lists only what the manifests use, what the docs
+show (upgradeStrategy) and what turning the autoscaler on would add, so a field outside it is a
+question to answer from KubeRay's docs (for the release the kustomization promises), then add here.
 """
 
 from __future__ import annotations
@@ -304,10 +305,6 @@ _CLUSTER_SPEC = {
     "autoscalerOptions": Field(_V1, dict),
     "autoscalerOptions.securityContext": Field(_V1, "SecurityContext"),
     "autoscalerOptions.resources": Field(_V1, "ResourceRequirements"),
-    "autoscalerOptions.idleTimeoutSeconds": Field(_V1, int),
-    "autoscalerOptions.upscalingMode": Field(_V1, {"Default", "Aggressive", "Conservative"}),
-    "headServiceAnnotations": Field(_V1, _STR_MAP),
-    "suspend": Field("1.1.0", bool),
     "gcsFaultToleranceOptions": Field("1.3.0", dict),
     "gcsFaultToleranceOptions.redisAddress": Field("1.3.0", str),
     "gcsFaultToleranceOptions.redisPassword": Field("1.3.0", dict),
@@ -324,8 +321,6 @@ _CLUSTER_SPEC = {
     "headGroupSpec": Field(_V1, dict),
     "headGroupSpec.rayStartParams": Field(_V1, _STR_MAP),
     "headGroupSpec.template": Field(_V1, "PodTemplateSpec"),
-    "headGroupSpec.serviceType": Field(_V1, {"ClusterIP", "NodePort", "LoadBalancer"}),
-    "headGroupSpec.enableIngress": Field(_V1, bool),
     "workerGroupSpecs": Field(_V1, list),
     "workerGroupSpecs[].groupName": Field(_V1, str),
     "workerGroupSpecs[].replicas": Field(_V1, int),
@@ -333,7 +328,6 @@ _CLUSTER_SPEC = {
     "workerGroupSpecs[].maxReplicas": Field(_V1, int),
     "workerGroupSpecs[].rayStartParams": Field(_V1, _STR_MAP),
     "workerGroupSpecs[].template": Field(_V1, "PodTemplateSpec"),
-    "workerGroupSpecs[].numOfHosts": Field("1.1.0", int),
 }
 KUBERAY_FIELDS: dict[str, dict[str, Field]] = {
     "RayCluster": {f"spec.{path}": field for path, field in _CLUSTER_SPEC.items()} | {"spec": Field(_V1, dict)},
@@ -343,12 +337,8 @@ KUBERAY_FIELDS: dict[str, dict[str, Field]] = {
         "spec.runtimeEnvYAML": Field(_V1, str),
         "spec.clusterSelector": Field(_V1, _STR_MAP),
         "spec.shutdownAfterJobFinishes": Field(_V1, bool),
-        "spec.ttlSecondsAfterFinished": Field(_V1, int),
-        "spec.jobId": Field(_V1, str),
         "spec.submitterPodTemplate": Field(_V1, "PodTemplateSpec"),
-        "spec.activeDeadlineSeconds": Field("1.1.0", int),
         "spec.submissionMode": Field("1.1.0", {"K8sJobMode", "HTTPMode"}),
-        "spec.backoffLimit": Field("1.2.0", int),
         "spec.rayClusterSpec": Field(_V1, dict),
         **{f"spec.rayClusterSpec.{path}": field for path, field in _CLUSTER_SPEC.items()},
     },
