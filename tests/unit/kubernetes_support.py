@@ -357,7 +357,7 @@ def kuberay_fields_used(doc: dict) -> Iterator[tuple[str, Any, Field | None]]:
     def walk(path: str, value: Any) -> Iterator[tuple[str, Any, Field | None]]:
         field = table.get(path)
         yield path, value, field
-        if field is None or not (field.type in (dict, list)):
+        if field is None or field.type not in (dict, list):
             return
         if isinstance(value, dict):
             for key, item in value.items():

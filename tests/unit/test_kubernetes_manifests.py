@@ -189,37 +189,39 @@ def _names_seedcore_reads() -> set[str]:
     getenv), assigned to an *_ENV constant / ENV_KEYS / WATCHED, given as typer's envvar=, or set
     as keywords of dict(os.environ, ...)."""
     names: set[str] = set()
-
-    def strings(node: ast.AST) -> set[str]:
-        return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-
-    def about_environ(node: ast.AST) -> bool:
-        return "environ" in ast.unparse(node) or "getenv" in ast.unparse(node)
-
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    targets = target.elts if isinstance(target, ast.Tuple) else [target]
-                    if any(isinstance(t, ast.Name) and (t.id.endswith("_ENV") or t.id in ("ENV_KEYS", "WATCHED"))
-                           for t in targets):
-                        names |= strings(node.value)
-            elif isinstance(node, ast.keyword) and node.arg == "envvar":
-                names |= strings(node.value)
-            elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute):
-                if node.func.attr in ("get", "setdefault", "pop") and about_environ(node.func.value):
-                    names |= strings(node.args[0])
-                if node.func.attr == "getenv":
-                    names |= strings(node.args[0])
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
-                if node.args and about_environ(node.args[0]):
-                    names |= {k.arg for k in node.keywords if k.arg}
-            elif isinstance(node, ast.Subscript) and about_environ(node.value):
-                names |= strings(node.slice)
-            elif isinstance(node, ast.Compare) and any(isinstance(op, ast.In) for op in node.ops):
-                if any(about_environ(c) for c in node.comparators):
-                    names |= strings(node.left)
+            names |= _names_read_by(node)
     return {n for n in names if ENV_NAME.match(n)}
+
+
+def _strings(node: ast.AST) -> set[str]:
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def _about_environ(node: ast.AST) -> bool:
+    return "environ" in ast.unparse(node) or "getenv" in ast.unparse(node)
+
+
+def _names_read_by(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.Assign):
+        targets = [t for target in node.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+        if any(isinstance(t, ast.Name) and (t.id.endswith("_ENV") or t.id in ("ENV_KEYS", "WATCHED")) for t in targets):
+            return _strings(node.value)
+    elif isinstance(node, ast.keyword) and node.arg == "envvar":
+        return _strings(node.value)
+    elif isinstance(node, ast.Call) and node.args and isinstance(node.func, ast.Attribute):
+        if (node.func.attr in ("get", "setdefault", "pop") and _about_environ(node.func.value)) or node.func.attr == "getenv":
+            return _strings(node.args[0])
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
+        if node.args and _about_environ(node.args[0]):
+            return {k.arg for k in node.keywords if k.arg}
+    elif isinstance(node, ast.Subscript) and _about_environ(node.value):
+        return _strings(node.slice)
+    elif (isinstance(node, ast.Compare) and any(isinstance(op, ast.In) for op in node.ops)
+          and any(_about_environ(c) for c in node.comparators)):
+        return _strings(node.left)
+    return set()
 
 
 def _ray_names_documented() -> set[str]:
@@ -622,7 +624,7 @@ def test_every_seedcore_command_line_parses_without_connecting(no_connect):
 def test_the_parser_check_can_fail(no_connect):
     for bad in (["seedcore", "bootstrapp"], ["seedcore", "organism", "statuss"],
                 ["seedcore", "organism", "status", "-o", "yaml"], ["seedcore", "bootstrap", "--no-such-flag"]):
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - Click's UsageError or a SeedcoreError, whichever comes first
             _parse(bad)
 
 
