@@ -279,7 +279,7 @@ def test_every_document_is_a_named_kubernetes_object():
 
 
 @pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl is not installed: rendered with the test-only renderer alone")
-@pytest.mark.parametrize("name", _kustomizations())
+@pytest.mark.parametrize("name", _kustomizations(), ids=lambda name: name or "root")
 def test_the_test_only_renderer_agrees_with_kubectl_kustomize(name):
     def keyed(docs):
         return {(d["apiVersion"], d["kind"], d["metadata"]["name"]): d for d in docs}
@@ -364,7 +364,7 @@ def test_the_schema_check_can_fail():
 
 # ---- KubeRay's API ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", _kustomizations())
+@pytest.mark.parametrize("name", _kustomizations(), ids=lambda name: name or "root")
 def test_kuberay_objects_use_only_documented_fields_of_their_kuberay_version(name):
     floor = KUBERAY_FLOOR[name.split("/")[0] if name != "base" else ""]
     for where, doc in _documents(name):
@@ -415,20 +415,25 @@ def test_every_pod_meets_pod_security_restricted():
     assert count == 4 * len(_kustomizations()) + 1
 
 
-@pytest.mark.parametrize("breach", [
-    lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"),
-    lambda p: p["containers"][0]["securityContext"]["capabilities"].update(drop=["NET_RAW"]),
-    lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
-    lambda p: (p["securityContext"].pop("seccompProfile"), p["containers"][0]["securityContext"].pop("seccompProfile")),
-    lambda p: p["containers"][0]["securityContext"].update(seccompProfile={"type": "Unconfined"}),
-    lambda p: (p["securityContext"].pop("runAsNonRoot"), p["containers"][0]["securityContext"].pop("runAsNonRoot")),
-    lambda p: p["containers"][0]["securityContext"].update(runAsUser=0),
-    lambda p: p["containers"][0]["securityContext"].update(privileged=True),
-    lambda p: p.update(hostNetwork=True),
-    lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
-    lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]),
-    lambda p: p.update(initContainers=[{"name": "init", "image": "busybox"}]),
-])
+BREACHES = {
+    "escalation": lambda p: p["containers"][0]["securityContext"].pop("allowPrivilegeEscalation"),
+    "drop-not-all": lambda p: p["containers"][0]["securityContext"]["capabilities"].update(drop=["NET_RAW"]),
+    "add-capability": lambda p: p["containers"][0]["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
+    "no-seccomp": lambda p: (p["securityContext"].pop("seccompProfile"),
+                             p["containers"][0]["securityContext"].pop("seccompProfile")),
+    "unconfined": lambda p: p["containers"][0]["securityContext"].update(seccompProfile={"type": "Unconfined"}),
+    "no-run-as-non-root": lambda p: (p["securityContext"].pop("runAsNonRoot"),
+                                     p["containers"][0]["securityContext"].pop("runAsNonRoot")),
+    "root": lambda p: p["containers"][0]["securityContext"].update(runAsUser=0),
+    "privileged": lambda p: p["containers"][0]["securityContext"].update(privileged=True),
+    "host-network": lambda p: p.update(hostNetwork=True),
+    "host-path": lambda p: p["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+    "host-port": lambda p: p["containers"][0].update(ports=[{"containerPort": 80, "hostPort": 80}]),
+    "bare-init-container": lambda p: p.update(initContainers=[{"name": "init", "image": "busybox"}]),
+}
+
+
+@pytest.mark.parametrize("breach", BREACHES.values(), ids=BREACHES.keys())
 def test_the_restricted_check_can_fail(breach):
     pod = json.loads(json.dumps(next(pod for _, pod, _ in _pods("") if pod.get("restartPolicy"))))
     assert restricted_violations(pod) == []
