@@ -76,6 +76,10 @@ class CodeBase:
             return None
         if ref[0] == ".":
             return self._in_module(number, ref[1:].split("."), hops)
+        if ref[0] == "#":
+            return Target(FUNC, number, ref[1:]) if ref[1:] in self.facts[number].calls else None
+        if ref == "=ray" or ref.startswith("=ray."):
+            return None  # Ray's API is judged by the rule table, never by its implementation
         if ref[0] == "^":
             cls, _, method = ref[1:].rpartition(".")
             return self._inherited(number, cls, method, set(), skip_own=True)
@@ -140,9 +144,11 @@ class CodeBase:
     # -- rules -----------------------------------------------------------------------------
 
     def entry_functions(self, number: int) -> set[str]:
-        """Keys of the module's functions that only its `__main__` block reaches."""
-        todo = [t for t in (self.resolve(number, ref) for ref in self.facts[number].main_calls)
-                if t is not None and t.module == number]
+        """Keys of the module's entry points: CLI commands, and the functions that only they or the
+        `__main__` block reach."""
+        module = self.facts[number]
+        todo = [t for t in (self.resolve(number, ref) for ref in module.main_calls) if t is not None and t.module == number]
+        todo += [Target(FUNC, number, key) for key in module.commands]
         found: set[str] = set()
         while todo:
             target = todo.pop()
@@ -176,7 +182,7 @@ class CodeBase:
             for owner, pos, _ in module.inits:
                 if owner == MAIN or owner in entries[number]:
                     continue
-                site = (number, owner or "<module>")
+                site = (number, owner.partition(".<locals>.")[0] or "<module>")  # nested: its parent's site
                 if site not in first or pos < first[site]:
                     first[site] = pos
         if len(first) < 2:

@@ -38,7 +38,7 @@ DEFAULT_EXCLUDES = (
     "venv",
 )
 _TEST_DIRS = frozenset(("tests", "test", "testing"))
-_SCRIPT_DIRS = frozenset(("scripts", "bin"))
+_SCRIPT_DIRS = frozenset(("scripts", "bin", "examples", "benchmarks"))
 _MAX_NAME_DEPTH = 8
 
 
@@ -94,12 +94,15 @@ class _GitIgnores:
         return self.cache[folder]
 
     def chain(self, folder: str) -> list[tuple[str, pathspec.GitIgnoreSpec]]:
-        """Ancestors' specs (outermost first) down to `folder`, stopping at a repository's top."""
+        """The specs that apply below `folder` (outermost first), from the repository's top down.
+        An ancestor's patterns that match `folder` itself (or a directory between) are dropped:
+        a path given on the command line is checked, whatever ignores it."""
         chain, current = [], os.path.abspath(folder)
+        top = current
         while True:
             spec = self.spec(current)
             if spec is not None:
-                chain.append((current, spec))
+                chain.append((current, spec if current == top else _without_matches(spec, current, top)))
             parent = os.path.dirname(current)
             if os.path.exists(os.path.join(current, ".git")) or parent == current:
                 return chain[::-1]
@@ -113,6 +116,16 @@ class _GitIgnores:
             if result.include is not None:
                 verdict = result.include
         return bool(verdict)
+
+
+def _without_matches(spec: pathspec.GitIgnoreSpec, folder: str, top: str) -> pathspec.GitIgnoreSpec:
+    """`spec` (of `folder`) without the ignore patterns that match `top` or a directory between."""
+    between, current = [], top
+    while current != folder and current != os.path.dirname(current):
+        between.append(os.path.relpath(current, folder) + "/")
+        current = os.path.dirname(current)
+    kept = [p for p in spec.patterns if not (p.include and any(p.match_file(d) is not None for d in between))]
+    return pathspec.GitIgnoreSpec(kept)
 
 
 class _Walker:
@@ -173,10 +186,11 @@ class _Walker:
             if self.exclude.matches(entry.path, entry.name, is_dir) or (
                     chain and self.gitignores.ignored(chain, entry.path, is_dir)):
                 continue
+            path = entry.path[2:] if entry.path.startswith("./") else entry.path  # `lint .` names files as ruff does
             if is_dir:
-                subdirs.append(entry.path)
+                subdirs.append(path)
             else:
-                self.file(entry.path, top, given=False)
+                self.file(path, top, given=False)
         return subdirs
 
     def file(self, path: str, top: Path, given: bool) -> None:

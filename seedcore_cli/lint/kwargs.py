@@ -1,5 +1,6 @@
 """The keyword arguments a call can receive, as far as literals tell: `f(a=1)`, `f(**{"a": 1})`,
-and `f(**name)` where `name` is a dict literal (or `dict(...)`) assigned in the same function,
+and `f(**name)` where `name` is a dict literal (or `dict(...)`) assigned in the same function or
+at module level,
 filled with `name["a"] = 1` or `name.update(a=1)`, or a loop variable over a literal list or
 tuple of such dicts (a retry ladder: `for attempt in ({...}, {..., "allow_multiple": True})`).
 
@@ -19,13 +20,18 @@ def is_true(value: ast.expr) -> bool:
     return isinstance(value, ast.Constant) and value.value is True
 
 
-def literal_keywords(call: ast.Call, scope: ast.AST) -> Iterator[Entry]:
+def literal_keywords(call: ast.Call, scopes: tuple[ast.AST, ...]) -> Iterator[Entry]:
+    """Keyword names and values; `scopes` (the function, then the module) are where `**name` is looked up."""
     for keyword in call.keywords:
         if keyword.arg is not None:
             yield keyword.arg, keyword.value
         else:
-            for entries in _dicts(keyword.value, scope, depth=0):
-                yield from entries
+            for scope in scopes:
+                found = list(_dicts(keyword.value, scope, depth=0))
+                for entries in found:
+                    yield from entries
+                if found:
+                    break
 
 
 def _dicts(value: ast.expr, scope: ast.AST, depth: int) -> Iterator[list[tuple[str, ast.expr]]]:

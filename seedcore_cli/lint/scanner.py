@@ -55,6 +55,7 @@ class Facts:
     inits: list[tuple[str, Pos, bool]] = field(default_factory=list)  # ray.init: (owner, where, guarded)
     import_time: list[tuple[str, Pos]] = field(default_factory=list)  # (ref, where) of calls on import
     main_calls: set[str] = field(default_factory=set)  # refs called from the `__main__` block
+    commands: set[str] = field(default_factory=set)  # function keys decorated as CLI commands (entry points)
     keywords: list[tuple[str, str, Pos, str]] = field(default_factory=list)  # (rule, message, where, owner)
     noqa: dict[int, frozenset[str] | None] = field(default_factory=dict)  # line -> codes (None: all)
     internal: str = ""  # a bug met while scanning the file (the run exits 2)
@@ -91,7 +92,7 @@ def _scan(task: Task) -> Facts:
         return facts
     columns = _Columns(data)
     _Scanner(facts, task, columns).run(tree)
-    if b"noqa" in data:
+    if b"noqa" in data or b"NOQA" in data:
         facts.noqa = noqa_comments(columns.text())
     return facts
 
@@ -182,26 +183,26 @@ class _Columns:
 
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+_NOQA_LINE = re.compile(r"(?m)^.*#\s*noqa.*$", re.IGNORECASE)
 
 
 def noqa_comments(text: str) -> dict[int, frozenset[str] | None]:
-    """Line -> the codes its `# noqa: ...` comment names (None for a bare `# noqa`); comments only."""
+    """Line -> the codes its `# noqa: ...` comment names (None for a bare `# noqa`).
+
+    Only lines that mention noqa are looked at (a file-wide tokenize would cost a third of the
+    scan); a `#` inside a string on that line is told apart by counting the quotes before it."""
     found: dict[int, frozenset[str] | None] = {}
-    for line, comment in _comments(text):
-        match = _NOQA.search(comment)
-        if match:
+    for line_match in _NOQA_LINE.finditer(text):
+        row = line_match.group(0)
+        for match in _NOQA.finditer(row):
+            before = row[:match.start()]
+            if before.count('"') % 2 or before.count("'") % 2:
+                continue  # inside a string literal
+            line = text.count("\n", 0, line_match.start()) + 1
             codes = match.group("codes")
             found[line] = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else None
+            break
     return found
-
-
-def _comments(text: str) -> Iterator[tuple[int, str]]:
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.COMMENT:
-                yield token.start[0], token.string
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return
 
 
 # A node's context while scanning: (owner, class body, method's class, guarded, scope).
@@ -211,7 +212,7 @@ def _comments(text: str) -> Iterator[tuple[int, str]]:
 Context = tuple[str, str, str, bool, ast.AST]
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LEAVES = frozenset((ast.Constant, ast.Name, ast.Load, ast.Store, ast.Del, ast.alias, ast.Pass, ast.Break,
-                     ast.Continue, ast.Global, ast.Nonlocal))
+                     ast.Continue, ast.Global, ast.Nonlocal, str))
 _NOT_NODES = frozenset(("ctx", "op", "id", "attr", "name", "arg", "module", "level", "asname", "kind", "value_str",
                         "type_comment", "conversion", "is_async", "simple", "names", "lineno", "col_offset",
                         "end_lineno", "end_col_offset", "tag"))
@@ -232,7 +233,9 @@ class _Scanner:
         self.columns = columns
         self.imports: dict[str, str] = {}  # module-level name -> absolute dotted name
         self.local: dict[str, dict[str, str]] = {}  # function key -> names its own imports bind
+        self.nested: dict[str, dict[str, str]] = {}  # function key -> its nested functions' keys by name
         self.stack: list[tuple[ast.AST, Context]] = []
+        self.tree: ast.AST = ast.Module(body=[], type_ignores=[])
         self.handlers: dict[type, Callable[[ast.AST, Context], None]] = {
             ast.Call: self.call, ast.FunctionDef: self.function, ast.AsyncFunctionDef: self.function,
             ast.ClassDef: self.klass, ast.Lambda: self.lam, ast.If: self.branch,
@@ -240,23 +243,29 @@ class _Scanner:
         }
 
     def run(self, tree: ast.Module) -> None:
+        self.tree = tree
         self.declare(tree.body)
         self.body(tree.body, ("", "", "", False, tree))
-        handlers, stack, leaves = self.handlers, self.stack, _LEAVES
+        handlers, stack, leaves, fields_of, push, pop = self.handlers, self.stack, _LEAVES, _FIELDS, \
+            self.stack.append, self.stack.pop
         while stack:
-            node, context = stack.pop()
-            handler = handlers.get(type(node))
+            node, context = pop()
+            kind = type(node)
+            handler = handlers.get(kind)
             if handler is not None:
                 handler(node, context)
                 continue
-            for name in _fields(type(node)):
+            fields = fields_of.get(kind)
+            if fields is None:
+                fields = _fields(kind)
+            for name in fields:  # strings in a list (MatchClass.kwd_attrs) are pushed and do nothing
                 value = getattr(node, name)
                 if type(value) is list:
                     for child in reversed(value):
-                        if type(child) not in leaves and isinstance(child, ast.AST):
-                            stack.append((child, context))
-                elif value is not None and type(value) not in leaves and isinstance(value, ast.AST):
-                    stack.append((value, context))
+                        if child is not None and type(child) not in leaves:
+                            push((child, context))
+                elif value is not None and type(value) not in leaves:
+                    push((value, context))
 
     # -- names -----------------------------------------------------------------------------
 
@@ -309,7 +318,12 @@ class _Scanner:
         root = func.id
         if root in ("self", "cls") and context[2] and len(parts) == 1:
             return f".{context[2]}.{parts[0]}"
-        bound = self.local.get(context[0], {}).get(root) or self.imports.get(root)
+        for scope in _scopes(context[0]):
+            if not parts and root in self.nested.get(scope, ()):
+                return "#" + self.nested[scope][root]
+            if root in self.local.get(scope, ()):
+                return "=" + ".".join((self.local[scope][root], *parts))
+        bound = self.imports.get(root)
         if bound is not None:
             return "=" + ".".join((bound, *parts))
         if self.facts.names.get(root) in ("def", "class"):
@@ -351,10 +365,13 @@ class _Scanner:
         for extra in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
             self.stack.append((extra, context))  # these run where the function is defined
         if owner and owner not in (MAIN, DEFERRED):
-            key = owner  # a nested function runs as part of its enclosing one
+            key = f"{owner}.<locals>.{node.name}"  # runs when called, not when its parent runs
+            self.nested.setdefault(owner, {})[node.name] = key
         else:
             key = f"{body_of}.{node.name}" if body_of else node.name
         self.facts.calls.setdefault(key, set())
+        if any(_is_command(decorator) for decorator in node.decorator_list):
+            self.facts.commands.add(key)
         self.body(node.body, (key, "", body_of or method_of, False, node))
 
     def klass(self, node: ast.AST, context: Context) -> None:
@@ -403,7 +420,8 @@ class _Scanner:
     def keywords(self, node: ast.Call, ref: str, context: Context) -> None:
         callee = "ray.init" if ref == "=ray.init" else "ray.get_actor" if ref else ".options"
         place = self.columns.pos(node)  # the call: one place for its keyword findings, as noqa sees it
-        for name, value in kwargs.literal_keywords(node, context[4]):
+        scopes = (context[4], self.tree) if context[4] is not self.tree else (self.tree,)
+        for name, value in kwargs.literal_keywords(node, scopes):
             if ref == "=ray.init" and name == "allow_multiple" and kwargs.is_true(value):
                 self.facts.keywords.append(("SC002", "allow_multiple=True passed to ray.init", place, context[0]))
             elif ref == "=ray.init" and name == "ignore_reinit_error" and kwargs.is_true(value) and not context[3]:
@@ -416,6 +434,23 @@ class _Scanner:
 
 def _needs_ray(ref: str) -> bool:
     return ref.startswith("=ray.") and (ref[1:] in _NEEDS_RAY or ref[1:].startswith(_NEEDS_RAY_PREFIXES))
+
+
+def _scopes(owner: str) -> Iterator[str]:
+    """A function key and the keys of the functions it is nested in, innermost first."""
+    while owner:
+        yield owner
+        owner = owner.rpartition(".<locals>.")[0]
+
+
+_COMMAND_DECORATORS = frozenset(("command", "group", "callback"))
+
+
+def _is_command(decorator: ast.expr) -> bool:
+    """`@click.command()`, `@cli.command("x")`, `@app.callback()`: a CLI entry point."""
+    func = decorator.func if isinstance(decorator, ast.Call) else decorator
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    return name in _COMMAND_DECORATORS
 
 
 def _statements(node: ast.stmt) -> list[ast.stmt]:
