@@ -82,7 +82,10 @@ def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
 
 def _start(paths: list[Path]) -> Path:
     first = Path(os.path.abspath(paths[0])) if paths else Path.cwd()
-    return first if first.is_dir() else first.parent
+    try:
+        return first if first.is_dir() else first.parent
+    except (OSError, ValueError):  # a name too long: discovery says so
+        return first.parent
 
 
 def _nearest(start: Path, wanted: Any) -> Path | None:
@@ -91,6 +94,8 @@ def _nearest(start: Path, wanted: Any) -> Path | None:
         try:
             if candidate.is_file() and wanted(_read(candidate)):
                 return candidate
+        except OSError:
+            continue
         except BadInput:
             if wanted is not _any_document:
                 raise

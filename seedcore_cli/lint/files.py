@@ -186,7 +186,7 @@ class _Walker:
             if self.exclude.matches(entry.path, entry.name, is_dir) or (
                     chain and self.gitignores.ignored(chain, entry.path, is_dir)):
                 continue
-            path = entry.path[2:] if entry.path.startswith("./") else entry.path  # `lint .` names files as ruff does
+            path = entry.path.removeprefix("./")  # `lint .` names files as ruff does
             if is_dir:
                 subdirs.append(path)
             else:

@@ -173,10 +173,13 @@ def resolve(select: list[str] | None, ignore: list[str]) -> frozenset[str]:
 
 
 def explain(rule_id: str) -> str:
-    """A rule's documentation as plain Markdown (what `seedcore lint --explain` prints)."""
+    """A rule's documentation as plain Markdown (what `seedcore lint --explain` prints); ALL: the
+    whole reference, docs/lint-rules.md."""
+    if rule_id.strip().upper() == "ALL":
+        return markdown()
     rule = RULES.get(rule_id.strip().upper())
     if rule is None:
-        raise BadInput(f"unknown rule {quoted(rule_id)} (from --explain)", f"use one of {', '.join(RULES)}")
+        raise BadInput(f"unknown rule {quoted(rule_id)} (from --explain)", f"use one of {', '.join(RULES)} or ALL")
     return _section(rule, "#")
 
 
@@ -189,15 +192,11 @@ def _section(rule: Rule, level: str) -> str:
 
 
 def markdown() -> str:
-    """docs/lint-rules.md: every rule's documentation (regenerate: python -m seedcore_cli.lint.rules)."""
+    """docs/lint-rules.md: every rule's documentation (regenerate: seedcore lint --explain ALL)."""
     index = "\n".join(f"| [{r.id}](#{r.anchor}) | {r.name} | {r.severity} | {r.summary} |" for r in _TABLE)
     body = "\n".join(_section(rule, "##") for rule in _TABLE)
     return ("# seedcore lint rules\n\n<!-- Generated from seedcore_cli/lint/rules.py by "
-            "`python -m seedcore_cli.lint.rules > docs/lint-rules.md`; a test checks it is fresh. -->\n\n"
+            "`seedcore lint --explain ALL > docs/lint-rules.md`; a test checks it is fresh. -->\n\n"
             "`seedcore lint` finds the code patterns that cause Ray connection conflicts. "
             "`seedcore lint --explain SCnnn` prints one of these sections.\n\n"
             "| Rule | Name | Severity | Why |\n|---|---|---|---|\n" + index + "\n\n" + body)
-
-
-if __name__ == "__main__":
-    print(markdown(), end="")

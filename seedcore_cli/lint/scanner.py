@@ -137,7 +137,7 @@ def _syntax_problem(data: bytes, task: Task, err: SyntaxError) -> tuple[str, str
     if task.target < versions.RUNNING and _parses(data):
         return ERROR, f"{message} (target version {versions.label(task.target)})", where
     needed = None if err.msg.startswith("unknown encoding") else \
-        versions.needed_minor(data.decode("utf-8", "replace"), line, task.target)
+        versions.needed_minor(data.decode("utf-8", "replace"), line, err.msg, task.target)
     if needed is not None and needed > versions.RUNNING:
         return WARNING, (f"not checked (needs Python {versions.label(needed)}; lint runs on "
                          f"{versions.label(versions.RUNNING)})"), where

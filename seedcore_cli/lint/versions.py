@@ -47,20 +47,24 @@ def from_requires_python(spec: str) -> int | None:
     return min(minors) if minors else None
 
 
-def needed_minor(text: str, error_line: int, target: int) -> int | None:
+def needed_minor(text: str, error_line: int, message: str, target: int) -> int | None:
     """The Python minor a file that did not parse here was written for, or None: it is broken."""
     for minor, pattern in _SIGNATURES:
         if minor > RUNNING and pattern.search(text):
             return minor
-    if RUNNING < 12 and _near_fstring(text, error_line):
+    if RUNNING < 12 and _pep701(text, error_line, message):
         return 12
     return target if target > RUNNING else None
 
 
-def _near_fstring(text: str, line: int) -> bool:
-    """An f-string on the error's line or the two before it (PEP 701 quotes, backslashes, comments)."""
-    lines = text.splitlines()[max(0, line - 3): max(line, 1)]
-    return any(_FSTRING.search(row) for row in lines)
+def _pep701(text: str, line: int, message: str) -> bool:
+    """Before 3.12, what PEP 701 allows in f-strings (quotes reused, backslashes, comments) fails
+    with an f-string error, or as a stray backslash on a line that holds an f-string."""
+    if message.startswith("f-string"):
+        return True
+    rows = text.splitlines()
+    row = rows[line - 1] if 0 < line <= len(rows) else ""
+    return message.startswith("unexpected character after line continuation") and bool(_FSTRING.search(row))
 
 
 def label(minor: int) -> str:
