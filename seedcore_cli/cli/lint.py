@@ -29,6 +29,7 @@ class FailOn(str, enum.Enum):
 
 
 _RULES = "RULES"
+_LABELS = {"select": "--select", "ignore": "--ignore", "target_version": "--target-version"}
 
 
 def lint(
@@ -65,11 +66,11 @@ def lint(
     from seedcore_cli import lint as linter
 
     if explain is not None:
-        typer.echo(linter.explain(explain), nl=False)
+        typer.echo(linter.explain(explain, "--explain"), nl=False)
         return
     given = paths or [Path(".")]
     settings = linter.load(given, linter.Overrides(select, ignore, exclude, extend_exclude, target_version, config,
-                                                   isolated))
+                                                   isolated, _LABELS))
     report = _run(linter, given, settings)
     _emit(ctx, report, output.value, output_file)
     raise typer.Exit(_exit_code(report, exit_zero, fail_on))

@@ -1,10 +1,11 @@
 """Configuration: `[tool.seedcore.lint]` in the nearest pyproject.toml, then the command line.
 
-The table sits in the closest pyproject.toml above the first path checked (or the file given with
---config). Its globs (exclude, extend-exclude, per-file-ignores, scripts) are relative to that
-file's directory, gitignore-style. The command line wins over the file: --select and --exclude
-replace, --ignore and --extend-exclude add. A malformed file or value is bad input (exit 2),
-never a silent default.
+The table sits in the closest pyproject.toml above the first path checked (or the file the
+command line names). Its globs (exclude, extend-exclude, per-file-ignores, scripts) are relative
+to that file's directory, gitignore-style. The command line wins over the file: its select and
+exclude replace the file's, its ignore and extend-exclude add to them. A malformed file or value
+is bad input (exit 2), never a silent default. Messages name a command-line value by the label
+the caller gives (Overrides.labels): only cli/ knows the flags' spellings.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Overrides:
     target_version: str | None = None
     config: Path | None = None
     isolated: bool = False
+    labels: dict[str, str] = field(default_factory=lambda: {
+        "select": "the select option", "ignore": "the ignore option", "target_version": "the target version option"})
 
 
 def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
@@ -72,9 +75,9 @@ def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
     select = rules.split_codes(given.select) if given.select is not None else base.select
     return Config(
         root=base.root, source=base.source,
-        select=rules.check_selectors(select, "--select" if given.select is not None else base.source)
+        select=rules.check_selectors(select, given.labels["select"] if given.select is not None else base.source)
         if select is not None else None,
-        ignore=base.ignore + rules.check_selectors(rules.split_codes(given.ignore), "--ignore"),
+        ignore=base.ignore + rules.check_selectors(rules.split_codes(given.ignore), given.labels["ignore"]),
         exclude=given.exclude if given.exclude is not None else base.exclude,
         extend_exclude=base.extend_exclude + list(given.extend_exclude or ()),
         per_file_ignores=base.per_file_ignores, target=target, scripts=base.scripts)
@@ -159,9 +162,10 @@ def _from_table(table: dict, root: Path, source: str) -> Config:
 
 
 def _target(given: Overrides, table: dict, document: dict, found: Path | None, start: Path) -> int:
-    """--target-version, else the table's target-version, else requires-python, else this Python."""
+    """The command line's target version, else the table's target-version, else requires-python,
+    else this Python."""
     if given.target_version is not None:
-        return versions.parse_target(given.target_version, "--target-version")
+        return versions.parse_target(given.target_version, given.labels["target_version"])
     if isinstance(table.get("target-version"), str):
         return versions.parse_target(table["target-version"], f"target-version in {found}")
     project = found and document.get("project")

@@ -1,6 +1,6 @@
 """Findings as text: the output formats (text, concise, json, github, sarif) and the summary line.
 
-Every format is a pure function of the Report: a string for stdout (or --output-file), with no
+Every format is a pure function of the Report: a string for stdout (or a file), with no
 colour and no markup; the summary is a separate line for stderr. JSON keys are stable; SARIF is
 version 2.1.0 with each rule's metadata from the rule table.
 """

@@ -1,8 +1,8 @@
 """The rule table: every rule's id, name, severity and documentation, in one place.
 
-Everything that describes a rule to a user (the one-line message's fix, `--explain`, SARIF rule
+Everything that describes a rule to a user (the one-line message's fix, the explain option, SARIF rule
 metadata, the JSON docs link, docs/lint-rules.md) is generated from RULES; nothing else holds
-rule text. Selection (`--select`/`--ignore`, with prefixes and ALL) is resolved here too, so the
+rule text. Selection (select and ignore lists, with prefixes and ALL) is resolved here too, so the
 rest of the package only ever sees a set of full rule ids.
 
 Invariant: ids are `SC` and three digits, sorted; names are unique kebab-case words.
@@ -27,7 +27,7 @@ class Rule:
     severity: str
     summary: str  # why it matters, in one line (the rationale)
     fix: str  # what to do, in one line (shown with each finding)
-    finds: str  # what the rule finds (--explain, docs)
+    finds: str  # what the rule finds (explain, docs)
     why: str  # how it breaks a Ray application
     before: str  # an example the rule flags
     after: str  # the same code fixed
@@ -172,14 +172,14 @@ def resolve(select: list[str] | None, ignore: list[str]) -> frozenset[str]:
     return frozenset(kept)
 
 
-def explain(rule_id: str) -> str:
+def explain(rule_id: str, source: str = "explain") -> str:
     """A rule's documentation as plain Markdown (what `seedcore lint --explain` prints); ALL: the
     whole reference, docs/lint-rules.md."""
     if rule_id.strip().upper() == "ALL":
         return markdown()
     rule = RULES.get(rule_id.strip().upper())
     if rule is None:
-        raise BadInput(f"unknown rule {quoted(rule_id)} (from --explain)", f"use one of {', '.join(RULES)} or ALL")
+        raise BadInput(f"unknown rule {quoted(rule_id)} (from {source})", f"use one of {', '.join(RULES)} or ALL")
     return _section(rule, "#")
 
 
@@ -188,7 +188,8 @@ def _section(rule: Rule, level: str) -> str:
             f"{level}# What it finds\n\n{rule.finds}\n\n{level}# Why it breaks a Ray application\n\n{rule.why}\n\n"
             f"{level}# Example\n\n```python\n{rule.before}```\n\n{level}# Fix\n\n{rule.fix[0].upper()}{rule.fix[1:]}:\n\n"
             f"```python\n{rule.after}```\n\n"
-            f"Silence one finding with `# noqa: {rule.id}` on its line, or the rule with `--ignore {rule.id}`.\n")
+            f"Silence one finding with `# noqa: {rule.id}` on its line, or the rule by adding {rule.id} to the "
+            "ignore list (command line or `[tool.seedcore.lint]`).\n")
 
 
 def markdown() -> str:
@@ -197,6 +198,6 @@ def markdown() -> str:
     body = "\n".join(_section(rule, "##") for rule in _TABLE)
     return ("# seedcore lint rules\n\n<!-- Generated from seedcore_cli/lint/rules.py by "
             "`seedcore lint --explain ALL > docs/lint-rules.md`; a test checks it is fresh. -->\n\n"
-            "`seedcore lint` finds the code patterns that cause Ray connection conflicts. "
-            "`seedcore lint --explain SCnnn` prints one of these sections.\n\n"
+            "`seedcore lint` finds the code patterns that cause Ray connection conflicts; its explain "
+            "option prints one of these sections (`seedcore lint --explain SC004`).\n\n"
             "| Rule | Name | Severity | Why |\n|---|---|---|---|\n" + index + "\n\n" + body)

@@ -10,28 +10,26 @@ variable's method, a builtin) is not recorded, so nothing is ever matched by bar
 "Import time" is code that runs when the module is imported: the module body and class bodies,
 decorators, default values and base classes; not function bodies, lambdas, or
 `if __name__ == "__main__":` blocks (the `<main>` owner). Positions are 1-based lines and
-character (not byte) columns. Nothing here raises for a file's content: unreadable, binary,
-huge, unparseable or newer-syntax files become an SC000 problem.
+character (not byte) columns (source.Columns). Nothing here raises for a file's content:
+source.read and source.parse turn unreadable, binary, huge, unparseable or newer-syntax files
+into SC000 problems.
 """
 
 from __future__ import annotations
 
 import ast
-import io
-import re
-import tokenize
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from seedcore_cli.lint import kwargs, versions
-from seedcore_cli.lint.rules import ERROR, WARNING
+from seedcore_cli.lint import kwargs, source
+from seedcore_cli.lint.source import MAX_BYTES, Pos
 
-MAX_BYTES = 5 * 1024 * 1024
+__all__ = ["MAX_BYTES", "Facts", "Pos", "Task", "scan", "scan_many"]
+
 _BUGS: tuple[type[Exception], ...] = (Exception,)  # anything a file makes the scanner raise is a bug
 MAIN = "<main>"  # the owner of code in an `if __name__ == "__main__":` block
 DEFERRED = "<deferred>"  # a lambda at module level: runs when called, not on import
 
-Pos = tuple[int, int, int, int]  # line, column, end line, end column (1-based, characters)
 
 # Ray's API that needs a connection (or makes one on its own): calling it "uses Ray".
 _NEEDS_RAY = frozenset((
@@ -83,126 +81,18 @@ def scan_many(tasks: list[Task]) -> list[Facts]:
 
 def _scan(task: Task) -> Facts:
     facts = Facts(task.path)
-    data = _read(task.path, facts)
+    data = source.read(task.path, facts.problems)
     if data is None:
         return facts
     facts.shebang = data.startswith(b"#!")
-    tree = _parse(data, task, facts)
+    tree = source.parse(data, task.path, task.target, facts.problems)
     if tree is None:
         return facts
-    columns = _Columns(data)
+    columns = source.Columns(data)
     _Scanner(facts, task, columns).run(tree)
     if b"noqa" in data or b"NOQA" in data:
-        facts.noqa = noqa_comments(columns.text())
+        facts.noqa = source.noqa_comments(columns.text())
     return facts
-
-
-def _read(path: str, facts: Facts) -> bytes | None:
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(MAX_BYTES + 1)
-    except OSError as err:
-        return _skip(facts, f"not checked: cannot read it ({err.strerror or err})")
-    if len(data) > MAX_BYTES:
-        return _skip(facts, f"not checked: larger than {MAX_BYTES // (1024 * 1024)} MiB")
-    if b"\0" in data:
-        return _skip(facts, "not checked: a binary file, not Python source")
-    return data
-
-
-def _skip(facts: Facts, message: str) -> bytes | None:
-    facts.problems.append((WARNING, message, (1, 1, 1, 1)))
-    return None  # no data to scan
-
-
-def _parse(data: bytes, task: Task, facts: Facts) -> ast.Module | None:
-    """The tree, parsed for the target version; else the file's SC000 problem."""
-    try:
-        return ast.parse(data, filename=task.path, feature_version=(3, min(task.target, versions.RUNNING)))
-    except SyntaxError as err:
-        facts.problems.append(_syntax_problem(data, task, err))
-    except (RecursionError, MemoryError):
-        facts.problems.append((ERROR, "too deeply nested to parse (Python itself cannot compile it)", (1, 1, 1, 1)))
-    except ValueError as err:
-        facts.problems.append((ERROR, f"cannot be parsed: {err}", (1, 1, 1, 1)))
-    return None
-
-
-def _syntax_problem(data: bytes, task: Task, err: SyntaxError) -> tuple[str, str, Pos]:
-    """An error, or a warning when the file is written for a newer Python than this one."""
-    line = max(err.lineno or 1, 1)
-    col = max(err.offset or 1, 1)
-    where = (line, col, max(getattr(err, "end_lineno", None) or line, line), max(getattr(err, "end_offset", None) or col, col))
-    message = f"syntax error: {err.msg}"
-    if task.target < versions.RUNNING and _parses(data):
-        return ERROR, f"{message} (target version {versions.label(task.target)})", where
-    needed = None if err.msg.startswith("unknown encoding") else \
-        versions.needed_minor(data.decode("utf-8", "replace"), line, err.msg, task.target)
-    if needed is not None and needed > versions.RUNNING:
-        return WARNING, (f"not checked (needs Python {versions.label(needed)}; lint runs on "
-                         f"{versions.label(versions.RUNNING)})"), where
-    return ERROR, message, where
-
-
-def _parses(data: bytes) -> bool:
-    try:
-        ast.parse(data)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
-
-
-class _Columns:
-    """Byte offsets (what ast gives) -> character columns, decoding only files that need it."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.ascii = data.isascii()
-        self.lines: list[str] | None = None
-
-    def text(self) -> str:
-        try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(self.data).readline)
-            return self.data.decode(encoding, "replace")
-        except (SyntaxError, LookupError):
-            return self.data.decode("utf-8", "replace")
-
-    def column(self, line: int, offset: int) -> int:
-        if self.ascii or offset <= 0:
-            return max(offset, 0) + 1
-        if self.lines is None:
-            self.lines = re.split(r"\r\n|\r|\n", self.text())
-        row = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return len(row.encode("utf-8")[:offset].decode("utf-8", "ignore")) + 1
-
-    def pos(self, node: ast.AST) -> Pos:
-        line = getattr(node, "lineno", 1)
-        end = getattr(node, "end_lineno", None) or line
-        return (line, self.column(line, getattr(node, "col_offset", 0)), end,
-                self.column(end, getattr(node, "end_col_offset", None) or 0))
-
-
-_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
-_NOQA_LINE = re.compile(r"(?m)^.*#\s*noqa.*$", re.IGNORECASE)
-
-
-def noqa_comments(text: str) -> dict[int, frozenset[str] | None]:
-    """Line -> the codes its `# noqa: ...` comment names (None for a bare `# noqa`).
-
-    Only lines that mention noqa are looked at (a file-wide tokenize would cost a third of the
-    scan); a `#` inside a string on that line is told apart by counting the quotes before it."""
-    found: dict[int, frozenset[str] | None] = {}
-    for line_match in _NOQA_LINE.finditer(text):
-        row = line_match.group(0)
-        for match in _NOQA.finditer(row):
-            before = row[:match.start()]
-            if before.count('"') % 2 or before.count("'") % 2:
-                continue  # inside a string literal
-            line = text.count("\n", 0, line_match.start()) + 1
-            codes = match.group("codes")
-            found[line] = frozenset(c.upper() for c in re.split(r"[\s,]+", codes) if c) if codes else None
-            break
-    return found
 
 
 # A node's context while scanning: (owner, class body, method's class, guarded, scope).
@@ -227,7 +117,7 @@ def _fields(kind: type) -> tuple[str, ...]:
 
 
 class _Scanner:
-    def __init__(self, facts: Facts, task: Task, columns: _Columns) -> None:
+    def __init__(self, facts: Facts, task: Task, columns: source.Columns) -> None:
         self.facts = facts
         self.task = task
         self.columns = columns

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from seedcore_cli import lint
 from seedcore_cli.cli.app import app
-from seedcore_cli.lint import scanner, versions
+from seedcore_cli.lint import scanner, source, versions
 
 
 def notes(paths) -> dict[str, tuple[str, str]]:
@@ -47,7 +47,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(scanner, "open", guarded, raising=False)
+    monkeypatch.setattr(source, "open", guarded, raising=False)
     assert notes([tmp_path])["secret.py"] == ("warning", "not checked: cannot read it (Permission denied)")
 
 
