@@ -20,21 +20,38 @@ def is_true(value: ast.expr) -> bool:
     return isinstance(value, ast.Constant) and value.value is True
 
 
-def literal_keywords(call: ast.Call, scopes: tuple[ast.AST, ...]) -> Iterator[Entry]:
+class Assignments:
+    """The statements of each scope that can fill a dict (assignments, loops, `.update` calls),
+    gathered once per scope however many `**name` arguments look there."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, list[ast.AST]] = {}
+
+    def __call__(self, scope: ast.AST) -> list[ast.AST]:
+        key = id(scope)  # the tree outlives this object: ids are stable
+        if key not in self.found:
+            self.found[key] = [node for node in ast.walk(scope) if isinstance(node, _FILLERS)]
+        return self.found[key]
+
+
+_FILLERS = (ast.Assign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.Call)
+
+
+def literal_keywords(call: ast.Call, scopes: tuple[ast.AST, ...], index: Assignments) -> Iterator[Entry]:
     """Keyword names and values; `scopes` (the function, then the module) are where `**name` is looked up."""
     for keyword in call.keywords:
         if keyword.arg is not None:
             yield keyword.arg, keyword.value
         else:
             for scope in scopes:
-                found = list(_dicts(keyword.value, scope, depth=0))
+                found = list(_dicts(keyword.value, index(scope), depth=0))
                 for entries in found:
                     yield from entries
                 if found:
                     break
 
 
-def _dicts(value: ast.expr, scope: ast.AST, depth: int) -> Iterator[list[tuple[str, ast.expr]]]:
+def _dicts(value: ast.expr, scope: list[ast.AST], depth: int) -> Iterator[list[tuple[str, ast.expr]]]:
     """Every literal dict `value` may stand for (each as its (key, value) pairs)."""
     literal = _literal(value)
     if literal is not None:
@@ -67,8 +84,8 @@ def _literal(value: ast.expr) -> list[tuple[str, ast.expr]] | None:
     return None
 
 
-def _assigned(name: str, scope: ast.AST) -> Iterator[ast.expr | _Items]:
-    for node in ast.walk(scope):
+def _assigned(name: str, scope: list[ast.AST]) -> Iterator[ast.expr | _Items]:
+    for node in scope:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             yield _Items(list(node.value.elts)) if isinstance(node.value, (ast.List, ast.Tuple)) else node.value
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name \
@@ -79,7 +96,7 @@ def _assigned(name: str, scope: ast.AST) -> Iterator[ast.expr | _Items]:
             yield from _loop_items(node.iter, scope)
 
 
-def _loop_items(iterable: ast.expr, scope: ast.AST) -> Iterator[_Items]:
+def _loop_items(iterable: ast.expr, scope: list[ast.AST]) -> Iterator[_Items]:
     if isinstance(iterable, (ast.List, ast.Tuple)):
         yield _Items(list(iterable.elts))
     elif isinstance(iterable, ast.Name):
@@ -88,9 +105,9 @@ def _loop_items(iterable: ast.expr, scope: ast.AST) -> Iterator[_Items]:
                 yield source
 
 
-def _filled(name: str, scope: ast.AST) -> Iterator[tuple[str, ast.expr]]:
+def _filled(name: str, scope: list[ast.AST]) -> Iterator[tuple[str, ast.expr]]:
     """`name["key"] = value` and `name.update(key=value)` / `name.update({...})`."""
-    for node in ast.walk(scope):
+    for node in scope:
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and \

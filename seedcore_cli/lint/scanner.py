@@ -18,8 +18,10 @@ into SC000 problems.
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from seedcore_cli.lint import kwargs, source
 from seedcore_cli.lint.source import MAX_BYTES, Pos
@@ -102,8 +104,9 @@ def _scan(task: Task) -> Facts:
 Context = tuple[str, str, str, bool, ast.AST]
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LEAVES = frozenset((ast.Constant, ast.Name, ast.Load, ast.Store, ast.Del, ast.alias, ast.Pass, ast.Break,
-                     ast.Continue, ast.Global, ast.Nonlocal, str))
-_NOT_NODES = frozenset(("ctx", "op", "id", "attr", "name", "arg", "module", "level", "asname", "kind", "value_str",
+                     ast.Continue, ast.Global, ast.Nonlocal, str, int, bool, ast.Eq, ast.NotEq, ast.Is, ast.IsNot,
+                     ast.In, ast.NotIn, ast.Lt, ast.LtE, ast.Gt, ast.GtE))
+_NOT_NODES = frozenset(("ctx", "op", "ops", "id", "attr", "name", "arg", "module", "level", "asname", "kind", "value_str",
                         "type_comment", "conversion", "is_async", "simple", "names", "lineno", "col_offset",
                         "end_lineno", "end_col_offset", "tag"))
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -126,24 +129,20 @@ class _Scanner:
         self.nested: dict[str, dict[str, str]] = {}  # function key -> its nested functions' keys by name
         self.stack: list[tuple[ast.AST, Context]] = []
         self.tree: ast.AST = ast.Module(body=[], type_ignores=[])
-        self.handlers: dict[type, Callable[[ast.AST, Context], None]] = {
-            ast.Call: self.call, ast.FunctionDef: self.function, ast.AsyncFunctionDef: self.function,
-            ast.ClassDef: self.klass, ast.Lambda: self.lam, ast.If: self.branch,
-            ast.Import: self.imported, ast.ImportFrom: self.imported,
-        }
+        self.assignments = kwargs.Assignments()  # looked up only for `**name` arguments
 
     def run(self, tree: ast.Module) -> None:
         self.tree = tree
         self.declare(tree.body)
         self.body(tree.body, ("", "", "", False, tree))
-        handlers, stack, leaves, fields_of, push, pop = self.handlers, self.stack, _LEAVES, _FIELDS, \
+        handlers, stack, leaves, fields_of, push, pop = _HANDLERS, self.stack, _LEAVES, _FIELDS, \
             self.stack.append, self.stack.pop
         while stack:
             node, context = pop()
             kind = type(node)
             handler = handlers.get(kind)
             if handler is not None:
-                handler(node, context)
+                handler(self, node, context)
                 continue
             fields = fields_of.get(kind)
             if fields is None:
@@ -208,11 +207,12 @@ class _Scanner:
         root = func.id
         if root in ("self", "cls") and context[2] and len(parts) == 1:
             return f".{context[2]}.{parts[0]}"
-        for scope in _scopes(context[0]):
-            if not parts and root in self.nested.get(scope, ()):
-                return "#" + self.nested[scope][root]
-            if root in self.local.get(scope, ()):
-                return "=" + ".".join((self.local[scope][root], *parts))
+        if context[0] and (self.local or self.nested):
+            for scope in _scopes(context[0]):
+                if not parts and root in self.nested.get(scope, ()):
+                    return "#" + self.nested[scope][root]
+                if root in self.local.get(scope, ()):
+                    return "=" + ".".join((self.local[scope][root], *parts))
         bound = self.imports.get(root)
         if bound is not None:
             return "=" + ".".join((bound, *parts))
@@ -236,8 +236,7 @@ class _Scanner:
     def is_initialized(self, test: ast.expr, context: Context) -> bool:
         return isinstance(test, ast.Call) and self.ref(test.func, context) == "=ray.is_initialized"
 
-    def branch(self, node: ast.AST, context: Context) -> None:
-        assert isinstance(node, ast.If)
+    def branch(self, node: Any, context: Context) -> None:
         if not context[0] and _is_main_guard(node.test):
             self.body(node.orelse, context)
             self.body(node.body, (MAIN, "", "", False, context[4]))
@@ -249,8 +248,7 @@ class _Scanner:
         self.body(node.body, (*context[:3], True, context[4]) if negated else context)
         self.stack.append((node.test, context))
 
-    def function(self, node: ast.AST, context: Context) -> None:
-        assert isinstance(node, _FUNCTIONS)
+    def function(self, node: Any, context: Context) -> None:
         owner, body_of, method_of = context[:3]
         for extra in (*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)):
             self.stack.append((extra, context))  # these run where the function is defined
@@ -264,8 +262,7 @@ class _Scanner:
             self.facts.commands.add(key)
         self.body(node.body, (key, "", body_of or method_of, False, node))
 
-    def klass(self, node: ast.AST, context: Context) -> None:
-        assert isinstance(node, ast.ClassDef)
+    def klass(self, node: Any, context: Context) -> None:
         owner, body_of, method_of, guarded, scope = context
         key = f"{body_of}.{node.name}" if body_of else node.name
         if not owner:
@@ -274,44 +271,61 @@ class _Scanner:
             self.stack.append((extra, context))
         self.body(node.body, (owner, key if not owner else "", method_of, guarded, scope))
 
-    def lam(self, node: ast.AST, context: Context) -> None:
-        assert isinstance(node, ast.Lambda)
+    def lam(self, node: Any, context: Context) -> None:
         self.stack.append((node.body, (context[0] or DEFERRED, "", context[2], False, context[4])))
 
-    def imported(self, node: ast.AST, context: Context) -> None:
-        assert isinstance(node, (ast.Import, ast.ImportFrom))
+    def imported(self, node: Any, context: Context) -> None:
         owner = context[0]
         if owner and owner not in (MAIN, DEFERRED):
             self.local.setdefault(owner, {}).update(self.bound(node))
 
-    def call(self, node: ast.AST, context: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def call(self, node: Any, context: Context) -> None:
         owner = context[0]
-        ref = self.ref(node.func, context)
+        func = node.func
+        ref = self.ref(func, context)
+        attr = func.attr if type(func) is ast.Attribute else ""
+        if ref and owner != DEFERRED:
+            self.record(node, ref, context)
+        if owner and owner not in (MAIN, DEFERRED) and (attr == "remote" or _needs_ray(ref)):
+            self.facts.uses_ray.add(owner)
+        if node.keywords and (ref in ("=ray.init", "=ray.get_actor") or attr == "options"):
+            self.keywords(node, ref, context)
+        push, leaves = self.stack.append, _LEAVES
+        for keyword in reversed(node.keywords):
+            if type(keyword.value) not in leaves:
+                push((keyword.value, context))
+        for arg in reversed(node.args):
+            if type(arg) not in leaves:
+                push((arg, context))
+        self.attribute(func, context)  # ref() read the names; only calls inside the target matter
+
+    def attribute(self, node: Any, context: Context) -> None:
+        """`a.b.c`: only its root can hold a call (`f().b.c`, `x[g()].c`)."""
+        while type(node) is ast.Attribute:
+            node = node.value
+        if type(node) not in _LEAVES:
+            self.stack.append((node, context))
+
+    def record(self, node: ast.Call, ref: str, context: Context) -> None:
+        """Keep a call the analysis may need: ray.init and ray.get_actor, and calls into code that
+        may be the code base's (not Ray's other API, not the standard library)."""
+        owner = context[0]
         if ref == "=ray.init":
             self.facts.inits.append((owner, self.columns.pos(node), context[3]))
+        elif _foreign(ref) and ref != "=ray.get_actor":
+            return
         if not owner:
-            if ref:
-                self.facts.import_time.append((ref, self.columns.pos(node)))
+            self.facts.import_time.append((ref, self.columns.pos(node)))
         elif owner == MAIN:
-            if ref:
-                self.facts.main_calls.add(ref)
-        elif owner != DEFERRED:
-            if ref:
-                self.facts.calls[owner].add(ref)
-            if _needs_ray(ref) or (isinstance(node.func, ast.Attribute) and node.func.attr == "remote"):
-                self.facts.uses_ray.add(owner)
-        if node.keywords and ref in ("=ray.init", "=ray.get_actor") or (
-                isinstance(node.func, ast.Attribute) and node.func.attr == "options"):
-            self.keywords(node, ref, context)
-        for child in (*reversed(node.keywords), *reversed(node.args), node.func):
-            self.stack.append((child, context))
+            self.facts.main_calls.add(ref)
+        else:
+            self.facts.calls[owner].add(ref)
 
     def keywords(self, node: ast.Call, ref: str, context: Context) -> None:
         callee = "ray.init" if ref == "=ray.init" else "ray.get_actor" if ref else ".options"
         place = self.columns.pos(node)  # the call: one place for its keyword findings, as noqa sees it
         scopes = (context[4], self.tree) if context[4] is not self.tree else (self.tree,)
-        for name, value in kwargs.literal_keywords(node, scopes):
+        for name, value in kwargs.literal_keywords(node, scopes, self.assignments):
             if ref == "=ray.init" and name == "allow_multiple" and kwargs.is_true(value):
                 self.facts.keywords.append(("SC002", "allow_multiple=True passed to ray.init", place, context[0]))
             elif ref == "=ray.init" and name == "ignore_reinit_error" and kwargs.is_true(value) and not context[3]:
@@ -320,6 +334,26 @@ class _Scanner:
             elif name == "namespace" and isinstance(value, ast.Constant) and isinstance(value.value, str):
                 self.facts.keywords.append(("SC007", f"literal namespace={value.value!r} in {callee}()", place,
                                             context[0]))
+
+
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
+
+
+def _foreign(ref: str) -> bool:
+    """Ray's API (judged by the rule table) or the standard library: never the code base's."""
+    if ref[0] != "=":
+        return False
+    top = ref[1:].partition(".")[0]
+    return top == "ray" or top in _STDLIB
+
+
+# Nodes with their own handling (a class-level table: bound methods kept on the instance would make
+# a reference cycle, and with the cyclic collector paused every file's tree would stay in memory).
+_HANDLERS: dict[type, Callable[[_Scanner, Any, Context], None]] = {
+    ast.Call: _Scanner.call, ast.FunctionDef: _Scanner.function, ast.AsyncFunctionDef: _Scanner.function,
+    ast.ClassDef: _Scanner.klass, ast.Lambda: _Scanner.lam, ast.If: _Scanner.branch,
+    ast.Import: _Scanner.imported, ast.ImportFrom: _Scanner.imported, ast.Attribute: _Scanner.attribute,
+}
 
 
 def _needs_ray(ref: str) -> bool:
