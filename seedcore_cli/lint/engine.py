@@ -91,12 +91,23 @@ def scan_all(tasks: list[scanner.Task], jobs: int | None = None) -> list[scanner
 
 
 def _in_pool(tasks: list[scanner.Task], workers: int) -> list[scanner.Facts]:
+    """`workers` processes in all: this one and workers - 1 helpers share the chunks. Helpers
+    take chunks from the front; this process takes them from the back, each one it can still
+    cancel (not yet handed to a helper), so nobody waits while work is left."""
     size = max(1, len(tasks) // (workers * _CHUNKS_PER_WORKER))
     chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
     method = "fork" if sys.platform.startswith("linux") else None
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+    done: dict[int, list[scanner.Facts]] = {}
+    with ProcessPoolExecutor(max(1, workers - 1), mp_context=multiprocessing.get_context(method),
                              initializer=gc.disable) as pool:
-        return [facts for chunk in pool.map(scanner.scan_many, chunks) for facts in chunk]
+        futures = [pool.submit(scanner.scan_many, chunk) for chunk in chunks]
+        for number in reversed(range(len(chunks))):
+            if futures[number].cancel():
+                done[number] = scanner.scan_many(chunks[number])
+        for number, future in enumerate(futures):
+            if number not in done:
+                done[number] = future.result()
+    return [facts for number in range(len(chunks)) for facts in done[number]]
 
 
 def lint(paths: Iterable[str | Path], select: Iterable[str] | None = None,
