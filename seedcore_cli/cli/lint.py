@@ -4,7 +4,9 @@ options to it and its Report to output and an exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import enum
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +14,7 @@ import typer
 
 from seedcore_cli.cli.context import state
 from seedcore_cli.cli.output import message
-from seedcore_cli.errors import EXIT_FAILED, BadInput, bare
+from seedcore_cli.errors import EXIT_FAILED, BadInput, SeedcoreError, bare
 
 
 class LintFormat(str, enum.Enum):
@@ -65,25 +67,29 @@ def lint(
     import-time connects and managers. Exit 1 on any error-severity finding."""
     from seedcore_cli import lint as linter
 
-    if explain is not None:
-        typer.echo(linter.explain(explain, "--explain"), nl=False)
-        return
-    given = paths or [Path(".")]
-    settings = linter.load(given, linter.Overrides(select, ignore, exclude, extend_exclude, target_version, config,
-                                                   isolated, _LABELS))
-    report = _run(linter, given, settings)
-    _emit(ctx, report, output.value, output_file)
+    with _bugs_exit_2():
+        if explain is not None:
+            typer.echo(linter.explain(explain, "--explain"), nl=False)
+            return
+        given = paths or [Path(".")]
+        report = linter.run(given, linter.load(given, linter.Overrides(
+            select, ignore, exclude, extend_exclude, target_version, config, isolated, _LABELS)))
+        _emit(ctx, report, output.value, output_file)
     raise typer.Exit(_exit_code(report, exit_zero, fail_on))
 
 
-def _run(linter, given: list[Path], settings):
+@contextlib.contextmanager
+def _bugs_exit_2() -> Iterator[None]:
+    """A bug in lint is exit 2 (ruff's convention: the check did not run), not the app's exit 1."""
+    from seedcore_cli.lint.model import LintInternalError
+
     try:
-        return linter.run(given, settings)
-    except linter.BadInput:
+        yield
+    except (SeedcoreError, typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
         raise
-    except Exception as err:  # a bug in lint: ruff's convention, exit 2
-        raise linter.model.LintInternalError(f"internal error: {type(err).__name__}: {err}",
-                                             "rerun with -v for the traceback") from err
+    except Exception as err:
+        raise LintInternalError(f"internal error: {type(err).__name__}: {err}",
+                                "rerun with -v for the traceback") from err
 
 
 def _emit(ctx: typer.Context, report, fmt: str, output_file: Path | None) -> None:
