@@ -38,7 +38,7 @@ DEFAULT_EXCLUDES = (
     "venv",
 )
 _TEST_DIRS = frozenset(("tests", "test", "testing"))
-_SCRIPT_DIRS = frozenset(("scripts", "bin", "examples", "benchmarks"))
+_SCRIPT_DIRS = frozenset(("scripts", "bin", "examples", "benchmarks", "bench"))
 _MAX_NAME_DEPTH = 8
 
 
