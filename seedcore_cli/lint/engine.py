@@ -28,7 +28,7 @@ from seedcore_cli.lint.model import Finding, Report
 from seedcore_cli.lint.rules import RULES, WARNING
 
 PARALLEL_MIN = 200  # below this, starting workers costs more than it saves
-_CHUNKS_PER_WORKER = 4
+_CHUNKS_PER_WORKER = 8
 
 
 def run(paths: Iterable[str | Path], config: Config | None = None, jobs: int | None = None) -> Report:
@@ -39,7 +39,7 @@ def run(paths: Iterable[str | Path], config: Config | None = None, jobs: int | N
     found = files.discover(given, config)
     tasks = [scanner.Task(s.path, s.names[-1] if s.names else Path(s.path).stem,
                           os.path.basename(s.path) == "__init__.py", config.target) for s in found.sources]
-    facts = scan_all(tasks, jobs)
+    facts = scan_all(tasks, jobs, [s.size for s in found.sources])
     sources = [replace(s, role=files.SCRIPT) if f.shebang and s.role == files.LIBRARY else s
                for s, f in zip(found.sources, facts)]
     report = Report(internal_errors=[f"{f.path}: {f.internal}" for f in facts if f.internal])
@@ -72,7 +72,7 @@ def _kept(findings: list[Finding], config: Config, sources: list[files.Source], 
     return sorted(kept, key=lambda f: f.order)
 
 
-def scan_all(tasks: list[scanner.Task], jobs: int | None = None) -> list[scanner.Facts]:
+def scan_all(tasks: list[scanner.Task], jobs: int | None = None, sizes: list[int] | None = None) -> list[scanner.Facts]:
     """Every file's Facts, in order. The cyclic garbage collector is paused meanwhile (syntax
     trees hold no cycles; it would only re-walk millions of fresh nodes)."""
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -81,7 +81,7 @@ def scan_all(tasks: list[scanner.Task], jobs: int | None = None) -> list[scanner
     try:
         if workers > 1 and len(tasks) >= PARALLEL_MIN:
             try:
-                return _in_pool(tasks, workers)
+                return _in_pool(tasks, workers, sizes)
             except (OSError, BrokenProcessPool):
                 pass  # no processes to be had here: do it in this one
         return scanner.scan_many(tasks)
@@ -90,24 +90,22 @@ def scan_all(tasks: list[scanner.Task], jobs: int | None = None) -> list[scanner
             gc.enable()
 
 
-def _in_pool(tasks: list[scanner.Task], workers: int) -> list[scanner.Facts]:
-    """`workers` processes in all: this one and workers - 1 helpers share the chunks. Helpers
-    take chunks from the front; this process takes them from the back, each one it can still
-    cancel (not yet handed to a helper), so nobody waits while work is left."""
-    size = max(1, len(tasks) // (workers * _CHUNKS_PER_WORKER))
-    chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+def _in_pool(tasks: list[scanner.Task], workers: int, sizes: list[int] | None = None) -> list[scanner.Facts]:
+    """`workers` processes share the files: the largest first, dealt round-robin into small
+    chunks (the last chunks are small files, so no worker is left with a long one at the end)."""
+    order = sorted(range(len(tasks)), key=lambda i: -(sizes[i] if sizes else 0))
+    count = min(len(tasks), workers * _CHUNKS_PER_WORKER)
+    deals = [order[k::count] for k in range(count)]
     method = "fork" if sys.platform.startswith("linux") else None
-    done: dict[int, list[scanner.Facts]] = {}
-    with ProcessPoolExecutor(max(1, workers - 1), mp_context=multiprocessing.get_context(method),
-                             initializer=gc.disable) as pool:
-        futures = [pool.submit(scanner.scan_many, chunk) for chunk in chunks]
-        for number in reversed(range(len(chunks))):
-            if futures[number].cancel():
-                done[number] = scanner.scan_many(chunks[number])
-        for number, future in enumerate(futures):
-            if number not in done:
-                done[number] = future.result()
-    return [facts for number in range(len(chunks)) for facts in done[number]]
+    found: list[scanner.Facts | None] = [None] * len(tasks)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method), initializer=gc.disable) as pool:
+        results = pool.map(scanner.scan_many, [[tasks[i] for i in deal] for deal in deals])
+        for deal, chunk in zip(deals, results):
+            for i, facts in zip(deal, chunk):
+                found[i] = facts
+    if any(facts is None for facts in found):
+        raise RuntimeError("a worker returned fewer results than files")  # a bug: exit 2
+    return [facts for facts in found if facts is not None]
 
 
 def lint(paths: Iterable[str | Path], select: Iterable[str] | None = None,

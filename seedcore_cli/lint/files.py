@@ -50,6 +50,7 @@ class Source:
     role: str  # LIBRARY, SCRIPT or TEST (entry points and tests own their process)
     names: tuple[str, ...]  # the module names it can be imported as
     ignored: frozenset[str] = frozenset()  # per-file-ignores selectors that match it
+    size: int = 0  # bytes (the scan hands out the largest files first)
 
 
 @dataclass
@@ -137,7 +138,7 @@ class _Walker:
         self.per_file = [(_Matcher(config.root, [glob]), frozenset(codes))
                          for glob, codes in config.per_file_ignores.items()]
         self.gitignores = _GitIgnores()
-        self.chosen: dict[tuple[int, int], tuple[str, bool, tuple[str, ...], Path]] = {}
+        self.chosen: dict[tuple[int, int], tuple[str, bool, tuple[str, ...], Path, int]] = {}
         self.notes: list[tuple[str, str]] = []
         self.has_init: dict[str, bool] = {}
 
@@ -211,7 +212,7 @@ class _Walker:
         if key in self.chosen and not self.chosen[key][1]:
             return  # already found under its own name
         if key not in self.chosen or not link:
-            self.chosen[key] = (path, link, self._parts(path, top), top)
+            self.chosen[key] = (path, link, self._parts(path, top), top, info.st_size)
 
     def _parts(self, path: str, top: Path) -> tuple[str, ...]:
         """The path's folders and name below the config's directory (else below the path given)."""
@@ -223,9 +224,9 @@ class _Walker:
         return (Path(path).name,)
 
     def sources(self) -> list[Source]:
-        return [self.source(path, parts, top) for path, _, parts, top in self.chosen.values()]
+        return [self.source(path, parts, top, size) for path, _, parts, top, size in self.chosen.values()]
 
-    def source(self, path: str, parts: tuple[str, ...], top: Path) -> Source:
+    def source(self, path: str, parts: tuple[str, ...], top: Path, size: int) -> Source:
         name = parts[-1]
         folders = set(parts[:-1])
         if name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py" or folders & _TEST_DIRS:
@@ -236,7 +237,8 @@ class _Walker:
         else:
             role = LIBRARY
         ignored = frozenset(code for matcher, codes in self.per_file if matcher.matches(path, name) for code in codes)
-        return Source(path, role, self.module_names(Path(os.path.abspath(path)), Path(os.path.abspath(top))), ignored)
+        return Source(path, role, self.module_names(Path(os.path.abspath(path)), Path(os.path.abspath(top))), ignored,
+                      size)
 
     def package(self, folder: Path) -> bool:
         key = str(folder)

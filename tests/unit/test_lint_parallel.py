@@ -19,9 +19,9 @@ def test_the_pool_gives_the_same_findings_in_the_same_order(tmp_path, monkeypatc
     pools = []
     real = engine._in_pool
 
-    def spy(tasks, workers):
+    def spy(tasks, workers, sizes=None):
         pools.append(workers)
-        return real(tasks, workers)
+        return real(tasks, workers, sizes)
 
     monkeypatch.setattr(engine, "_in_pool", spy)
     config = lint.load([tmp_path])
@@ -34,5 +34,5 @@ def test_the_pool_gives_the_same_findings_in_the_same_order(tmp_path, monkeypatc
 
 
 def test_few_files_stay_in_one_process(monkeypatch):
-    monkeypatch.setattr(engine, "_in_pool", lambda tasks, workers: (_ for _ in ()).throw(AssertionError("pool")))
+    monkeypatch.setattr(engine, "_in_pool", lambda *args: (_ for _ in ()).throw(AssertionError("pool")))
     assert lint.run([FIXTURES / "before"], jobs=2).checked == 2
