@@ -16,7 +16,7 @@ import sys
 from seedcore_cli.errors import BadInput, quoted
 
 RUNNING = sys.version_info.minor
-OLDEST = 8  # the oldest target ast.parse(feature_version=...) understands here
+OLDEST = 7  # the oldest target lint accepts (ast.parse understands feature_version 3.7 and later)
 
 _TARGET = re.compile(r"(?:py|python)?3\.?(\d{1,2})")
 _LOWER_BOUND = re.compile(r"(>=|~=|==|>)\s*3\.(\d+)")
