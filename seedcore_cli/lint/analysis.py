@@ -8,8 +8,9 @@ What does not resolve is outside the code base and never matched by bare name: p
 
 Sites and entry points: library code that calls `ray.init` is a connect site, one per function
 (or module body), reported at its first call. Entry points own their process and are not sites:
-files that are scripts or tests (files.Source.role), the `__main__` block, and the functions of
-its module that only the block reaches.
+files that are scripts or tests (files.Source.role), the `__main__` block, CLI commands and the
+project's console scripts ([project.scripts]), and the functions of their module that only they
+reach.
 """
 
 from __future__ import annotations
@@ -39,9 +40,10 @@ class Target:
 class CodeBase:
     """The modules, their names, and the resolved call graph."""
 
-    def __init__(self, sources: list[Source], facts: list[Facts]) -> None:
+    def __init__(self, sources: list[Source], facts: list[Facts], entry_points: list[str] | None = None) -> None:
         self.sources = sources
         self.facts = facts
+        self.entry_points = entry_points or []  # `module:function` of the project's console scripts
         self.index: dict[str, list[int]] = {}
         for number, source in enumerate(sources):
             for name in source.names:
@@ -149,6 +151,8 @@ class CodeBase:
         module = self.facts[number]
         todo = [t for t in (self.resolve(number, ref) for ref in module.main_calls) if t is not None and t.module == number]
         todo += [Target(FUNC, number, key) for key in module.commands]
+        todo += [t for t in (self.resolve(number, "=" + entry.replace(":", ".")) for entry in self.entry_points)
+                 if t is not None and t.module == number]
         found: set[str] = set()
         while todo:
             target = todo.pop()

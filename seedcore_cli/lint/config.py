@@ -41,6 +41,7 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     target: int = versions.RUNNING
     scripts: list[str] = field(default_factory=list)
+    entry_points: list[str] = field(default_factory=list)  # `module:function` of [project.scripts]
     respect_gitignore: bool = True
 
     @property
@@ -71,7 +72,8 @@ def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
     table = _table(document) or {}
     _check_keys(table, found)
     base = _from_table(table, found.parent if found else start, str(found or ""))
-    target = _target(given, table, document, found, start)
+    project = _project(given, document, start)
+    target = _target(given, table, project, found)
     select = rules.split_codes(given.select) if given.select is not None else base.select
     return Config(
         root=base.root, source=base.source,
@@ -80,7 +82,8 @@ def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
         ignore=base.ignore + rules.check_selectors(rules.split_codes(given.ignore), given.labels["ignore"]),
         exclude=given.exclude if given.exclude is not None else base.exclude,
         extend_exclude=base.extend_exclude + list(given.extend_exclude or ()),
-        per_file_ignores=base.per_file_ignores, target=target, scripts=base.scripts)
+        per_file_ignores=base.per_file_ignores, target=target, scripts=base.scripts,
+        entry_points=_entry_points(project))
 
 
 def _start(paths: list[Path]) -> Path:
@@ -106,8 +109,7 @@ def _nearest(start: Path, wanted: Any) -> Path | None:
 
 
 def _any_document(document: dict) -> bool:
-    return bool(document.get("project", {}).get("requires-python")) if isinstance(document.get("project"), dict) \
-        else False
+    return isinstance(document.get("project"), dict)
 
 
 def _read(path: Path) -> dict:
@@ -161,17 +163,33 @@ def _from_table(table: dict, root: Path, source: str) -> Config:
         scripts=lists["scripts"] or [])
 
 
-def _target(given: Overrides, table: dict, document: dict, found: Path | None, start: Path) -> int:
+def _project(given: Overrides, document: dict, start: Path) -> dict:
+    """The [project] table of the configuration's pyproject.toml, else of the nearest that has one."""
+    project = document.get("project")
+    if not isinstance(project, dict) and not given.isolated:
+        nearest = _nearest(start, _any_document)
+        project = _read(nearest).get("project") if nearest else None
+    return project if isinstance(project, dict) else {}
+
+
+def _target(given: Overrides, table: dict, project: dict, found: Path | None) -> int:
     """The command line's target version, else the table's target-version, else requires-python,
     else this Python."""
     if given.target_version is not None:
         return versions.parse_target(given.target_version, given.labels["target_version"])
-    if isinstance(table.get("target-version"), str):
-        return versions.parse_target(table["target-version"], f"target-version in {found}")
-    project = found and document.get("project")
-    if not project and not given.isolated:
-        nearest = _nearest(start, _any_document)
-        project = _read(nearest).get("project") if nearest else None
-    spec = project.get("requires-python") if isinstance(project, dict) else None
+    if "target-version" in table:
+        value = table["target-version"]
+        return versions.parse_target(value if isinstance(value, str) else repr(value), f"target-version in {found}")
+    spec = project.get("requires-python")
     minor = versions.from_requires_python(spec) if isinstance(spec, str) else None
     return max(minor, versions.OLDEST) if minor is not None else versions.RUNNING
+
+
+def _entry_points(project: dict) -> list[str]:
+    """`module:function` of the project's console and GUI scripts: entry points, like `__main__`."""
+    found = []
+    for key in ("scripts", "gui-scripts"):
+        table = project.get(key)
+        if isinstance(table, dict):
+            found += [value.split("[")[0].strip() for value in table.values() if isinstance(value, str) and ":" in value]
+    return found

@@ -43,7 +43,7 @@ def run(paths: Iterable[str | Path], config: Config | None = None, jobs: int | N
     sources = [replace(s, role=files.SCRIPT) if f.shebang and s.role == files.LIBRARY else s
                for s, f in zip(found.sources, facts)]
     report = Report(internal_errors=[f"{f.path}: {f.internal}" for f in facts if f.internal])
-    findings = CodeBase(sources, facts).findings()
+    findings = CodeBase(sources, facts, config.entry_points).findings()
     findings += [Finding(path, 1, 1, "SC000", WARNING, message, "exclude the file, or fix it")
                  for path, message in found.notes]
     report.findings = _kept(findings, config, sources, facts, report)

@@ -75,3 +75,15 @@ def test_names_resolve_through_local_imports_reexports_super_and_nesting(tmp_pat
                         "child = Child()\nhandler = factory()\nruns()\nstart()\n"),
     })
     assert found == [("pkg/main.py", 3, "SC004"), ("pkg/main.py", 5, "SC003"), ("pkg/main.py", 6, "SC003")]
+
+
+def test_console_scripts_are_entry_points(tmp_path):
+    files = {
+        "app/__init__.py": "",
+        "app/conn.py": "import ray\ndef connect():\n    ray.init()\n",
+        "app/cli.py": "import ray\ndef main():\n    ray.init(ignore_reinit_error=True)\n",
+    }
+    assert [rule for _, _, rule in findings(tmp_path, files)] == ["SC001", "SC006", "SC001"]
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n[project.scripts]\napp = 'app.cli:main'\n")
+    assert findings(tmp_path, {}) == []
+    assert lint.load([tmp_path]).entry_points == ["app.cli:main"]
