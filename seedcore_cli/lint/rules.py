@@ -56,7 +56,8 @@ _TABLE = (
          "route every connection through one connect() function and call it once at startup",
          "Library code that calls `ray.init` in more than one function (or module body). Each function "
          "is one site, reported at its first `ray.init` call, naming the others. Entry points (a "
-         "`__main__` block and the functions it calls, scripts, files under scripts/ or bin/, the "
+         "`__main__` block, CLI commands, the project's console scripts, and the functions only they "
+         "reach; scripts: files with a `#!` line, under scripts/, bin/, examples/, bench/, or the "
          "config's `scripts`) and tests are not sites: they own their process.",
          "Ray has one global connection per process. The second `ray.init` either fails (`Ray Client is "
          "already connected`), silently reuses a connection made for another address or namespace, or "
