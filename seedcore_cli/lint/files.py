@@ -141,6 +141,8 @@ class _Walker:
         self.chosen: dict[tuple[int, int], tuple[str, bool, tuple[str, ...], Path, int]] = {}
         self.notes: list[tuple[str, str]] = []
         self.has_init: dict[str, bool] = {}
+        self.dotted: dict[str, str] = {}
+        self.root = os.path.abspath(config.root)
 
     def given(self, raw: Path) -> None:
         path = str(raw)
@@ -217,11 +219,10 @@ class _Walker:
     def _parts(self, path: str, top: Path) -> tuple[str, ...]:
         """The path's folders and name below the config's directory (else below the path given)."""
         absolute = os.path.abspath(path)
-        for base in (str(self.config.root), str(top)):
-            relative = os.path.relpath(absolute, base)
-            if not relative.startswith(".."):
-                return tuple(Path(relative).parts)
-        return (Path(path).name,)
+        for base in (self.root, os.path.abspath(top)):
+            if absolute.startswith(base + os.sep):
+                return tuple(absolute[len(base) + 1:].split(os.sep))
+        return (os.path.basename(path),)
 
     def sources(self) -> list[Source]:
         return [self.source(path, parts, top, size) for path, _, parts, top, size in self.chosen.values()]
@@ -237,29 +238,35 @@ class _Walker:
         else:
             role = LIBRARY
         ignored = frozenset(code for matcher, codes in self.per_file if matcher.matches(path, name) for code in codes)
-        return Source(path, role, self.module_names(Path(os.path.abspath(path)), Path(os.path.abspath(top))), ignored,
-                      size)
+        return Source(path, role, self.module_names(os.path.abspath(path), os.path.abspath(top)), ignored, size)
 
-    def package(self, folder: Path) -> bool:
-        key = str(folder)
-        if key not in self.has_init:
-            self.has_init[key] = os.path.isfile(os.path.join(key, "__init__.py"))
-        return self.has_init[key]
+    def package(self, folder: str) -> bool:
+        if folder not in self.has_init:
+            self.has_init[folder] = os.path.isfile(os.path.join(folder, "__init__.py"))
+        return self.has_init[folder]
 
-    def module_names(self, path: Path, top: Path) -> tuple[str, ...]:
-        parts = [] if path.stem == "__init__" else [path.stem]
-        folder = path.parent
+    def package_name(self, folder: str) -> str:
+        """A regular package's dotted name (its folder and the package folders above it)."""
+        if folder not in self.dotted:
+            parent = os.path.dirname(folder)
+            name = os.path.basename(folder)
+            self.dotted[folder] = f"{self.package_name(parent)}.{name}" if parent != folder and self.package(parent) \
+                else name
+        return self.dotted[folder]
+
+    def module_names(self, path: str, top: str) -> tuple[str, ...]:
+        folder, name = os.path.split(path)
+        stem = name[:-3] if name.endswith(".py") else name
         if self.package(folder):
-            while self.package(folder) and folder.parent != folder:
-                parts.insert(0, folder.name)
-                folder = folder.parent
-            return (".".join(parts),)
-        names = [".".join(parts)] if parts else []
+            prefix = self.package_name(folder)
+            return (prefix if stem == "__init__" else f"{prefix}.{stem}",)
+        parts = [] if stem == "__init__" else [stem]
+        names = [stem] if parts else []
         for _ in range(_MAX_NAME_DEPTH):
-            if folder == top or top not in folder.parents:
+            if folder == top or not folder.startswith(top + os.sep):
                 break
-            parts.insert(0, folder.name)
-            folder = folder.parent
+            parts.insert(0, os.path.basename(folder))
+            folder = os.path.dirname(folder)
             names.append(".".join(parts))
         return tuple(names)
 
