@@ -256,7 +256,7 @@ class _Walker:
 
     def module_names(self, path: str, top: str) -> tuple[str, ...]:
         folder, name = os.path.split(path)
-        stem = name[:-3] if name.endswith(".py") else name
+        stem = name.removesuffix(".py")
         if self.package(folder):
             prefix = self.package_name(folder)
             return (prefix if stem == "__init__" else f"{prefix}.{stem}",)
