@@ -25,7 +25,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 TABLE = "tool.seedcore.lint"
 _LISTS = ("select", "ignore", "exclude", "extend-exclude", "scripts")
-_KEYS = frozenset((*_LISTS, "per-file-ignores", "target-version"))
+_KEYS = frozenset((*_LISTS, "per-file-ignores", "target-version", "respect-gitignore"))
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
         select=rules.check_selectors(select, given.labels["select"] if given.select is not None else base.source)
         if select is not None else None,
         ignore=base.ignore + rules.check_selectors(rules.split_codes(given.ignore), given.labels["ignore"]),
-        exclude=given.exclude if given.exclude is not None else base.exclude,
-        extend_exclude=base.extend_exclude + list(given.extend_exclude or ()),
+        exclude=_globs(given.exclude) if given.exclude is not None else base.exclude,
+        extend_exclude=base.extend_exclude + _globs(given.extend_exclude or []),
+        respect_gitignore=base.respect_gitignore,
         per_file_ignores=base.per_file_ignores, target=target, scripts=base.scripts,
         entry_points=_entry_points(project))
 
@@ -160,7 +161,19 @@ def _from_table(table: dict, root: Path, source: str) -> Config:
         exclude=lists["exclude"], extend_exclude=lists["extend-exclude"] or [],
         per_file_ignores={glob: rules.check_selectors(rules.split_codes(codes), source)
                           for glob, codes in per_file.items()},
-        scripts=lists["scripts"] or [])
+        scripts=lists["scripts"] or [], respect_gitignore=_flag(table, "respect-gitignore", source))
+
+
+def _flag(table: dict, key: str, source: str) -> bool:
+    value = table.get(key, True)
+    if not isinstance(value, bool):
+        raise BadInput(f"{key} in [{TABLE}] of {bare(source)} must be true or false", f"e.g. {key} = false")
+    return value
+
+
+def _globs(given: list[str]) -> list[str]:
+    """Globs from the command line: each value may hold several, comma-separated (as ruff takes them)."""
+    return [glob.strip() for value in given for glob in value.split(",") if glob.strip()]
 
 
 def _project(given: Overrides, document: dict, start: Path) -> dict:

@@ -118,6 +118,9 @@ def test_default_excludes_and_gitignore_apply_below_the_paths_only(tmp_path):
     # --exclude replaces the defaults, --extend-exclude adds
     assert lint.run([tmp_path], lint.load([tmp_path], lint.Overrides(exclude=[]))).checked == 5  # .gitignore stays
     assert lint.run([tmp_path], lint.load([tmp_path], lint.Overrides(extend_exclude=["src"]))).checked == 0
+    assert lint.run([tmp_path], lint.load([tmp_path], lint.Overrides(exclude=["build,.venv", "node_modules"]))).checked == 2
+    (tmp_path / "pyproject.toml").write_text("[tool.seedcore.lint]\nrespect-gitignore = false\n")
+    assert lint.run([tmp_path]).checked == 2  # src and ignored
 
 
 def test_gitignore_of_an_ancestor_does_not_hide_a_path_given(tmp_path):
