@@ -37,25 +37,27 @@ _LABELS = {"select": "--select", "ignore": "--ignore", "target_version": "--targ
 def lint(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="Files or directories to check (*.py). [default: .]", show_default=False)] = None,
+        metavar="PATH", help="Files or directories to check (*.py). [default: .]", show_default=False)] = None,
     output: Annotated[LintFormat, typer.Option(
         "-o", "--output", "--output-format", help="text, concise (path:line:col: SCnnn message), json, "
         "github (Actions annotations) or sarif (2.1.0)")] = LintFormat.text,
     output_file: Annotated[Path | None, typer.Option(
-        "--output-file", help="Write the findings to this file instead of stdout.", show_default=False)] = None,
+        "--output-file", metavar="FILE", help="Write the findings to this file instead of stdout.", show_default=False)] = None,
     select: Annotated[str | None, typer.Option(
         "--select", metavar=_RULES, show_default=False, help="Only these rules: ids, prefixes (SC00) or ALL.")] = None,
     ignore: Annotated[str | None, typer.Option(
         "--ignore", metavar=_RULES, show_default=False, help="Not these rules (ids, prefixes or ALL).")] = None,
     exclude: Annotated[list[str] | None, typer.Option(
-        "--exclude", show_default=False, help="Globs to skip below the paths (replaces the default list).")] = None,
+        "--exclude", metavar="GLOBS", show_default=False,
+        help="Globs to skip below the paths, replacing the default list (repeat, or comma-separate).")] = None,
     extend_exclude: Annotated[list[str] | None, typer.Option(
-        "--extend-exclude", show_default=False, help="Globs to skip as well as the default list.")] = None,
+        "--extend-exclude", metavar="GLOBS", show_default=False,
+        help="Globs to skip as well as the default list (repeat, or comma-separate).")] = None,
     target_version: Annotated[str | None, typer.Option(
         "--target-version", metavar="py3XX", show_default=False,
         help="The oldest Python the code supports. [default: from requires-python]")] = None,
     config: Annotated[Path | None, typer.Option(
-        "--config", show_default=False, help="Read [tool.seedcore.lint] from this pyproject.toml.")] = None,
+        "--config", metavar="FILE", show_default=False, help="Read [tool.seedcore.lint] from this pyproject.toml.")] = None,
     isolated: Annotated[bool, typer.Option("--isolated", help="Ignore every pyproject.toml.")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Exit 0 even with findings.")] = False,
     fail_on: Annotated[FailOn, typer.Option(
