@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lint_helpers import run_seedcore
 from typer.testing import CliRunner
 
@@ -150,3 +152,24 @@ def test_a_name_too_long_is_bad_input(tmp_path):
     result = run_seedcore(["lint", str(tmp_path / ("x" * 5000))])
     assert result.returncode == 2 and "unusable" in result.stderr and len(result.stderr) < 400
 
+
+
+_PIECES = ["import ray\n", "ray.init(**kw)\n", "def f(", "):\n", "    ", "class C(B):\n", "if __name__ == '__main__':\n",
+           "f'{x!r:>{w}}'", "# noqa: SC001\n", "\u00e9", "\t", "lambda: ray.get_actor('x')", "async def g():\n", "(", ")",
+           "[", "]", "{", "}", "'", '"', "\\", "\r\n", "\x0c", "super().__init__()\n", "from . import x\n", ":", "=", ","]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(_PIECES), max_size=40), junk=st.binary(max_size=30))
+def test_any_text_gives_findings_never_an_internal_error(tmp_path, pieces, junk):
+    (tmp_path / "a.py").write_text("".join(pieces), encoding="utf-8")
+    (tmp_path / "b.py").write_bytes(junk)
+    report = lint.run([tmp_path])
+    assert report.internal_errors == []
+    assert all(f.line >= 1 and f.col >= 1 and (f.end_line, f.end_col) >= (f.line, f.col) for f in report.findings)
+
+
+def test_pythons_warnings_about_the_code_stay_off_stderr(tmp_path):
+    (tmp_path / "m.py").write_text('import re\nPATTERN = re.compile("\\d+")\n')
+    result = run_seedcore(["lint", str(tmp_path)], env={"PYTHONWARNINGS": "always"})
+    assert result.returncode == 0 and "invalid escape sequence" not in result.stderr, result.stderr
