@@ -9,12 +9,10 @@ import re
 from pathlib import Path
 
 import pytest
+from lint_helpers import FIXTURES, PACKAGE, run_seedcore
 
-from conftest import run_seedcore
 from seedcore_cli import lint
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lint"
-PACKAGE = Path(__file__).resolve().parent.parent / "seedcore_cli"
 MAIN = "seedcore/api/main.py"
 MANAGER = "seedcore/organs/organism_manager.py"
 
@@ -89,16 +87,22 @@ def test_unreadable_files_are_findings_not_crashes(tmp_path):
 
 
 def test_cli_text_json_and_exit_codes(tmp_path):
-    text = run_seedcore(["lint", str(FIXTURES / "before")])
+    # issue 20 splits the old one-line text into `concise` (that line) and `text` (plus a help line)
+    text = run_seedcore(["lint", str(FIXTURES / "before"), "-o", "concise"])
     assert text.returncode == 1
     lines = text.stdout.splitlines()
     assert len(lines) == 8 and all(re.fullmatch(r"[^:]+:\d+:\d+: SC\d{3} .+", line) for line in lines)
     assert "8 finding(s), 6 error(s)" in text.stderr
+    full = run_seedcore(["lint", str(FIXTURES / "before")])
+    assert full.returncode == 1 and full.stdout.splitlines()[::2] == lines
+    assert all(line.startswith("  help: ") for line in full.stdout.splitlines()[1::2])
     as_json = run_seedcore(["lint", str(FIXTURES / "before"), "-o", "json", "--ignore", "SC001,SC002,SC003,SC004,SC005"])
     rows = json.loads(as_json.stdout)
     assert as_json.returncode == 0  # only warnings left
     assert {row["rule"] for row in rows} == {"SC006", "SC007"}
-    assert set(rows[0]) == {"path", "line", "col", "rule", "severity", "message", "fix"}
+    # issue 20: JSON gains end positions, the rule's name and its docs link
+    assert set(rows[0]) == {"path", "line", "col", "rule", "severity", "message", "fix",
+                            "end_line", "end_col", "name", "url"}
     clean = run_seedcore(["lint", str(FIXTURES / "after"), str(PACKAGE)])
     assert clean.returncode == 0 and clean.stdout == ""
     missing = run_seedcore(["lint", str(tmp_path / "nope")])
@@ -111,11 +115,11 @@ def test_lint_never_imports_ray_nor_connects(tmp_path):
     env = {"RAY_ADDRESS": "127.0.0.1:1"}  # would exit 3 if it tried to connect
     script = ("import sys, runpy; sys.argv = ['seedcore', 'lint', %r]\n"
               "try:\n    runpy.run_module('seedcore_cli', run_name='__main__')\n"
-              "except SystemExit as e:\n    print('ray' in sys.modules, e.code)\n") % str(FIXTURES / "after")
+              "except SystemExit as e:\n    print('ray' in sys.modules, e.code)\n").replace("%r", repr(str(FIXTURES / "after")))
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False,
                          env={**os.environ, **env})
     assert out.stdout.split() == ["False", "0"], out.stderr
 
