@@ -3,7 +3,7 @@
     nox -s smoke            # every Ray version below (each: CLI and its stock head on that Ray)
     nox -s "smoke(ray='2.59.0')"
 
-CI runs the current version only (.ci/run). Results are recorded in README ("Supported versions").
+CI runs the current version only (.ci/run). Results are recorded in docs/connection.md ("Supported versions").
 """
 
 import nox
