@@ -7,9 +7,9 @@ import os
 import subprocess
 
 import pytest
+from support.bad_configs import BAD_CONFIGS
 from support.heads import SEEDCORE, connect_to, run_seedcore
 from support.organism import named, state_actors, write_config
-from test_organism_config import BAD_CONFIGS
 
 DEFAULT_ORGANS = ["cognitive_organ_1", "actuator_organ_1", "utility_organ_1"]
 DEFAULT_AGENTS = [f"{organ}_agent_0" for organ in DEFAULT_ORGANS]
