@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedcore_cli.errors import quoted
-from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.names import SINGLETONS
 from seedcore_cli.organism.options import ActorOptions, Layer, conflicting_retries, default_layers, parse_layer, resolve
 from seedcore_cli.organism.yamldoc import Validator, kind, line_of
