@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fake_cluster import HEAD, FakeCluster
 
-from seedcore_cli.errors import ActorConflict, ActorDied, ActorCallFailed
+from seedcore_cli.errors import ActorCallFailed, ActorConflict, ActorDied
 from seedcore_cli.organism import creation, singletons
 from seedcore_cli.organism.actors import Agent, Organ
 from seedcore_cli.organism.inventory import ActorRow
