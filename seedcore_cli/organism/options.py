@@ -294,6 +294,7 @@ def parse_memory(raw: Any) -> int:
     """Bytes from a whole number or '256MiB' / '1.5 GB'; ValueError says what is wrong."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise ValueError(f"memory must be bytes or a size with a unit (e.g. 256MiB), got {kind(raw)}")
+    size: Decimal | int | float
     if isinstance(raw, str):
         match = _MEMORY_RE.match(raw.strip())
         unit = match.group(2).lower() if match else None

@@ -11,7 +11,7 @@ ones too) unless `state_api` is False (no dashboard: None). No ray is imported.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from seedcore_cli.errors import ActorCallFailed, ActorDied, ActorRestarting, Cal
 from seedcore_cli.organism.actors import probe, probe_status
 from seedcore_cli.organism.inventory import ActorRow
 from seedcore_cli.organism.model import NodeInfo, Progress
-from seedcore_cli.ray_boundary.cluster import Call, CallResult
+from seedcore_cli.ray_boundary.cluster import Call, CallResult, K
 from seedcore_cli.ray_boundary.ray_compat import ApiChanged
 
 HEAD = "a" * 56
@@ -121,7 +121,7 @@ class FakeCluster:
         self.created.append(name)
         return FakeHandle(actor)
 
-    def call_all(self, calls: Mapping[Hashable, Call], timeout: float, progress: Progress | None = None) -> CallResult:
+    def call_all(self, calls: Mapping[K, Call], timeout: float, progress: Progress | None = None) -> CallResult:
         result = CallResult()
         for key, call in calls.items():
             actor = call.handle.actor

@@ -247,7 +247,7 @@ def test_an_unreadable_handle_id_falls_back_to_the_actors_own_answer():
 
 
 def test_teardown_items_is_pure_over_the_answers():
-    answers = {"organ_a": {"class": "Organ", "creator": "", "actor_id": "x"},
+    answers: dict[str, dict] = {"organ_a": {"class": "Organ", "creator": "", "actor_id": "x"},
                "mw": {"class": "MwStore", "creator": ""},
                "foreign": {"class": "Agent", "creator": None}}
     created = {"organ_a": None, "mw": None, "foreign": ("seedcore_cli.organism.actors", "Agent"),

@@ -28,12 +28,12 @@ def conn():
 
 def bootstrapped(**cluster_args) -> FakeCluster:
     cluster = FakeCluster(**cluster_args)
-    OrganismManager(conn(), CONFIG, cluster=cluster).initialize()  # type: ignore[arg-type]
+    OrganismManager(conn(), CONFIG, cluster=cluster).initialize()
     return cluster
 
 
 def collect(cluster: FakeCluster, organs: bool = True) -> status.OrganismStatus:
-    return status.collect(conn(), CONFIG, timeout=2, organs=organs, cluster=cluster)  # type: ignore[arg-type]
+    return status.collect(conn(), CONFIG, timeout=2, organs=organs, cluster=cluster)
 
 
 def organ(result: status.OrganismStatus, organ_id: str = "organ_a") -> status.OrganStatus:
@@ -239,5 +239,5 @@ def test_the_pending_reason_uses_the_snapshots_offer():
 
 def test_status_through_the_manager_uses_its_cluster():
     cluster = bootstrapped()
-    result = OrganismManager(conn(), CONFIG, cluster=cluster).status(2)  # type: ignore[arg-type]
+    result = OrganismManager(conn(), CONFIG, cluster=cluster).status(2)
     assert result.healthy and result.namespace == NS
