@@ -197,9 +197,10 @@ class RayCluster:
         import ray
 
         try:
-            remote = self._remote.setdefault(cls, ray.remote(cls)) if cls not in self._remote else self._remote[cls]
-            return remote.options(name=name, namespace=namespace, get_if_exists=True,
-                                           **options).remote(**kwargs)
+            if cls not in self._remote:
+                self._remote[cls] = ray.remote(cls)
+            return self._remote[cls].options(name=name, namespace=namespace, get_if_exists=True,
+                                             **options).remote(**kwargs)
         except ValueError as err:  # what else create raises is a programming error: it escapes
             if _is_create_race(err):
                 raise translate(err) from err
