@@ -6,23 +6,17 @@ after connecting. Its namespace is the connection's unless one is given (library
 always addressed with an explicit namespace). Teardown's choice of what to kill is a pure
 function (`teardown_items`) over what the actors answered.
 
-- `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
-  checks that the actors still missing fit on the cluster (`plan_capacity`; `InsufficientCapacity`,
-  exit 1, before anything is created), then gets or creates the singletons, each organ (a detached
-  actor named by its id, given its agents' names and the namespace so that it finds them again
-  after Ray restarts it) and its agents (the config names them), all in one concurrent batch, each
-  with its options (`organism.options`), then registers the agents with their organ. Idempotent
-  and race-safe; `ActorConflict` before anything is created when a name is held by another class;
-  what is healthy is left alone, and an actor that died (the State API remembers it DEAD, not
-  killed on purpose) is created again and reported `repaired`; `dry_run` reports what would be
-  created or repaired, and the capacity plan, and creates nothing.
-- `plan_capacity(specs) -> CapacityPlan`: what the specs ask against what the cluster offers
-  (`capacity.offer_of`, from the Cluster's nodes and free resources).
-- `status(timeout) -> OrganismStatus` (see `organism.status`).
-- `plan_teardown(include_singletons=False) -> list[TeardownItem]` then `teardown(items)`: kills
-  the namespace's Organ and Agent actors (and the singletons with the flag), nothing else: only
-  seedcore's own classes (the SeedcoreActor marker; a foreign class named `Agent` survives), and
-  only the very actors planned (an actor that took a name since the plan is left alone).
+Bootstrap's invariants: nothing is created when the actors still missing do not fit
+(`InsufficientCapacity`) or when a name is held by another class (`ActorConflict`); what is
+healthy is left alone; an actor that died (the State API remembers it DEAD, not killed on
+purpose) is created again and reported `repaired`; every organ gets its agents' names and the
+namespace, so it finds them again after Ray restarts it, and is told its live agents after each
+bootstrap; a dry run creates nothing.
+
+Teardown's invariants: only seedcore's own classes are killed (the SeedcoreActor marker; a foreign
+class named `Agent` survives), singletons only when asked, and only the very actors planned (an
+actor that took a name since the plan is left alone); each kill is confirmed (State API, else the
+GCS's name table) or reported, never assumed.
 """
 
 from __future__ import annotations
