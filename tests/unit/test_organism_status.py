@@ -241,3 +241,41 @@ def test_status_through_the_manager_uses_its_cluster():
     cluster = bootstrapped()
     result = OrganismManager(conn(), CONFIG, cluster=cluster).status(2)
     assert result.healthy and result.namespace == NS
+
+
+def test_through_ray_client_an_extra_organ_is_known_by_its_answer():
+    cluster = bootstrapped(client_mode=True, state_api=False)
+    cluster.add("organ_z", "Organ", status={"organ_type": "X", "agent_ids": []})
+    extra = organ(collect(cluster), "organ_z")
+    assert extra.extra and extra.state == status.HEALTHY
+
+
+def test_a_foreign_actor_is_never_listed_and_asked_only_when_nothing_tells_its_class():
+    cluster = bootstrapped(client_mode=True, state_api=False)
+    cluster.add("their_cache", "Redis", module="theirs", creator=None)
+    assert "their_cache" not in {o.organ_id for o in collect(cluster).organs}
+    assert ("their_cache", "probe_status") in cluster.calls  # no class to tell: its answer decides
+    cluster2 = bootstrapped(state_api=True)
+    cluster2.add("their_cache", "Redis", module="theirs", creator=None)
+    collect(cluster2)
+    assert ("their_cache", "probe_status") not in cluster2.calls  # the State API says it is another class
+
+
+def test_the_offer_sums_alive_nodes_only():
+    nodes = {HEAD: NodeInfo(HEAD, "h", True, True, {"CPU": 2.0}), WORKER: NodeInfo(WORKER, "w", False, False, {"CPU": 8.0})}
+    offer = status.capacity.offer_of(nodes, {"CPU": 1.0})
+    assert (offer.total, offer.available, offer.nodes) == ({"CPU": 2.0}, {"CPU": 1.0}, ({"CPU": 2.0},))
+
+
+def test_the_snapshot_separates_live_rows_from_death_causes():
+    rows = [ActorRow("a", "Agent", "DEAD", NS, "", 0, "1", "j", death_cause="The actor is dead because it was killed."),
+            ActorRow("a", "Agent", "ALIVE", NS, HEAD, 0, "2", "j"), ActorRow("", "X", "ALIVE", NS, HEAD, 0, "3", "j")]
+    snapshot = status.Snapshot(NS, 1.0, {"a"}, {}, rows)
+    assert list(snapshot.live_rows) == ["a"] and snapshot.live_rows["a"].actor_id == "2"
+    assert snapshot.dead_causes == {"a": "it was killed"}
+
+
+def test_a_dead_node_shows_in_no_load():
+    cluster = bootstrapped(nodes={HEAD: NodeInfo(HEAD, "10.0.0.1", True, True, {"CPU": 4.0}),
+                                  WORKER: NodeInfo(WORKER, "10.0.0.2", False, False, {"CPU": 4.0})})
+    assert [load.node_id for load in collect(cluster).nodes if load.node_id] == [HEAD]
