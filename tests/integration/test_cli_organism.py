@@ -332,9 +332,9 @@ def test_an_organ_that_does_not_know_its_agents_is_degraded_until_bootstrap_regi
     connect_to(ray_cluster, namespace)
     # An organ made before organs knew their agents' names (no agent_ids): it cannot find them itself.
     organ = ray.remote(Organ).options(name="organ_f", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0).remote("organ_f", "Utility")
+                                     num_cpus=0).remote("organ_f", "Utility")
     agent = ray.remote(Agent).options(name="organ_f_agent_0", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0).remote("organ_f_agent_0", "organ_f", "Utility")
+                                     num_cpus=0).remote("organ_f_agent_0", "organ_f", "Utility")
     assert ray.get(organ.get_status.remote())["agent_ids"] == [] and ray.get(agent.get_status.remote())
     status_args = [*base(ray_cluster, namespace), "organism", "status", "--config", str(config), "-o", "json"]
     result = cli(status_args)

@@ -110,11 +110,11 @@ def test_actors_ray_cannot_place_are_pending_with_the_reason(cluster, tmp_path):
         name="holder", namespace=namespace, lifetime="detached").remote()
     ray.get(holder.ready.remote(), timeout=60)
     made = [ray.remote(Organ).options(name="organ_p", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0.01).remote("organ_p", "Cognitive"),
+                                     num_cpus=0.01).remote("organ_p", "Cognitive"),
             ray.remote(Agent).options(name="organ_p_agent_0", namespace=namespace, lifetime="detached",
-                                                 num_cpus=3).remote("organ_p_agent_0", "organ_p", "Cognitive"),
+                                     num_cpus=3).remote("organ_p_agent_0", "organ_p", "Cognitive"),
             ray.remote(Agent).options(name="organ_p_agent_1", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0, resources={slot: 1}).remote(
+                                     num_cpus=0, resources={slot: 1}).remote(
                 "organ_p_agent_1", "organ_p", "Cognitive")]
     try:
         assert wait_until(lambda: {name: row["state"] for name, row in by_name(cluster, namespace, None).items()

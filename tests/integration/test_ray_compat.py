@@ -94,7 +94,7 @@ def test_handle_introspection_on_a_real_actor_in_both_modes(ray_cluster, namespa
     from seedcore_cli.organism.singletons import MissTracker
 
     handle = ray.remote(MissTracker).options(name="compat", namespace=namespace, lifetime="detached",
-                                                         num_cpus=0).remote()
+                                             num_cpus=0).remote()
     try:
         info = ray.get(handle.__ray_call__.remote(probe), timeout=60)
         assert ray_compat.handle_actor_id(handle) == info["actor_id"]

@@ -179,9 +179,9 @@ def test_singleton_health_missing_healthy_wrong_class_silent_and_not_detached(ra
     assert wait_until(lambda: not {"shared_cache", "miss_tracker"} & named(namespace))
 
     ray.remote(singletons.MissTracker).options(name="shared_cache", namespace=namespace,
-                                                           lifetime="detached", num_cpus=0).remote()
+                                               lifetime="detached", num_cpus=0).remote()
     attached = ray.remote(singletons.MissTracker).options(name="miss_tracker", namespace=namespace,
-                                                                      num_cpus=0).remote()
+                                                          num_cpus=0).remote()
     ray.get(attached.ping.remote(), timeout=60)
     after = health(2)
     assert after["mw"].state == "unresponsive" and after["mw"].class_name == "MwStore"
