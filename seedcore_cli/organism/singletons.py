@@ -9,16 +9,10 @@ Each is a detached named actor in the target namespace, created with the singlet
 - `mw` (MwStore): `incr(item_id, delta=1)`, `topn(n)`; at most `max_items` (10,000) entries,
   evicting the coldest (lowest count; the oldest among equals)
 
-Public API (the classes are plain Python; `ray.remote` wraps them only when actors are created):
-
-- `SINGLETONS`: name -> expected class name.
-- `specs(options=None) -> list[ActorSpec]`: the three, with `options` (an ActorOptions; None: the
-  built-in singleton options).
-- `ensure(connection, ...)`: get or create all three through `creation.ensure`; idempotent,
-  race-safe between processes; `ActorConflict` (exit 1) when a name is held by another class,
-  before creating anything.
-- Their health: `organism.status.collect(connection, organs=False).singletons` (the one health
-  model `organism status` and `diagnose` share).
+The classes are plain Python (`ray.remote` wraps them in the Ray boundary, when created); their
+names and classes must agree with `names.SINGLETONS` (checked at import). Getting or creating them
+is `creation.ensure`, race-safe and idempotent, so a name held by another class is refused before
+anything is created; their health is the one health model (`status`, singletons only).
 
 Importing this module does not import ray (the classes' base, `actors.SeedcoreActor`, imports it
 only inside an actor); `ensure` imports `creation` and the Ray boundary when called. Nothing
