@@ -90,6 +90,31 @@ class DashboardUnavailable(CannotConnect):
     """The Ray dashboard (State API) did not answer."""
 
 
+class ClusterLost(CannotConnect):
+    """The connection to the cluster broke in the middle of the work (Ray's ConnectionError)."""
+
+
+class ActorCallFailed(OperationFailed):
+    """An actor call (or create) failed; the message is Ray's error as one clean line. The Ray
+    boundary (ray_boundary/cluster.py) raises these and only these for actor calls."""
+
+
+class ActorDied(ActorCallFailed):
+    """The actor is gone for good (Ray's RayActorError that is not a restart)."""
+
+
+class ActorRestarting(ActorCallFailed):
+    """Ray is restarting the actor (ActorUnavailableError): it may answer again soon."""
+
+
+class CallTimedOut(ActorCallFailed):
+    """The call did not answer in time (Ray's GetTimeoutError)."""
+
+
+class NameTaken(ActorCallFailed):
+    """A create lost the race: another process created an actor of that name an instant before."""
+
+
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _REPR = re.compile(r"<[A-Za-z_][\w.]* object at 0x[0-9a-fA-F]+>")
 _REPR_FIELD = re.compile(r",?\s*repr=<[^>]*>")

@@ -19,7 +19,7 @@ from seedcore_cli.cli.context import connects, paused, state
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
 from seedcore_cli.errors import EXIT_FAILED, BadInput
-from seedcore_cli.organism.base import TEARDOWN_WAIT_S
+from seedcore_cli.organism.model import TEARDOWN_WAIT_S
 from seedcore_cli.organism.names import SINGLETONS
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]

@@ -1,20 +1,15 @@
-"""The SeedCore organism on Ray: organs and agents as detached named actors.
+"""The SeedCore organism on Ray: organs and agents as detached named actors, plus the singletons.
 
-- `config`   the organism config: loading, both accepted formats (no ray import; the CLI uses it
-             while parsing); `schema` validates them, `yamldoc` reads YAML with lines
-- `options`  each actor's Ray options: keys, precedence (config > env > built-in), their sources
-- `capacity` whether the organism fits on the cluster: the arithmetic (no ray import)
-- `base`     the Ray-free half: SeedcoreActor (the marker), probe(), ActorSpec, ActorReport
-- `actors`   the Organ and Agent actor classes (plain classes, wrapped with ray.remote lazily)
-- `actorutil` look-ups, probing, nodes and what they offer, the State REST API: shared with
-             `singletons`
-- `creation` get-or-create (ensure), race-safe; what died is reported repaired
-- `manager`  OrganismManager(connection, config): initialize(), plan_teardown(), teardown()
-- `status`   collect(connection, config, timeout) -> OrganismStatus, for `organism status` and
-             `diagnose`
-- `placement` per node, the organism's actors and what they asked for (no ray import)
+The layers, from the bottom: `model` (plain data: kinds, actions, states, specs, reports, nodes),
+`config` / `schema` / `yamldoc` (the organism config and its two accepted formats), `options`
+(each actor's Ray options and where each came from), `capacity` and `placement` (arithmetic over
+what the cluster offers), `actors` (the code that runs inside the actors: the only module here
+that uses ray, and only inside them), `singletons`, then the work: `creation` (get-or-create,
+race-safe), `status` (the one health model) and `manager` (OrganismManager: bootstrap, status,
+teardown), and `inventory` (the State API's actor listings).
 
-Importing this package imports nothing Ray-bound, nor do `config`, `schema`, `yamldoc`, `options`,
-`capacity`, `placement` and `base`; `actors`, `actorutil`, `creation`, `manager` and `status`
-import ray and are imported by commands only after connect().
+Invariants: nothing here imports ray at import time, and nothing here talks to Ray except through
+the `Cluster` interface (ray_boundary/cluster.py), which raises seedcore's errors only. Planning
+and judging (`creation.classify`, `status.judge`, `manager.teardown_items`) are pure functions
+over snapshots; the I/O is in `creation.find`, `status.gather` and the manager's methods.
 """

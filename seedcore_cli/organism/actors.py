@@ -1,4 +1,15 @@
-"""The Organ and Agent actor classes (plain classes; `ray.remote` wraps them at creation time).
+"""The code that runs inside the actors, on the cluster: the SeedcoreActor base and its marker,
+the probe, and the Organ and Agent classes (plain classes; `ray.remote` wraps them at creation
+time, in the Ray boundary).
+
+This is the one module of organism/ that uses ray, and only inside methods that run in an actor
+(the actor process has ray loaded anyway), so importing it (as `singletons`, `config` and the CLI
+do, through the classes) never imports ray. The classes travel by value (connect() registers
+seedcore_cli with Ray's pickler): the cluster needs nothing of seedcore installed.
+
+- `SeedcoreActor`: base of seedcore's actor classes; its `_seedcore_creator` attribute is the
+  marker `probe()` reports as `creator` (None for any other class: `model.is_seedcore`).
+- `probe(instance)` / `probe_status(instance)`: run inside any actor through `__ray_call__`.
 
 Agent (`{organ_id}_agent_{i}`, or `{organ_id}_{specialization}_{i}` from SeedCore's config
 format): SeedCore-like state (its specialization, role probabilities by organ type, capability,
@@ -24,19 +35,50 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections import deque
 from typing import Any
 
-import ray
-
-from seedcore_cli.organism.base import SeedcoreActor
 from seedcore_cli.organism.config import ROLE_PROBS
 
 MEMORY_SLOTS = 64  # the agent keeps its last results; mem_util is how full that memory is
 MAX_WORK_ROUNDS = 200_000
 DEFAULT_TASK_TIMEOUT_S = 60.0
+
+
+class SeedcoreActor:
+    """Base of seedcore's actor classes: remembers which bootstrap created it; answers ping()."""
+
+    def __init__(self, creator: str = "") -> None:
+        self._seedcore_creator = creator
+
+    def ping(self) -> dict:
+        return probe(self)
+
+
+def probe(instance: Any) -> dict:
+    """Runs inside an actor (via `__ray_call__`, so it works on any class): who and where am I."""
+    import ray  # inside the actor, where ray is loaded anyway
+
+    context = ray.get_runtime_context()
+    return {
+        "class": type(instance).__name__,
+        "node_id": context.get_node_id(),
+        "actor_id": context.get_actor_id() or "",
+        "pid": os.getpid(),
+        "creator": getattr(instance, "_seedcore_creator", None),
+    }
+
+
+def probe_status(instance: Any) -> dict:
+    """probe() plus the actor's own get_status() when it has one (organs and agents do)."""
+    info = probe(instance)
+    get_status = getattr(instance, "get_status", None)
+    if callable(get_status):
+        info["status"] = get_status()
+    return info
 
 
 class Agent(SeedcoreActor):
@@ -138,6 +180,8 @@ class Organ(SeedcoreActor):
     def _find_agents(self) -> None:
         """Look up by name each of its agents it holds no handle for (all of them after a restart).
         One GCS look-up per agent still missing; none once all are found."""
+        import ray  # inside the actor
+
         for agent_id in self.agent_ids:
             if agent_id not in self._agents:
                 try:
@@ -170,6 +214,8 @@ class Organ(SeedcoreActor):
             self._next += 1
         elif agent_id not in self._agents:
             raise KeyError(f"agent {agent_id!r} is not registered with organ {self.organ_id!r}")
+        import ray  # inside the actor
+
         try:
             return ray.get(self._agents[agent_id].execute_task.remote(task), timeout=timeout)
         except ray.exceptions.RayActorError:

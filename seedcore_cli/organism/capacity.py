@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from seedcore_cli.errors import OperationFailed
-from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON, NodeInfo
 from seedcore_cli.organism.options import format_amount, format_quantity
 
 _ORDER = ("CPU", "GPU", "memory")
@@ -50,6 +50,17 @@ class Offer:
     total: Mapping[str, float]
     available: Mapping[str, float]
     nodes: tuple[Mapping[str, float], ...]
+
+
+def offer_of(nodes: Mapping[str, NodeInfo], available: Mapping[str, float]) -> Offer:
+    """What the cluster offers, from Ray's own accounts: each alive node's totals, their sum, and
+    what is free now (`available`)."""
+    alive = tuple(dict(info.resources) for info in nodes.values() if info.alive)
+    total: dict[str, float] = {}
+    for resources in alive:
+        for name, amount in resources.items():
+            total[name] = total.get(name, 0) + amount
+    return Offer(total=total, available=dict(available), nodes=alive)
 
 
 @dataclass(frozen=True)

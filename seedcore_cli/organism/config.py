@@ -77,7 +77,7 @@ from pathlib import Path
 
 from seedcore_cli import paths as pathkind
 from seedcore_cli.errors import ConfigError, quoted
-from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.names import SEEDCORE_NAMES, SINGLETONS
 from seedcore_cli.organism.options import ActorOptions
 from seedcore_cli.organism.schema import (  # noqa: F401 - re-exported: config is the public face

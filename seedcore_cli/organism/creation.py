@@ -1,13 +1,17 @@
-"""Get or create seedcore's detached named actors, concurrently and race-safe: `ensure(specs, namespace)`.
+"""Get or create seedcore's detached named actors, concurrently and race-safe.
 
-- `ensure(specs, namespace, *, dry_run, timeout, progress, dead) -> EnsureResult`: a report per spec
-  (created / repaired / exists / would create / would repair / conflict, its state and node) and the
-  live handles. A name held by another class raises `ActorConflict` before anything is created;
-  the create race between several processes is settled by Ray's `get_if_exists`, and a per-call
-  creator token tells which process created each actor. An actor created where one had died
-  (`dead`, from `deaths(rows)`, or found dead by its probe) is reported `repaired`.
-- `deaths(rows)`: names whose last actor died (not killed on purpose), with the cause.
-- `conflict_error(conflicts, namespace)`: the ActorConflict for names held by another class.
+Three steps, the middle one pure: `find` asks the Cluster what holds each spec'd name (one probe
+per holder, one deadline) and returns a `Found` snapshot; `classify` decides from that snapshot
+alone what each name needs (exists, pending, restarting, unresponsive, conflict, or missing:
+to create, or to repair when its actor had died); `ensure` then creates the missing ones at once
+and `judge_created` reads their first answers.
+
+Invariants: a name held by another class raises `ActorConflict` before anything is created (and
+after creating, if another process won a race with another class); nothing is ever killed or
+replaced here. The create race between processes is settled by Ray's get_if_exists plus a
+per-call creator token (the actor's probe tells which process created it); a lost race (the
+boundary's `NameTaken`) takes the winner's actor, reported `exists`. An actor created where one
+had died is reported `repaired`, with how the old one died.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from seedcore_cli.errors import ActorConflict, OperationFailed, fold
-from seedcore_cli.organism import actorutil
-from seedcore_cli.organism.base import (
+from seedcore_cli.errors import ActorConflict, ActorDied, NameTaken, OperationFailed, fold
+from seedcore_cli.organism.actors import probe
+from seedcore_cli.organism.model import (
     ACTION_CONFLICT,
     ACTION_CREATED,
     ACTION_EXISTS,
@@ -36,9 +40,15 @@ from seedcore_cli.organism.base import (
     STATE_UNRESPONSIVE,
     ActorReport,
     ActorSpec,
+    CreatedFrom,
     NodeInfo,
+    Progress,
+    actor_class,
+    node_ip,
+    node_label,
 )
 from seedcore_cli.organism.options import spec_options
+from seedcore_cli.ray_boundary.cluster import Call, CallResult, Cluster
 
 if TYPE_CHECKING:
     from seedcore_cli.organism import inventory
@@ -75,6 +85,26 @@ class EnsureResult:
     handles: dict[str, Any]
 
 
+@dataclass
+class Found:
+    """What held each spec'd name before anything was created: find()'s snapshot, no handles."""
+
+    held: dict[str, CreatedFrom]  # names a live actor holds -> its handle's class (None: Ray Client)
+    answers: CallResult = field(default_factory=CallResult)  # the holders' probe answers
+    not_ready: dict[str, str] = field(default_factory=dict)  # held names Ray had not placed / restarts
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """classify()'s answer: reports for the names held, the conflicts, what to create, what died."""
+
+    reports: dict[str, ActorReport]
+    conflicts: list[tuple[ActorSpec, str]]
+    missing: list[ActorSpec]
+    dead: dict[str, str]
+
+
 def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> ActorConflict:
     parts = [f"actor {spec.name!r} in namespace {namespace!r} is a {found}, expected {spec.class_name}"
              for spec, found in conflicts]
@@ -84,145 +114,155 @@ def conflict_error(conflicts: list[tuple[ActorSpec, str]], namespace: str) -> Ac
     )
 
 
-def ensure(specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
-           timeout: float = CREATE_TIMEOUT_S, progress: actorutil.Progress | None = None,
+def find(cluster: Cluster, specs: list[ActorSpec], namespace: str, not_ready: Mapping[str, str],
+         deadline: float) -> tuple[Found, dict[str, Any]]:
+    """Look up every name and probe every holder at once. A holder Ray had not placed (or was
+    restarting) when the State API looked gets NOT_READY_WAIT_S to answer (another bootstrap may
+    be creating it this very moment), not the whole timeout; the others get the deadline."""
+    nodes = cluster.nodes()
+    looked = {spec.name: cluster.lookup(spec.name, namespace) for spec in specs}
+    handles = {name: handle for name, handle in looked.items() if handle is not None}
+    waiting = {name: state for name, state in not_ready.items() if name in handles}
+    calls = {name: Call(handle, probe) for name, handle in handles.items()}
+    answers = cluster.call_all(calls, min(deadline - time.monotonic(), NOT_READY_WAIT_S) if waiting
+                               else deadline - time.monotonic())
+    rest = {name: calls[name] for name in answers.pending if name not in waiting}
+    if rest:
+        answers.merge(cluster.call_all(rest, deadline - time.monotonic()))
+    held = {name: cluster.handle_class(handle) for name, handle in handles.items()}
+    return Found(held, answers, waiting, nodes), handles
+
+
+def _holder_report(spec: ActorSpec, found: Found, timeout: float) -> ActorReport | None:
+    """The report for a name a live actor held; None when that actor has died since (create it)."""
+    name, answers = spec.name, found.answers
+    if name in found.not_ready and name in answers.pending:
+        restarting = found.not_ready[name] == "RESTARTING"
+        return ActorReport(name, spec.kind, spec.class_name, ACTION_EXISTS,
+                           STATE_RESTARTING if restarting else STATE_PENDING,
+                           error="Ray is restarting it" if restarting else
+                           f"Ray has not placed it yet ({found.not_ready[name]}): `seedcore organism status` says why")
+    info = answers.results.get(name)
+    cls = actor_class(info, found.held.get(name))
+    if cls and cls != spec.class_name:
+        return ActorReport(name, spec.kind, cls, ACTION_CONFLICT, STATE_ALIVE if info else STATE_UNRESPONSIVE)
+    if info:
+        return _report(spec, ACTION_EXISTS, info, found.nodes)
+    err = answers.errors.get(name)
+    if isinstance(err, ActorDied):
+        return None
+    return ActorReport(name, spec.kind, spec.class_name, ACTION_EXISTS, STATE_UNRESPONSIVE,
+                       error=err.message if err is not None else f"did not answer within {timeout:g} s")
+
+
+def classify(specs: Iterable[ActorSpec], found: Found, dead: Mapping[str, str], timeout: float) -> Plan:
+    """What each spec'd name needs, from the snapshot alone (pure). `dead`: names whose actor had
+    died (see `deaths`); a holder found dead by its probe joins them, to be created again."""
+    specs = list(specs)
+    plan = Plan({}, [], [spec for spec in specs if spec.name not in found.held], dict(dead))
+    for spec in specs:
+        if spec.name not in found.held:
+            continue
+        report = _holder_report(spec, found, timeout)
+        if report is None:  # died since the lookup: create it again
+            plan.missing.append(spec)
+            err = found.answers.errors[spec.name]
+            plan.dead.setdefault(spec.name, err.message)
+            continue
+        if report.action == ACTION_CONFLICT:
+            plan.conflicts.append((spec, report.class_name))
+        plan.reports[spec.name] = report
+    return plan
+
+
+def would_create(plan: Plan) -> dict[str, ActorReport]:
+    """A dry run's reports for the names to create (or repair)."""
+    return {spec.name: ActorReport(spec.name, spec.kind, spec.class_name,
+                                   ACTION_WOULD_REPAIR if spec.name in plan.dead else ACTION_WOULD_CREATE,
+                                   STATE_NONE, previous_death=plan.dead.get(spec.name, ""))
+            for spec in plan.missing}
+
+
+def judge_created(missing: list[ActorSpec], answers: CallResult, token: str, dead: Mapping[str, str],
+                  nodes: Mapping[str, NodeInfo], timeout: float
+                  ) -> tuple[dict[str, ActorReport], list[tuple[ActorSpec, str]]]:
+    """Reports for the actors just created, from their first answers (pure): created (or repaired)
+    when the answer carries this call's `token`, exists when another process won the race."""
+    reports: dict[str, ActorReport] = {}
+    conflicts: list[tuple[ActorSpec, str]] = []
+    for spec in missing:
+        made = ACTION_REPAIRED if spec.name in dead else ACTION_CREATED
+        info = answers.results.get(spec.name)
+        if info and info["class"] != spec.class_name:
+            conflicts.append((spec, info["class"]))
+            continue
+        if info:
+            reports[spec.name] = _report(spec, made if info.get("creator") == token else ACTION_EXISTS, info, nodes)
+        else:
+            err = answers.errors.get(spec.name)
+            reports[spec.name] = ActorReport(
+                spec.name, spec.kind, spec.class_name, made,
+                STATE_DEAD if isinstance(err, ActorDied) else STATE_UNRESPONSIVE,
+                error=err.message if err is not None else f"not ready within {timeout:g} s")
+        if reports[spec.name].action == ACTION_REPAIRED:
+            reports[spec.name].previous_death = dead[spec.name]
+    return reports, conflicts
+
+
+def ensure(cluster: Cluster, specs: Iterable[ActorSpec], namespace: str, *, dry_run: bool = False,
+           timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None,
            dead: Mapping[str, str] | None = None, not_ready: Mapping[str, str] | None = None) -> EnsureResult:
     """Get or create each spec'd actor (detached, with its spec's options) in `namespace`, concurrently.
 
-    Raises ActorConflict, before creating anything, when a name is held by another class (and
-    after creating, if another process won a race with another class). Actors that do not answer
-    within `timeout` are reported with state UNRESPONSIVE (or DEAD); the caller decides. `dead`:
-    names whose actor had died (name -> how, see `deaths`): created again, they are `repaired`.
-    `not_ready`: names whose actor Ray had not placed or was restarting (name -> Ray's state, see
-    `not_ready`): reported as such if they do not answer within NOT_READY_WAIT_S (a probe would
-    otherwise wait the whole timeout).
+    Actors that do not answer within `timeout` are reported UNRESPONSIVE (or DEAD); the caller
+    decides. `dead`: names whose actor had died (name -> how, see `deaths`). `not_ready`: names
+    whose actor Ray had not placed or was restarting (name -> Ray's state, see `not_ready`):
+    reported as such if they do not answer within NOT_READY_WAIT_S.
     """
     specs = list(specs)
-    dead = dict(dead or {})
     deadline = time.monotonic() + timeout
-    nodes = actorutil.node_index()
-    handles = {spec.name: actorutil.lookup(spec.name, namespace) for spec in specs}
-    reports: dict[str, ActorReport] = {}
-    conflicts: list[tuple[ActorSpec, str]] = []
-
-    # 1. What already holds each name, and is it what we expect? Every holder is asked; one Ray
-    #    had not placed (or was restarting) when the State API looked gets NOT_READY_WAIT_S to
-    #    answer (another bootstrap may be creating it this very moment), not the whole timeout.
-    not_ready = {name: state for name, state in (not_ready or {}).items() if handles.get(name) is not None}
-    existing = [spec for spec in specs if handles[spec.name] is not None]
-    refs = {spec.name: handles[spec.name].__ray_call__.remote(actorutil.probe) for spec in existing}
-    waited = actorutil.wait_all(refs, min(deadline - time.monotonic(), NOT_READY_WAIT_S) if not_ready
-                                else deadline - time.monotonic())
-    rest = {name: ref for name, ref in refs.items() if name in waited.pending and name not in not_ready}
-    if rest:
-        more = actorutil.wait_all(rest, deadline - time.monotonic())
-        waited.results.update(more.results)
-        waited.errors.update(more.errors)
-    for spec in existing:
-        if spec.name in not_ready and spec.name in waited.pending:
-            restarting = not_ready[spec.name] == "RESTARTING"
-            reports[spec.name] = ActorReport(
-                spec.name, spec.kind, spec.class_name, ACTION_EXISTS,
-                STATE_RESTARTING if restarting else STATE_PENDING,
-                error="Ray is restarting it" if restarting else
-                f"Ray has not placed it yet ({not_ready[spec.name]}): `seedcore organism status` says why")
-    existing = [spec for spec in existing if spec.name not in reports]
-    missing = [spec for spec in specs if handles[spec.name] is None]  # (not_ready ones have a handle)
-    for spec in existing:
-        info = waited.results.get(spec.name)
-        found = actorutil.actor_class(info, handles[spec.name])
-        if found and found != spec.class_name:
-            conflicts.append((spec, found))
-            reports[spec.name] = ActorReport(spec.name, spec.kind, found, ACTION_CONFLICT,
-                                             STATE_ALIVE if info else STATE_UNRESPONSIVE)
-        elif info:
-            reports[spec.name] = _report(spec, ACTION_EXISTS, info, nodes)
-        elif spec.name in waited.errors and actorutil.is_actor_died(waited.errors[spec.name]):
-            missing.append(spec)  # died since the lookup: create it again
-            handles[spec.name] = None
-            dead.setdefault(spec.name, actorutil.short_error(waited.errors[spec.name]))
-        else:
-            error = actorutil.short_error(waited.errors[spec.name]) if spec.name in waited.errors else (
-                f"did not answer within {timeout:g} s")
-            reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name, ACTION_EXISTS,
-                                             STATE_UNRESPONSIVE, error=error)
-    if conflicts and not dry_run:
-        raise conflict_error(conflicts, namespace)
+    found, handles = find(cluster, specs, namespace, dict(not_ready or {}), deadline)
+    plan = classify(specs, found, dict(dead or {}), timeout)
+    if plan.conflicts and not dry_run:
+        raise conflict_error(plan.conflicts, namespace)
     if dry_run:
-        for spec in missing:
-            action = ACTION_WOULD_REPAIR if spec.name in dead else ACTION_WOULD_CREATE
-            reports[spec.name] = ActorReport(spec.name, spec.kind, spec.class_name, action, STATE_NONE,
-                                             previous_death=dead.get(spec.name, ""))
-        return EnsureResult([reports[spec.name] for spec in specs], handles)
-
-    # 2. Create the missing ones all at once; Ray's get_if_exists settles races between processes.
+        plan.reports.update(would_create(plan))
+        return EnsureResult([plan.reports[spec.name] for spec in specs], handles)
     token = uuid.uuid4().hex
-    remote = {spec.cls: None for spec in missing}
-    for cls in remote:
-        remote[cls] = actorutil.remote_class(cls)
-    refs = {spec.name: _create_and_probe(remote[spec.cls], spec, namespace, token, handles, deadline)
-            for spec in missing}
-    waited = actorutil.wait_all(refs, deadline - time.monotonic(), progress)
-    for spec in missing:  # lost the race only when waiting: take the winner's actor and ask it
-        if _lost_race(waited.errors.get(spec.name)):
-            handles[spec.name] = _race_winner(spec.name, namespace, deadline)
-            retry = actorutil.wait_all({spec.name: handles[spec.name].__ray_call__.remote(actorutil.probe)},
-                                       deadline - time.monotonic())
-            waited.errors.pop(spec.name, None)
-            waited.results.update(retry.results)
-            waited.errors.update(retry.errors)
-    for spec in missing:
-        made = ACTION_REPAIRED if spec.name in dead else ACTION_CREATED
-        info = waited.results.get(spec.name)
-        if info and info["class"] != spec.class_name:
-            conflicts.append((spec, info["class"]))
-        elif info:
-            action = made if info.get("creator") == token else ACTION_EXISTS
-            reports[spec.name] = _report(spec, action, info, nodes)
-        else:
-            err = waited.errors.get(spec.name)
-            died = err is not None and actorutil.is_actor_died(err)
-            reports[spec.name] = ActorReport(
-                spec.name, spec.kind, spec.class_name, made,
-                STATE_DEAD if died else STATE_UNRESPONSIVE,
-                error=actorutil.short_error(err) if err else f"not ready within {timeout:g} s")
-        report = reports.get(spec.name)
-        if report is not None and report.action == ACTION_REPAIRED:
-            report.previous_death = dead[spec.name]
+    answers, made = _create(cluster, plan.missing, namespace, token, deadline, progress)
+    handles.update(made)
+    reports, conflicts = judge_created(plan.missing, answers, token, plan.dead, found.nodes, timeout)
     if conflicts:
         raise conflict_error(conflicts, namespace)
-    return EnsureResult([reports[spec.name] for spec in specs], handles)
+    plan.reports.update(reports)
+    return EnsureResult([plan.reports[spec.name] for spec in specs], handles)
 
 
-def _lost_race(err: BaseException | None) -> bool:
-    """Ray's answer to a create whose name another process took first (ActorAlreadyExistsError, or
-    the ValueError Ray Client raises for it)."""
-    return isinstance(err, ValueError) and "already" in str(err)
+def _create(cluster: Cluster, missing: list[ActorSpec], namespace: str, token: str, deadline: float,
+            progress: Progress | None) -> tuple[CallResult, dict[str, Any]]:
+    """Create the missing actors all at once (get_if_exists) and probe each; a lost race (at the
+    create, or at the first call through Ray Client) takes the winner's actor and asks it."""
+    handles: dict[str, Any] = {}
+    for spec in missing:
+        try:
+            handles[spec.name] = cluster.create(spec.cls, name=spec.name, namespace=namespace,
+                                                options=spec_options(spec).to_ray_options(),
+                                                kwargs={"creator": token, **dict(spec.kwargs)})
+        except NameTaken:
+            handles[spec.name] = _race_winner(cluster, spec.name, namespace, deadline)
+    answers = cluster.call_all({name: Call(handle, probe) for name, handle in handles.items()},
+                               deadline - time.monotonic(), progress)
+    for spec in missing:
+        if isinstance(answers.errors.get(spec.name), NameTaken):
+            handles[spec.name] = _race_winner(cluster, spec.name, namespace, deadline)
+            answers.merge(cluster.call_all({spec.name: Call(handles[spec.name], probe)}, deadline - time.monotonic()))
+    return answers, handles
 
 
-def _create_and_probe(remote_cls: Any, spec: ActorSpec, namespace: str, token: str, handles: dict,
-                      deadline: float) -> Any:
-    """Create the actor (get_if_exists) and send it the probe; the probe's ref.
-
-    Through Ray Client, get_if_exists is not atomic between processes: a create can fail because
-    another bootstrap made the name an instant before, at the create or at the first call. Then the
-    other process's actor is taken (the probe reports it as existing, not created)."""
-    try:
-        handles[spec.name] = remote_cls.options(
-            name=spec.name, namespace=namespace, get_if_exists=True, **spec_options(spec).to_ray_options(),
-        ).remote(creator=token, **dict(spec.kwargs))
-        return handles[spec.name].__ray_call__.remote(actorutil.probe)
-    except ValueError as err:
-        if not _lost_race(err):
-            raise
-        handles[spec.name] = _race_winner(spec.name, namespace, deadline)
-        return handles[spec.name].__ray_call__.remote(actorutil.probe)
-
-
-def _race_winner(name: str, namespace: str, deadline: float) -> Any:
+def _race_winner(cluster: Cluster, name: str, namespace: str, deadline: float) -> Any:
     """The actor another process just created under `name` (it may take a moment to register)."""
     while True:
-        handle = actorutil.lookup(name, namespace)
+        handle = cluster.lookup(name, namespace)
         if handle is not None:
             return handle
         if time.monotonic() >= deadline:
@@ -231,8 +271,8 @@ def _race_winner(name: str, namespace: str, deadline: float) -> Any:
         time.sleep(0.1)
 
 
-def _report(spec: ActorSpec, action: str, info: dict, nodes: dict[str, NodeInfo]) -> ActorReport:
+def _report(spec: ActorSpec, action: str, info: dict, nodes: Mapping[str, NodeInfo]) -> ActorReport:
     node_id = info.get("node_id", "")
     return ActorReport(spec.name, spec.kind, info["class"], action, STATE_ALIVE, node_id=node_id,
-                       node_ip=actorutil.node_ip(node_id, nodes), node=actorutil.node_label(node_id, nodes),
+                       node_ip=node_ip(node_id, nodes), node=node_label(node_id, nodes),
                        actor_id=info.get("actor_id", ""))

@@ -1,56 +1,61 @@
 """OrganismManager: brings the organism up, reports it, tears it down. Built from a Connection.
 
 It cannot exist without a live connection (its constructor takes the Connection `connect()`
-returned) and is never created at import time: commands build it after the root callback
-connected. Its namespace is the connection's unless one is given (library use: actors are
-always addressed with an explicit namespace).
+returned, and gets its Cluster from it) and is never created at import time: commands build it
+after connecting. Its namespace is the connection's unless one is given (library use: actors are
+always addressed with an explicit namespace). Teardown's choice of what to kill is a pure
+function (`teardown_items`) over what the actors answered.
 
-- `initialize(singletons_only=False, dry_run=False, timeout=..., progress=None) -> BootstrapResult`:
-  checks that the actors still missing fit on the cluster (`plan_capacity`; `InsufficientCapacity`,
-  exit 1, before anything is created), then gets or creates the singletons, each organ (a detached
-  actor named by its id, given its agents' names and the namespace so that it finds them again
-  after Ray restarts it) and its agents (the config names them), all in one concurrent batch, each
-  with its options (`organism.options`), then registers the agents with their organ. Idempotent
-  and race-safe; `ActorConflict` before anything is created when a name is held by another class;
-  what is healthy is left alone, and an actor that died (the State API remembers it DEAD, not
-  killed on purpose) is created again and reported `repaired`; `dry_run` reports what would be
-  created or repaired, and the capacity plan, and creates nothing.
-- `plan_capacity(specs) -> CapacityPlan`: what the specs ask against what the cluster offers
-  (`actorutil.cluster_offer()`).
-- `status(timeout) -> OrganismStatus` (see `organism.status`).
-- `plan_teardown(include_singletons=False) -> list[TeardownItem]` then `teardown(items)`: kills
-  the namespace's Organ and Agent actors (and the singletons with the flag), nothing else: only
-  seedcore's own classes (the SeedcoreActor marker; a foreign class named `Agent` survives), and
-  only the very actors planned (an actor that took a name since the plan is left alone).
+Bootstrap's invariants: nothing is created when the actors still missing do not fit
+(`InsufficientCapacity`) or when a name is held by another class (`ActorConflict`); what is
+healthy is left alone; an actor that died (the State API remembers it DEAD, not killed on
+purpose) is created again and reported `repaired`; every organ gets its agents' names and the
+namespace, so it finds them again after Ray restarts it, and is told its live agents after each
+bootstrap; a dry run creates nothing.
+
+Teardown's invariants: only seedcore's own classes are killed (the SeedcoreActor marker; a foreign
+class named `Agent` survives), singletons only when asked, and only the very actors planned (an
+actor that took a name since the plan is left alone); each kill is confirmed (State API, else the
+GCS's name table) or reported, never assumed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ray
-
 from seedcore_cli.errors import OperationFailed, SeedcoreError
-from seedcore_cli.organism import actorutil, capacity, creation, singletons
-from seedcore_cli.organism.actors import Agent, Organ
-from seedcore_cli.organism.actorutil import (
+from seedcore_cli.organism import capacity, creation, singletons
+from seedcore_cli.organism.actors import Agent, Organ, probe
+from seedcore_cli.organism.config import OrganismConfig, load
+from seedcore_cli.organism.model import (
+    ACTION_CREATED,
+    ACTION_EXISTS,
+    ACTION_REPAIRED,
+    ACTION_WOULD_CREATE,
+    ACTION_WOULD_REPAIR,
     CREATE_TIMEOUT_S,
     KIND_AGENT,
     KIND_ORGAN,
     KIND_SINGLETON,
     STATE_ALIVE,
     STATE_UNRESPONSIVE,
+    TEARDOWN_WAIT_S,
     ActorReport,
     ActorSpec,
+    CreatedFrom,
+    Progress,
+    actor_class,
+    is_seedcore_actor,
 )
-from seedcore_cli.organism.base import TEARDOWN_WAIT_S
-from seedcore_cli.organism.config import OrganismConfig, load
 from seedcore_cli.organism.options import ActorOptions, spec_options
+from seedcore_cli.ray_boundary.cluster import Call, Cluster, RayCluster
 from seedcore_cli.ray_boundary.ray_compat import ApiChanged
 
 if TYPE_CHECKING:
+    from seedcore_cli.organism.inventory import ActorRow
     from seedcore_cli.organism.status import OrganismStatus
     from seedcore_cli.ray_boundary.connection import Connection
 
@@ -83,11 +88,11 @@ class BootstrapResult:
 
     def to_dict(self) -> dict:
         return {"namespace": self.namespace, "config": self.config_source, "dry_run": self.dry_run,
-                "ok": self.ok, "created": self.count(actorutil.ACTION_CREATED),
-                "repaired": self.count(actorutil.ACTION_REPAIRED),
-                "existing": self.count(actorutil.ACTION_EXISTS),
-                "would_create": self.count(actorutil.ACTION_WOULD_CREATE),
-                "would_repair": self.count(actorutil.ACTION_WOULD_REPAIR),
+                "ok": self.ok, "created": self.count(ACTION_CREATED),
+                "repaired": self.count(ACTION_REPAIRED),
+                "existing": self.count(ACTION_EXISTS),
+                "would_create": self.count(ACTION_WOULD_CREATE),
+                "would_repair": self.count(ACTION_WOULD_REPAIR),
                 "actors": [{**report.to_dict(), "options": self.options[report.name].to_dict()
                             if report.name in self.options else None} for report in self.actors],
                 "capacity": self.capacity_plan.to_dict() if self.capacity_plan is not None else None}
@@ -116,14 +121,44 @@ class TeardownItem:
                 "actor_id": self.actor_id, "verified": self.verified}
 
 
+def teardown_items(answers: dict[str, dict], created_from: dict[str, CreatedFrom], ids: dict[str, str],
+                   include_singletons: bool = False) -> list[TeardownItem]:
+    """What teardown kills, from the probes of the namespace's named actors (pure): seedcore's own
+    Organ and Agent actors (the SeedcoreActor marker in the answer, or, silent, a driver-mode
+    handle from a seedcore_cli module), and the singletons when asked; agents first, then organs,
+    then singletons. `ids`: each actor's id from its handle ('' when unreadable: the answer's)."""
+    kinds = {Organ.__name__: KIND_ORGAN, Agent.__name__: KIND_AGENT}
+    items = []
+    for name, handle_class in created_from.items():
+        info = answers.get(name)
+        if not is_seedcore_actor(info, handle_class):
+            continue
+        cls = actor_class(info, handle_class)
+        kind = kinds.get(cls or "")
+        if kind is None and include_singletons and cls is not None and singletons.SINGLETONS.get(name) == cls:
+            kind = KIND_SINGLETON
+        if kind is not None and cls is not None:
+            actor_id = ids.get(name, "") or (info or {}).get("actor_id", "")
+            items.append(TeardownItem(name, kind, cls, actor_id=actor_id))
+    order = {KIND_AGENT: 0, KIND_ORGAN: 1, KIND_SINGLETON: 2}
+    return sorted(items, key=lambda item: (order[item.kind], item.name))
+
+
+def confirmed_dead(pending: dict[str, TeardownItem], rows: list[ActorRow]) -> list[str]:
+    """The actor ids of `pending` the State API's rows show DEAD."""
+    states = {row.actor_id: row.state for row in rows}
+    return [actor_id for actor_id in pending if states.get(actor_id) == "DEAD"]
+
+
 class OrganismManager:
     """The organism in the connection's namespace."""
 
     def __init__(self, connection: Connection, config: OrganismConfig | None = None,
-                 namespace: str | None = None) -> None:
+                 namespace: str | None = None, cluster: Cluster | None = None) -> None:
         if connection is None:
             raise TypeError("OrganismManager needs the Connection that connect() returned")
         self.connection = connection
+        self.cluster: Cluster = cluster if cluster is not None else RayCluster(connection)
         self.namespace = namespace or connection.namespace
         self._config = config
 
@@ -151,54 +186,55 @@ class OrganismManager:
         return specs
 
     def initialize(self, singletons_only: bool = False, dry_run: bool = False,
-                   timeout: float = CREATE_TIMEOUT_S, progress: actorutil.Progress | None = None
+                   timeout: float = CREATE_TIMEOUT_S, progress: Progress | None = None
                    ) -> BootstrapResult:
         deadline = time.monotonic() + timeout
         specs = self.specs(singletons_only)
         # What died (to report it repaired) comes from the State API.
         # It also tells which named actors Ray has not placed: they hold no resources yet.
-        rows = actorutil.state_actors(self.connection, self.namespace, min(timeout, STATE_WAIT_S))
+        rows = self.cluster.state_actors(self.namespace, min(timeout, STATE_WAIT_S))
         not_ready = creation.not_ready(rows)
         fit = self.plan_capacity(specs, unplaced=set(not_ready))
         if not fit.ok and not dry_run:
             raise capacity.InsufficientCapacity(fit)
-        ensured = creation.ensure(specs, self.namespace, dry_run=dry_run, timeout=timeout, progress=progress,
+        ensured = creation.ensure(self.cluster, specs, self.namespace, dry_run=dry_run, timeout=timeout, progress=progress,
                                   dead=creation.deaths(rows), not_ready=not_ready)
         if not dry_run and not singletons_only:
             self._register_agents(ensured, deadline - time.monotonic())
         return BootstrapResult(self.namespace, self.config.source, dry_run, ensured.reports,
                                {spec.name: spec_options(spec) for spec in specs}, fit)
 
-    def plan_capacity(self, specs: list[ActorSpec], unplaced: set[str] = frozenset()) -> capacity.CapacityPlan:
+    def plan_capacity(self, specs: list[ActorSpec], unplaced: Set[str] = frozenset()) -> capacity.CapacityPlan:
         """What the specs ask against what the cluster offers; actors that exist (and are placed:
         not in `unplaced`) hold theirs already."""
-        existing = actorutil.named_actors(self.namespace) - set(unplaced)
+        existing = self.cluster.named_actors(self.namespace) - set(unplaced)
         demands = [capacity.Demand(spec.name, spec.kind, spec_options(spec).demand(), spec.name in existing)
                    for spec in specs]
-        return capacity.plan(demands, actorutil.cluster_offer())
+        offer = capacity.offer_of(self.cluster.nodes(), self.cluster.available_resources())
+        return capacity.plan(demands, offer)
 
     def _register_agents(self, ensured: creation.EnsureResult, timeout: float) -> None:
         """Tell each live organ about its live agents (idempotent: a dict update)."""
         reports = {report.name: report for report in ensured.reports}
-        refs = {}
+        calls = {}
         for organ in self.config.organs:
             if reports[organ.id].state != STATE_ALIVE:
                 continue
             agents = {agent_id: ensured.handles[agent_id] for agent_id in organ.agent_ids
                       if reports[agent_id].state == STATE_ALIVE}
-            refs[organ.id] = ensured.handles[organ.id].register_agents.remote(agents)
-        waited = actorutil.wait_all(refs, max(1.0, timeout))
+            calls[organ.id] = Call(ensured.handles[organ.id], "register_agents", (agents,))
+        waited = self.cluster.call_all(calls, max(1.0, timeout))
         for organ_id in set(waited.errors) | waited.pending:
             err = waited.errors.get(organ_id)
             report = reports[organ_id]
             report.state = STATE_UNRESPONSIVE
-            report.error = ("registering agents failed: " + actorutil.short_error(err)) if err else (
+            report.error = ("registering agents failed: " + err.message) if err else (
                 "did not answer when registering its agents")
 
     def status(self, timeout: float) -> OrganismStatus:
         from seedcore_cli.organism import status
 
-        return status.collect(self.connection, self.config, timeout, namespace=self.namespace)
+        return status.collect(self.connection, self.config, timeout, namespace=self.namespace, cluster=self.cluster)
 
     # --- teardown ----------------------------------------------------------------------------
 
@@ -210,35 +246,26 @@ class OrganismManager:
         marker (or, silent, a driver-mode handle names a seedcore_cli module). A silent actor
         through Ray Client cannot show it and is left alone.
         """
-        handles = {name: actorutil.lookup(name, self.namespace)
-                   for name in sorted(actorutil.named_actors(self.namespace))}
+        names = sorted(self.cluster.named_actors(self.namespace))
+        handles = {name: self.cluster.lookup(name, self.namespace) for name in names}
         handles = {name: handle for name, handle in handles.items() if handle is not None}
-        waited = actorutil.wait_all(
-            {name: handle.__ray_call__.remote(actorutil.probe) for name, handle in handles.items()}, timeout)
-        kinds = {Organ.__name__: KIND_ORGAN, Agent.__name__: KIND_AGENT}
-        items = []
+        waited = self.cluster.call_all({name: Call(handle, probe) for name, handle in handles.items()}, timeout)
+        ids: dict[str, str] = {}
         for name, handle in handles.items():
-            info = waited.results.get(name)
-            if not actorutil.is_seedcore_actor(info, handle):
-                continue
-            cls = actorutil.actor_class(info, handle)
-            kind = kinds.get(cls)
-            if kind is None and include_singletons and singletons.SINGLETONS.get(name) == cls:
-                kind = KIND_SINGLETON
-            if kind is not None:
-                try:
-                    actor_id = actorutil.handle_actor_id(handle)
-                except ApiChanged:  # the actor's own answer may still tell; else it is reported
-                    actor_id = ""
-                actor_id = actor_id or (info or {}).get("actor_id", "")
-                items.append(TeardownItem(name, kind, cls, actor_id=actor_id, handle=handle))
-        order = {KIND_AGENT: 0, KIND_ORGAN: 1, KIND_SINGLETON: 2}
-        return sorted(items, key=lambda item: (order[item.kind], item.name))
+            try:
+                ids[name] = self.cluster.actor_id(handle)
+            except ApiChanged:  # the actor's own answer may still tell; else it is reported
+                ids[name] = ""
+        items = teardown_items(waited.results, {name: self.cluster.handle_class(h) for name, h in handles.items()},
+                               ids, include_singletons)
+        for item in items:
+            item.handle = handles[item.name]
+        return items
 
     def _holder(self, name: str) -> str:
         """The id of the actor holding `name` now ('' when none)."""
-        handle = actorutil.lookup(name, self.namespace)
-        return actorutil.handle_actor_id(handle) if handle is not None else ""
+        handle = self.cluster.lookup(name, self.namespace)
+        return self.cluster.actor_id(handle) if handle is not None else ""
 
     def teardown(self, items: list[TeardownItem], wait: float = TEARDOWN_WAIT_S) -> list[TeardownItem]:
         """Kill each planned actor (no restart) if its name still points at it, then confirm each
@@ -260,7 +287,7 @@ class OrganismManager:
             elif holder != item.actor_id:
                 item.action = REPLACED
             else:
-                ray.kill(item.handle, no_restart=True)
+                self.cluster.kill(item.handle)
                 item.action = KILLED
         self._confirm_dead([item for item in items if item.killed], wait)
         return items
@@ -271,15 +298,14 @@ class OrganismManager:
         pending = {item.actor_id: item for item in killed}
         while pending:
             try:
-                rows = actorutil.state_actors(self.connection, self.namespace, max(0.5, deadline - time.monotonic()))
+                rows = self.cluster.state_actors(self.namespace, max(0.5, deadline - time.monotonic()))
             except SeedcoreError:  # the kills are made: confirm them through the GCS instead
                 rows = None
             if rows is not None:
-                states = {row.actor_id: row.state for row in rows}
-                for actor_id in [a for a in pending if states.get(a) == "DEAD"]:
+                for actor_id in confirmed_dead(pending, rows):
                     pending.pop(actor_id).verified = "State API: DEAD"
             else:  # no State API: the GCS's name table (a dead actor releases its name)
-                listed = actorutil.named_actors(self.namespace)
+                listed = self.cluster.named_actors(self.namespace)
                 for actor_id, item in list(pending.items()):
                     if item.name not in listed or self._holder(item.name) != actor_id:
                         pending.pop(actor_id).verified = "GCS: name released"

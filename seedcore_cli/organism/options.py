@@ -6,9 +6,11 @@ in SeedCore's format, an agents entry's `options`):
 | key | meaning |
 | --- | --- |
 | num_cpus, num_gpus | a number >= 0 (fractions down to 0.0001, Ray's smallest step) |
-| memory | bytes: a whole number, or a number with a unit (`256MiB`, `1.5GB`; B, K/KB, M/MB, G/GB, T/TB are powers of 1000, Ki/KiB ... Ti/TiB of 1024) |
+| memory | bytes: a whole number, or a number with a unit (`256MiB`, `1.5GB`; B, K/KB, M/MB, G/GB, |
+| | T/TB are powers of 1000, Ki/KiB ... Ti/TiB of 1024) |
 | resources | custom resources, name -> amount (`{robot_arm: 1}`); CPU, GPU and memory have their own keys |
-| max_restarts, max_task_retries | a whole number >= -1 (-1: without limit); max_task_retries is passed to Ray only when given, and needs max_restarts != 0 |
+| max_restarts, max_task_retries | a whole number >= -1 (-1: without limit); max_task_retries is |
+| | passed to Ray only when given, and needs max_restarts != 0 |
 | placement | `default`, or `spread` (Ray's SPREAD scheduling strategy) |
 
 Each key replaces the lower layer's value whole (`resources` too). Precedence, lowest first:
@@ -44,11 +46,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from seedcore_cli.errors import ConfigError, quoted
-from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.yamldoc import Validator, kind, line_of
 
 if TYPE_CHECKING:
-    from seedcore_cli.organism.base import ActorSpec
+    from seedcore_cli.organism.model import ActorSpec
 
 OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "max_restarts", "max_task_retries", "placement")
 PLACEMENTS = ("default", "spread")
@@ -292,6 +294,7 @@ def parse_memory(raw: Any) -> int:
     """Bytes from a whole number or '256MiB' / '1.5 GB'; ValueError says what is wrong."""
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise ValueError(f"memory must be bytes or a size with a unit (e.g. 256MiB), got {kind(raw)}")
+    size: Decimal | int | float
     if isinstance(raw, str):
         match = _MEMORY_RE.match(raw.strip())
         unit = match.group(2).lower() if match else None

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from seedcore_cli.organism.base import NodeInfo
+from seedcore_cli.organism.model import NodeInfo
 
 NOT_PLACED = "(not placed)"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedcore_cli.errors import quoted
-from seedcore_cli.organism.base import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
+from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON
 from seedcore_cli.organism.names import SINGLETONS
 from seedcore_cli.organism.options import ActorOptions, Layer, conflicting_retries, default_layers, parse_layer, resolve
 from seedcore_cli.organism.yamldoc import Validator, kind, line_of
@@ -228,7 +228,7 @@ class Schema:
         problem = ""
         if "id" in organ and not isinstance(organ_id, str):
             problem = f"id must be a string, got {kind(organ_id)}"
-        elif "id" in organ and not NAME_RE.match(organ_id):
+        elif "id" in organ and not NAME_RE.match(str(organ_id)):  # a str: the branch above
             problem = f"{quoted(organ_id)} is not a valid actor name ({NAME_RULE})"
         elif organ_id in RESERVED_NAMES:
             problem = f"{quoted(organ_id)} is reserved for a singleton actor ({', '.join(RESERVED_NAMES)})"
@@ -256,7 +256,7 @@ class Schema:
                 self.v.fail(f"{place}.task_types[{index}]", line_of(organ, "task_types"),
                             f"a task type must be a non-empty string, got {kind(task_type)}")
                 ok = False
-        return (organ_id, organ_type, description, tuple(task_types)) if ok else None
+        return (str(organ_id), organ_type, description, tuple(task_types)) if ok else None  # ok: id is a str
 
     def count(self, mapping: dict, key: str, place: str, default: int | None = None) -> int | None:
         value = mapping.get(key, default)
@@ -352,8 +352,8 @@ class Schema:
         own = parse_layer(self.v, entry.get("options"), f"{place}.options", line_of(entry, "options"),
                           f"config {relative}.options")
         options = self.resolved([*layers, own], place)
-        if not ok or count is None or organ_id is None:
-            return []
+        if not ok or count is None or organ_id is None or not isinstance(specialization, str):
+            return []  # (ok means specialization is a non-empty string)
         names = [specialized_agent_name(organ_id, specialization.strip(), index) for index in range(count)]
         if not self.agent_names_ok(names, f"{place}.specialization", line_of(entry, "specialization")):
             return []

@@ -9,20 +9,15 @@ Each is a detached named actor in the target namespace, created with the singlet
 - `mw` (MwStore): `incr(item_id, delta=1)`, `topn(n)`; at most `max_items` (10,000) entries,
   evicting the coldest (lowest count; the oldest among equals)
 
-Public API (the classes are plain Python; `ray.remote` wraps them only when actors are created):
+The classes are plain Python (`ray.remote` wraps them in the Ray boundary, when created); their
+names and classes must agree with `names.SINGLETONS` (checked at import). Getting or creating them
+is `creation.ensure`, race-safe and idempotent, so a name held by another class is refused before
+anything is created; their health is the one health model (`status`, singletons only).
 
-- `SINGLETONS`: name -> expected class name.
-- `specs(options=None) -> list[ActorSpec]`: the three, with `options` (an ActorOptions; None: the
-  built-in singleton options).
-- `ensure(connection, dry_run=False, timeout=..., namespace=None) -> list[ActorReport]`: get or create all three;
-  idempotent, race-safe between processes; raises `ActorConflict` (exit 1) when a name is held by
-  another class, before creating anything.
-- Their health: `organism.status.collect(connection, organs=False).singletons` (the one health
-  model `organism status` and `diagnose` share).
-
-Importing this module does not import ray; `ensure` imports the Ray-facing `creation` when
-called. Nothing here calls ray.init: callers pass the Connection that `connect()` returned; `namespace`
-defaults to the connection's (named actors are addressed by explicit namespace, never by the
+Importing this module does not import ray (the classes' base, `actors.SeedcoreActor`, imports it
+only inside an actor); `ensure` imports `creation` and the Ray boundary when called. Nothing
+here calls ray.init: callers pass the Connection that `connect()` returned; `namespace` defaults
+to the connection's (named actors are addressed by explicit namespace, never by the
 job's).
 """
 
@@ -31,17 +26,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from seedcore_cli.organism.base import (
-    CREATE_TIMEOUT_S,
-    KIND_SINGLETON,
-    ActorReport,
-    ActorSpec,
-    SeedcoreActor,
-)
+from seedcore_cli.organism.actors import SeedcoreActor
+from seedcore_cli.organism.model import CREATE_TIMEOUT_S, KIND_SINGLETON, ActorReport, ActorSpec
 from seedcore_cli.organism.names import SINGLETONS
 
 if TYPE_CHECKING:
     from seedcore_cli.organism.options import ActorOptions
+    from seedcore_cli.ray_boundary.cluster import Cluster
     from seedcore_cli.ray_boundary.connection import Connection
 
 MW_MAX_ITEMS = 10_000
@@ -117,9 +108,12 @@ def specs(options: ActorOptions | None = None) -> list[ActorSpec]:
 
 
 def ensure(connection: Connection, dry_run: bool = False, timeout: float = CREATE_TIMEOUT_S,
-           progress=None, namespace: str | None = None) -> list[ActorReport]:
-    """Get or create the three singletons in `namespace` (default: the connection's)."""
+           progress=None, namespace: str | None = None, cluster: Cluster | None = None) -> list[ActorReport]:
+    """Get or create the three singletons in `namespace` (default: the connection's), through
+    `cluster` (default: the connection's)."""
     from seedcore_cli.organism import creation
+    from seedcore_cli.ray_boundary.cluster import RayCluster
 
-    return creation.ensure(specs(), namespace or connection.namespace, dry_run=dry_run,
-                            timeout=timeout, progress=progress).reports
+    return creation.ensure(cluster if cluster is not None else RayCluster(connection), specs(),
+                           namespace or connection.namespace, dry_run=dry_run, timeout=timeout,
+                           progress=progress).reports

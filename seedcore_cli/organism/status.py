@@ -22,28 +22,27 @@ organ is `degraded` when it answers but one of its agents is not healthy. Organs
 namespace but absent from the config are listed with `extra=True` and do not count towards health.
 Without the State API (no dashboard) pending and restarting actors show as unresponsive.
 
-Public API (plain dataclasses, no Typer or Rich; used by `organism status` and `diagnose`):
-
-- `collect(connection, config=None, timeout=DEFAULT_TIMEOUT_S, namespace=None, organs=True)
-  -> OrganismStatus` (organs=False: the singletons only)
-- `OrganismStatus.healthy` (every expected organ, agent and singleton healthy),
-  `.problems()` (structured `Problem` records: kind, name, state, detail), `.nodes` (per node:
-  the organism's actors and what they asked for, `placement.NodeLoad`), `.to_dict()`;
-  `OrganStatus`, `AgentStatus`, `SingletonStatus`: each with its node, Ray's state, its restarts
-  and `required_resources` (None when the State API did not answer).
+Two halves: `gather` asks the Cluster (one State API read, the GCS's names and nodes, one
+probe_status call per actor under one deadline) and returns a `Snapshot`; `judge` turns a snapshot
+into an `OrganismStatus` and does no I/O, so the health model is tested without a cluster.
+`collect` is the two in a row. The results are plain dataclasses (no Typer or Rich).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from seedcore_cli.organism import actorutil, capacity, placement, singletons
-from seedcore_cli.organism.base import ActorRecord
+from seedcore_cli.errors import ActorDied, ActorRestarting
+from seedcore_cli.organism import capacity, placement, singletons
+from seedcore_cli.organism.actors import probe_status
 from seedcore_cli.organism.config import OrganismConfig, load
+from seedcore_cli.organism.model import ActorRecord, CreatedFrom, NodeInfo, actor_class, node_ip, node_label
+from seedcore_cli.ray_boundary.cluster import Call, CallResult, Cluster, RayCluster
 
 if TYPE_CHECKING:
     from seedcore_cli.organism.inventory import ActorRow
@@ -181,6 +180,27 @@ class OrganismStatus:
 
 
 @dataclass
+class Snapshot:
+    """What gather() saw, in one moment: everything judge() needs, no handles, no I/O left."""
+
+    namespace: str
+    timeout: float
+    alive: set[str]  # the namespace's live named actors (the GCS)
+    nodes: dict[str, NodeInfo]
+    rows: list[ActorRow] | None  # the State API's rows; None when it did not answer
+    asked: dict[str, CreatedFrom] = field(default_factory=dict)  # actors asked -> their handle's class
+    answers: CallResult = field(default_factory=CallResult)  # their probe_status answers
+    answered_ms: float | None = None
+    offer: capacity.Offer | None = None  # read only when an actor is pending
+    live_rows: dict[str, ActorRow] = field(init=False)
+    dead_causes: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.live_rows = {row.name: row for row in self.rows or [] if row.state != "DEAD" and row.name}
+        self.dead_causes = {row.name: _short_cause(row.death_cause) for row in self.rows or [] if row.state == "DEAD"}
+
+
+@dataclass
 class _Observed:
     """What the cluster said about one name."""
 
@@ -196,12 +216,22 @@ class _Observed:
         return self.info.get("status") or {}
 
 
+def expected_classes(config: OrganismConfig) -> dict[str, str]:
+    """name -> class name of every actor the config (and the singletons) says should exist."""
+    expected: dict[str, str] = dict(singletons.SINGLETONS)
+    for organ in config.organs:
+        expected[organ.id] = "Organ"
+        expected.update({agent_id: "Agent" for agent_id in organ.agent_ids})
+    return expected
+
+
 def collect(connection: Connection, config: OrganismConfig | None = None,
-            timeout: float = DEFAULT_TIMEOUT_S, namespace: str | None = None, organs: bool = True) -> OrganismStatus:
+            timeout: float = DEFAULT_TIMEOUT_S, namespace: str | None = None, organs: bool = True,
+            cluster: Cluster | None = None) -> OrganismStatus:
     """Ask every expected (and every extra) organ, agent and singleton for its status at once.
 
     `namespace` defaults to the connection's; `config` to the packaged default; organs=False
-    looks at the singletons only.
+    looks at the singletons only; `cluster` to the connection's (RayCluster).
     """
     if not organs:  # the singletons only: no config to read
         config = OrganismConfig(organs=())
@@ -209,142 +239,167 @@ def collect(connection: Connection, config: OrganismConfig | None = None,
         config = load()
     namespace = namespace or connection.namespace
     started = time.monotonic()
-    deadline = started + timeout
-    pool = ThreadPoolExecutor(max_workers=1)
-    state_future = pool.submit(actorutil.state_actors, connection, namespace, timeout)
-    pool.shutdown(wait=False)
+    snapshot = gather(cluster or RayCluster(connection), namespace, expected_classes(config), timeout, organs)
+    return judge(snapshot, config, organs, elapsed_s=round(time.monotonic() - started, 3))
 
-    expected: dict[str, str] = dict(singletons.SINGLETONS)
-    for organ in config.organs:
-        expected[organ.id] = "Organ"
-        expected.update({agent_id: "Agent" for agent_id in organ.agent_ids})
-    alive = actorutil.named_actors(namespace)
-    nodes = actorutil.node_index()
+
+def gather(cluster: Cluster, namespace: str, expected: Mapping[str, str], timeout: float,
+           organs: bool = True) -> Snapshot:
+    """One look at the cluster: the State API (in a thread, optional), the GCS's names and nodes,
+    then every actor to ask asked at once, all within `timeout`."""
+    deadline = time.monotonic() + timeout
+    pool = ThreadPoolExecutor(max_workers=1)
+    state_future = pool.submit(cluster.state_actors, namespace, timeout)
+    pool.shutdown(wait=False)
+    alive = cluster.named_actors(namespace)
+    nodes = cluster.nodes()
     try:
         rows = state_future.result(timeout=max(0.05, deadline - time.monotonic()))
     except FuturesTimeout:  # the State API is optional: state_actors() is None when unreachable;
         rows = None  # what else it raises (a bad RAY_API_SERVER_ADDRESS, a changed answer) is reported
-    live_rows = {row.name: row for row in rows or [] if row.state != "DEAD" and row.name}
-    dead_causes = {row.name: _short_cause(row.death_cause) for row in rows or [] if row.state == "DEAD"}
-    handles = _handles(alive, expected, live_rows, namespace, organs)
-    refs = {name: handle.__ray_call__.remote(actorutil.probe_status) for name, handle in handles.items()}
+    snapshot = Snapshot(namespace, timeout, alive, nodes, rows)
+    handles = _handles(cluster, alive, expected, snapshot.live_rows, namespace, organs)
     asked = time.monotonic()
-    waited = actorutil.wait_all(refs, deadline - time.monotonic())
-    answered_ms = round((time.monotonic() - asked) * 1000, 1)
-    offer: capacity.Offer | None = None  # read once, and only when an actor is pending
-
-    def why_pending(row: ActorRow) -> str:
-        nonlocal offer
-        if row.state == RAY_WAITING_FOR_DEPENDENCIES:
-            return "waiting for its dependencies (constructor arguments, runtime environment)"
-        offer = offer or actorutil.cluster_offer(nodes)
-        return capacity.why_pending(row.required_resources or {}, offer)
-
-    def not_asked(row: ActorRow, expected_class: str) -> _Observed:
-        """An actor Ray has not placed or is restarting: what the State API says of it."""
-        if row.class_name and row.class_name != expected_class:
-            return _Observed(CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
-                             f"expected {expected_class}", row)
-        if row.state == RAY_RESTARTING:
-            info = nodes.get(row.node_id)
-            lost = f"; its node {row.node_id[:8]} is gone" if row.node_id and not (info and info.alive) else ""
-            return _Observed(RESTARTING, {}, row.node_id, row.actor_id,
-                             f"Ray is restarting it (restarts so far: {row.num_restarts or 0}{lost})", row)
-        return _Observed(PENDING, {}, row.node_id, row.actor_id, why_pending(row), row)
-
-    def seen(name: str, expected_class: str, remembered: bool = False) -> _Observed:
-        row = live_rows.get(name)
-        if name not in handles:
-            if row is not None and row.state != RAY_ALIVE and name in alive:
-                return not_asked(row, expected_class)
-            if name in dead_causes:
-                return _Observed(DEAD, error=dead_causes[name])
-            if remembered:
-                return _Observed(DEAD, error="registered with its organ, but gone")
-            return _Observed(MISSING)
-        info = waited.results.get(name)
-        found = actorutil.actor_class(info, handles[name], row)
-        if info is not None:
-            node_id, actor_id = info.get("node_id", ""), info.get("actor_id", "")
-        else:
-            node_id, actor_id = (row.node_id, row.actor_id) if row else ("", "")
-        if found and found != expected_class:
-            return _Observed(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}", row)
-        if info is not None:
-            return _Observed(HEALTHY, info, node_id, actor_id, row=row)
-        err = waited.errors.get(name)
-        if err is not None and actorutil.is_actor_died(err):
-            return _Observed(DEAD, {}, node_id, actor_id, "died", row)
-        if err is not None and actorutil.is_actor_restarting(err):  # it died since the State API looked
-            return _Observed(RESTARTING, {}, node_id, actor_id, "Ray is restarting it", row)
-        error = actorutil.short_error(err) if err is not None else f"no answer within {timeout:g} s"
-        return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error, row)
-
-    def where(item: _Observed) -> dict:
-        row = item.row
-        return {"node_id": item.node_id, "node_ip": actorutil.node_ip(item.node_id, nodes),
-                "node": actorutil.node_label(item.node_id, nodes), "actor_id": item.actor_id,
-                "ray_state": row.state if row else "", "num_restarts": row.num_restarts if row else None,
-                "required_resources": dict(row.required_resources)
-                if row is not None and row.required_resources is not None else None}
-
-    def agent_status(agent_id: str, organ_id: str, remembered: bool) -> AgentStatus:
-        item = seen(agent_id, "Agent", remembered)
-        status = item.status
-        return AgentStatus(agent_id=agent_id, organ_id=organ_id, state=item.state, error=item.error,
-                           idle_s=status.get("idle_s"),
-                           tasks_processed=status.get("tasks_processed"),
-                           capability=status.get("capability"), mem_util=status.get("mem_util"),
-                           **where(item))
-
-    def organ_status(organ_id: str, organ_type: str, agent_ids: list[str], extra: bool) -> OrganStatus:
-        item = seen(organ_id, "Organ")
-        registered = set(item.status.get("agent_ids", []))
-        if extra:
-            agent_ids = sorted(registered)
-        agents = [agent_status(agent_id, organ_id, agent_id in registered) for agent_id in agent_ids]
-        state, error = item.state, item.error
-        if state == HEALTHY and not all(agent.healthy for agent in agents):
-            state = DEGRADED
-        # An organ that answers but does not know a healthy agent cannot give it work.
-        unknown = [agent.agent_id for agent in agents if agent.healthy and agent.agent_id not in registered]
-        if state == HEALTHY and unknown:
-            state, error = DEGRADED, (f"does not know its agent(s) {', '.join(unknown)}; "
-                                      "run bootstrap again to register them")
-        return OrganStatus(organ_id=organ_id, organ_type=item.status.get("organ_type", organ_type),
-                           state=state, extra=extra, agents_expected=len(agent_ids),
-                           error=error, agents=agents, **where(item))
-
-    def is_organ(name: str) -> bool:
-        """An actor outside the config: an Organ (by its answer, handle or row; asked or not)?"""
-        row = live_rows.get(name)
-        if name in handles:
-            return actorutil.actor_class(waited.results.get(name), handles[name], row) == "Organ"
-        return row is not None and row.state != RAY_ALIVE and row.class_name == "Organ"
-
-    organ_list = [organ_status(organ.id, organ.type, list(organ.agent_ids), False) for organ in config.organs]
-    organ_list += [organ_status(name, "", [], True) for name in sorted(set(alive) - set(expected))
-                   if organs and is_organ(name)]
-
-    singleton_status = []
-    for name, class_name in singletons.SINGLETONS.items():
-        item = seen(name, class_name)
-        row = live_rows.get(name)
-        detached = row.is_detached if row is not None and rows is not None else None
-        state, error = item.state, item.error
-        if state == HEALTHY and detached is False:
-            state, error = NOT_DETACHED, "it dies with the job that created it"
-        singleton_status.append(SingletonStatus(
-            name=name, class_name=class_name, state=state, error=error, detached=detached,
-            ping_ms=answered_ms if item.state == HEALTHY else None, **where(item)))
-    return OrganismStatus(namespace=namespace, config_source=config.source, timeout_s=timeout,
-                          elapsed_s=round(time.monotonic() - started, 3), organs=organ_list,
-                          singletons=singleton_status, state_api=rows is not None,
-                          nodes=_nodes(organ_list, singleton_status, nodes))
+    snapshot.answers = cluster.call_all({name: Call(handle, probe_status) for name, handle in handles.items()},
+                                        deadline - time.monotonic())
+    snapshot.answered_ms = round((time.monotonic() - asked) * 1000, 1)
+    snapshot.asked = {name: cluster.handle_class(handle) for name, handle in handles.items()}
+    if any(row.state not in (RAY_ALIVE, RAY_RESTARTING, RAY_WAITING_FOR_DEPENDENCIES)
+           for name, row in snapshot.live_rows.items() if name in alive):
+        snapshot.offer = capacity.offer_of(nodes, cluster.available_resources())
+    return snapshot
 
 
-def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, ActorRow], namespace: str,
-             organs: bool) -> dict[str, Any]:
+def judge(snapshot: Snapshot, config: OrganismConfig, organs: bool = True, elapsed_s: float = 0.0) -> OrganismStatus:
+    """The organism's health from one snapshot (pure): each expected organ, agent and singleton,
+    and the extra organs alive in the namespace."""
+    expected = expected_classes(config)
+    organ_list = [_organ_status(snapshot, organ.id, organ.type, list(organ.agent_ids), False)
+                  for organ in config.organs]
+    organ_list += [_organ_status(snapshot, name, "", [], True) for name in sorted(snapshot.alive - set(expected))
+                   if organs and _is_organ(snapshot, name)]
+    singleton_status = [_singleton_status(snapshot, name, class_name)
+                        for name, class_name in singletons.SINGLETONS.items()]
+    return OrganismStatus(namespace=snapshot.namespace, config_source=config.source, timeout_s=snapshot.timeout,
+                          elapsed_s=elapsed_s, organs=organ_list, singletons=singleton_status,
+                          state_api=snapshot.rows is not None,
+                          nodes=_nodes(organ_list, singleton_status, snapshot.nodes))
+
+
+def _why_pending(snapshot: Snapshot, row: ActorRow) -> str:
+    if row.state == RAY_WAITING_FOR_DEPENDENCIES:
+        return "waiting for its dependencies (constructor arguments, runtime environment)"
+    offer = snapshot.offer or capacity.offer_of(snapshot.nodes, {})
+    return capacity.why_pending(row.required_resources or {}, offer)
+
+
+def _not_asked(snapshot: Snapshot, row: ActorRow, expected_class: str) -> _Observed:
+    """An actor Ray has not placed or is restarting: what the State API says of it."""
+    if row.class_name and row.class_name != expected_class:
+        return _Observed(CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
+                         f"expected {expected_class}", row)
+    if row.state == RAY_RESTARTING:
+        info = snapshot.nodes.get(row.node_id)
+        lost = f"; its node {row.node_id[:8]} is gone" if row.node_id and not (info and info.alive) else ""
+        return _Observed(RESTARTING, {}, row.node_id, row.actor_id,
+                         f"Ray is restarting it (restarts so far: {row.num_restarts or 0}{lost})", row)
+    return _Observed(PENDING, {}, row.node_id, row.actor_id, _why_pending(snapshot, row), row)
+
+
+def _unasked(snapshot: Snapshot, name: str, expected_class: str, remembered: bool) -> _Observed:
+    """A name no actor was asked under: not placed, restarting, dead, or never there."""
+    row = snapshot.live_rows.get(name)
+    if row is not None and row.state != RAY_ALIVE and name in snapshot.alive:
+        return _not_asked(snapshot, row, expected_class)
+    if name in snapshot.dead_causes:
+        return _Observed(DEAD, error=snapshot.dead_causes[name])
+    if remembered:
+        return _Observed(DEAD, error="registered with its organ, but gone")
+    return _Observed(MISSING)
+
+
+def _seen(snapshot: Snapshot, name: str, expected_class: str, remembered: bool = False) -> _Observed:
+    if name not in snapshot.asked:
+        return _unasked(snapshot, name, expected_class, remembered)
+    row = snapshot.live_rows.get(name)
+    info = snapshot.answers.results.get(name)
+    found = actor_class(info, snapshot.asked[name], row)
+    if info is not None:
+        node_id, actor_id = info.get("node_id", ""), info.get("actor_id", "")
+    else:
+        node_id, actor_id = (row.node_id, row.actor_id) if row else ("", "")
+    if found and found != expected_class:
+        return _Observed(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}", row)
+    if info is not None:
+        return _Observed(HEALTHY, info, node_id, actor_id, row=row)
+    err = snapshot.answers.errors.get(name)
+    if isinstance(err, ActorDied):
+        return _Observed(DEAD, {}, node_id, actor_id, "died", row)
+    if isinstance(err, ActorRestarting):  # it died since the State API looked
+        return _Observed(RESTARTING, {}, node_id, actor_id, "Ray is restarting it", row)
+    error = err.message if err is not None else f"no answer within {snapshot.timeout:g} s"
+    return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error, row)
+
+
+def _where(snapshot: Snapshot, item: _Observed) -> dict:
+    row = item.row
+    return {"node_id": item.node_id, "node_ip": node_ip(item.node_id, snapshot.nodes),
+            "node": node_label(item.node_id, snapshot.nodes), "actor_id": item.actor_id,
+            "ray_state": row.state if row else "", "num_restarts": row.num_restarts if row else None,
+            "required_resources": dict(row.required_resources)
+            if row is not None and row.required_resources is not None else None}
+
+
+def _agent_status(snapshot: Snapshot, agent_id: str, organ_id: str, remembered: bool) -> AgentStatus:
+    item = _seen(snapshot, agent_id, "Agent", remembered)
+    status = item.status
+    return AgentStatus(agent_id=agent_id, organ_id=organ_id, state=item.state, error=item.error,
+                       idle_s=status.get("idle_s"), tasks_processed=status.get("tasks_processed"),
+                       capability=status.get("capability"), mem_util=status.get("mem_util"),
+                       **_where(snapshot, item))
+
+
+def _organ_status(snapshot: Snapshot, organ_id: str, organ_type: str, agent_ids: list[str],
+                  extra: bool) -> OrganStatus:
+    item = _seen(snapshot, organ_id, "Organ")
+    registered = set(item.status.get("agent_ids", []))
+    if extra:
+        agent_ids = sorted(registered)
+    agents = [_agent_status(snapshot, agent_id, organ_id, agent_id in registered) for agent_id in agent_ids]
+    state, error = item.state, item.error
+    if state == HEALTHY and not all(agent.healthy for agent in agents):
+        state = DEGRADED
+    # An organ that answers but does not know a healthy agent cannot give it work.
+    unknown = [agent.agent_id for agent in agents if agent.healthy and agent.agent_id not in registered]
+    if state == HEALTHY and unknown:
+        state, error = DEGRADED, (f"does not know its agent(s) {', '.join(unknown)}; "
+                                  "run bootstrap again to register them")
+    return OrganStatus(organ_id=organ_id, organ_type=item.status.get("organ_type", organ_type),
+                       state=state, extra=extra, agents_expected=len(agent_ids),
+                       error=error, agents=agents, **_where(snapshot, item))
+
+
+def _is_organ(snapshot: Snapshot, name: str) -> bool:
+    """An actor outside the config: an Organ (by its answer, handle or row; asked or not)?"""
+    row = snapshot.live_rows.get(name)
+    if name in snapshot.asked:
+        return actor_class(snapshot.answers.results.get(name), snapshot.asked[name], row) == "Organ"
+    return row is not None and row.state != RAY_ALIVE and row.class_name == "Organ"
+
+
+def _singleton_status(snapshot: Snapshot, name: str, class_name: str) -> SingletonStatus:
+    item = _seen(snapshot, name, class_name)
+    row = snapshot.live_rows.get(name)
+    detached = row.is_detached if row is not None and snapshot.rows is not None else None
+    state, error = item.state, item.error
+    if state == HEALTHY and detached is False:
+        state, error = NOT_DETACHED, "it dies with the job that created it"
+    return SingletonStatus(name=name, class_name=class_name, state=state, error=error, detached=detached,
+                           ping_ms=snapshot.answered_ms if item.state == HEALTHY else None, **_where(snapshot, item))
+
+
+def _handles(cluster: Cluster, alive: set[str], expected: Mapping[str, str], live_rows: dict[str, ActorRow],
+             namespace: str, organs: bool) -> dict[str, Any]:
     """Handles of the actors to ask: the expected ones, and (organs=True) any other Organ or Agent.
 
     With the State API's rows, names it shows as another class, or not ALIVE (pending,
@@ -358,18 +413,18 @@ def _handles(alive: set[str], expected: dict[str, str], live_rows: dict[str, Act
             continue
         if name not in expected and not organs:
             continue
-        handle = actorutil.lookup(name, namespace)
+        handle = cluster.lookup(name, namespace)
         if handle is None:
             continue
-        if name in expected or actorutil.actor_class(None, handle, row) in _ORGANISM_CLASSES:
+        if name in expected or actor_class(None, cluster.handle_class(handle), row) in _ORGANISM_CLASSES:
             handles[name] = handle
     return handles
 
 
 def _nodes(organs: list[OrganStatus], singleton_status: list[SingletonStatus],
-           nodes: dict[str, actorutil.NodeInfo]) -> list[placement.NodeLoad]:
+           nodes: dict[str, NodeInfo]) -> list[placement.NodeLoad]:
     """Per node, the organism's actors that exist (not missing, dead or another class's)."""
-    records = [(item.name, item.state, item) for item in singleton_status]
+    records: list[tuple[str, str, PlacedRecord]] = [(item.name, item.state, item) for item in singleton_status]
     for organ in organs:
         records.append((organ.organ_id, organ.state, organ))
         records += [(agent.agent_id, agent.state, agent) for agent in organ.agents]

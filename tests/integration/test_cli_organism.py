@@ -225,7 +225,6 @@ def two_node_cluster(tmp_path):
 def test_status_reports_each_actors_node_on_two_nodes(cli, two_node_cluster, namespace, tmp_path):
     import ray
 
-    from seedcore_cli.organism import actorutil
     from seedcore_cli.organism.actors import Agent
     from seedcore_cli.ray_boundary import connection
 
@@ -236,7 +235,7 @@ def test_status_reports_each_actors_node_on_two_nodes(cli, two_node_cluster, nam
     head_id = next(n["NodeID"] for n in ray.nodes() if "worker_node" not in n["Resources"])
 
     # One agent pinned to the worker node before bootstrap; bootstrap adopts it.
-    actorutil.remote_class(Agent).options(
+    ray.remote(Agent).options(
         name="organ_n_agent_0", namespace=namespace, lifetime="detached", num_cpus=0,
         resources={"worker_node": 0.01}).remote(agent_id="organ_n_agent_0", organ_id="organ_n",
                                                 organ_type="Cognitive")
@@ -283,7 +282,6 @@ def test_teardown_spares_a_foreign_agent_class_and_an_actor_that_took_a_name_sin
         cli, ray_cluster, namespace, tmp_path, organism_cleanup):
     import ray
 
-    from seedcore_cli.organism import actorutil
     from seedcore_cli.organism.actors import Agent as SeedcoreAgent
     from seedcore_cli.organism.manager import REPLACED, OrganismManager
 
@@ -304,7 +302,7 @@ def test_teardown_spares_a_foreign_agent_class_and_an_actor_that_took_a_name_sin
     # While the operator reads the prompt, organ_r_agent_1 is replaced by a new actor of that name.
     ray.kill(ray.get_actor("organ_r_agent_1", namespace=namespace), no_restart=True)
     assert wait_until(lambda: "organ_r_agent_1" not in named(namespace))
-    newcomer = actorutil.remote_class(SeedcoreAgent).options(
+    newcomer = ray.remote(SeedcoreAgent).options(
         name="organ_r_agent_1", namespace=namespace, lifetime="detached", num_cpus=0,
     ).remote(agent_id="organ_r_agent_1", organ_id="organ_r", organ_type="Utility")
     newcomer_id = ray.get(newcomer.ping.remote())["actor_id"]
@@ -328,16 +326,15 @@ def test_an_organ_that_does_not_know_its_agents_is_degraded_until_bootstrap_regi
         cli, ray_cluster, namespace, tmp_path, organism_cleanup):
     import ray
 
-    from seedcore_cli.organism import actorutil
     from seedcore_cli.organism.actors import Agent, Organ
 
     config = write_config(tmp_path / "forgot.yaml", [("organ_f", "Utility", 1)])
     connect_to(ray_cluster, namespace)
     # An organ made before organs knew their agents' names (no agent_ids): it cannot find them itself.
-    organ = actorutil.remote_class(Organ).options(name="organ_f", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0).remote("organ_f", "Utility")
-    agent = actorutil.remote_class(Agent).options(name="organ_f_agent_0", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0).remote("organ_f_agent_0", "organ_f", "Utility")
+    organ = ray.remote(Organ).options(name="organ_f", namespace=namespace, lifetime="detached",
+                                     num_cpus=0).remote("organ_f", "Utility")
+    agent = ray.remote(Agent).options(name="organ_f_agent_0", namespace=namespace, lifetime="detached",
+                                     num_cpus=0).remote("organ_f_agent_0", "organ_f", "Utility")
     assert ray.get(organ.get_status.remote())["agent_ids"] == [] and ray.get(agent.get_status.remote())
     status_args = [*base(ray_cluster, namespace), "organism", "status", "--config", str(config), "-o", "json"]
     result = cli(status_args)

@@ -454,7 +454,7 @@ def test_select_filters_sorts_and_limits_exactly():
 
 
 def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypatch):
-    from seedcore_cli.organism import actorutil
+    from seedcore_cli.ray_boundary.cluster import RayCluster
 
     killed = {"actor_died_error_context": {"error_message": "The actor is dead because it was killed by `ray.kill`.",
                                            "reason": "RAY_KILL"}}
@@ -464,7 +464,7 @@ def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypa
     monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
     monkeypatch.setenv("RAY_AUTH_MODE", "token")  # as connect() sets it for a cluster that wants a token
     conn = fake_connection(f"http://127.0.0.1:{free_port()}", namespace="ns-a")
-    (row,) = actorutil.state_actors(conn, "ns-a", timeout=5)
+    (row,) = RayCluster(conn).state_actors("ns-a", timeout=5)
     assert (row.name, row.state, row.is_detached, row.death_reason) == ("mw", "DEAD", True, "RAY_KILL")
     assert row.death_cause == "The actor is dead because it was killed by `ray.kill`."  # inventory's parser
     path, headers = fake_dashboard.requests[-1]
@@ -474,7 +474,7 @@ def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypa
     query = parse_qs(urlsplit(path).query)
     assert list(zip(query["filter_keys"], query["filter_values"])) == [("ray_namespace", "ns-a")]
     monkeypatch.delenv("RAY_AUTH_TOKEN")
-    assert actorutil.state_actors(conn, "ns-a", timeout=5) is None  # refused: best effort, no raise
+    assert RayCluster(conn).state_actors("ns-a", timeout=5) is None  # refused: best effort, no raise
 
 
 def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, namespace, fake_dashboard,

@@ -97,7 +97,6 @@ def test_the_default_bootstrap_places_nothing_on_the_head_and_status_shows_the_p
 def test_actors_ray_cannot_place_are_pending_with_the_reason(cluster, tmp_path):
     import ray
 
-    from seedcore_cli.organism import actorutil
     from seedcore_cli.organism.actors import Agent, Organ
 
     namespace = f"t-{uuid.uuid4().hex[:10]}"
@@ -110,12 +109,12 @@ def test_actors_ray_cannot_place_are_pending_with_the_reason(cluster, tmp_path):
     holder = ray.remote(num_cpus=0, resources={slot: 1})(Holder).options(
         name="holder", namespace=namespace, lifetime="detached").remote()
     ray.get(holder.ready.remote(), timeout=60)
-    made = [actorutil.remote_class(Organ).options(name="organ_p", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0.01).remote("organ_p", "Cognitive"),
-            actorutil.remote_class(Agent).options(name="organ_p_agent_0", namespace=namespace, lifetime="detached",
-                                                 num_cpus=3).remote("organ_p_agent_0", "organ_p", "Cognitive"),
-            actorutil.remote_class(Agent).options(name="organ_p_agent_1", namespace=namespace, lifetime="detached",
-                                                 num_cpus=0, resources={slot: 1}).remote(
+    made = [ray.remote(Organ).options(name="organ_p", namespace=namespace, lifetime="detached",
+                                     num_cpus=0.01).remote("organ_p", "Cognitive"),
+            ray.remote(Agent).options(name="organ_p_agent_0", namespace=namespace, lifetime="detached",
+                                     num_cpus=3).remote("organ_p_agent_0", "organ_p", "Cognitive"),
+            ray.remote(Agent).options(name="organ_p_agent_1", namespace=namespace, lifetime="detached",
+                                     num_cpus=0, resources={slot: 1}).remote(
                 "organ_p_agent_1", "organ_p", "Cognitive")]
     try:
         assert wait_until(lambda: {name: row["state"] for name, row in by_name(cluster, namespace, None).items()
@@ -188,7 +187,6 @@ def test_after_a_node_is_lost_the_organism_comes_back_alive_on_the_other_node(cl
     """Runs last in the module: it removes the worker node that holds organ_a."""
     import ray
 
-    from seedcore_cli.organism import actorutil
     from seedcore_cli.organism.actors import Agent
 
     namespace, config = organism
@@ -197,7 +195,7 @@ def test_after_a_node_is_lost_the_organism_comes_back_alive_on_the_other_node(cl
     # An agent that can only live on that node (its resource): Ray keeps restarting it, for ever.
     pinned_ns = f"t-{uuid.uuid4().hex[:10]}"
     connect_to(cluster, pinned_ns)
-    pinned = actorutil.remote_class(Agent).options(
+    pinned = ray.remote(Agent).options(
         name="organ_q_agent_0", namespace=pinned_ns, lifetime="detached", num_cpus=0, max_restarts=-1,
         resources={worker_resource(index): 0.5}).remote("organ_q_agent_0", "organ_q", "Utility")
     ray.get(pinned.get_status.remote(), timeout=60)

@@ -90,13 +90,13 @@ def test_handle_introspection_on_a_real_actor_in_both_modes(ray_cluster, namespa
     connect_to(ray_cluster, namespace)
     import ray
 
-    from seedcore_cli.organism import actorutil
+    from seedcore_cli.organism.actors import probe
     from seedcore_cli.organism.singletons import MissTracker
 
-    handle = actorutil.remote_class(MissTracker).options(name="compat", namespace=namespace, lifetime="detached",
-                                                         num_cpus=0).remote()
+    handle = ray.remote(MissTracker).options(name="compat", namespace=namespace, lifetime="detached",
+                                             num_cpus=0).remote()
     try:
-        info = ray.get(handle.__ray_call__.remote(actorutil.probe), timeout=60)
+        info = ray.get(handle.__ray_call__.remote(probe), timeout=60)
         assert ray_compat.handle_actor_id(handle) == info["actor_id"]
         found = ray.get_actor("compat", namespace=namespace)
         assert ray_compat.handle_actor_id(found) == info["actor_id"]

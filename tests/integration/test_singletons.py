@@ -72,22 +72,24 @@ def test_singletons_and_the_config_import_no_ray():
 def test_actor_class_resolution_order_and_the_seedcore_marker():
     from types import SimpleNamespace
 
-    from seedcore_cli.organism import actorutil, inventory
+    from seedcore_cli.organism import inventory
+    from seedcore_cli.organism.model import actor_class, is_seedcore_actor
+    from seedcore_cli.ray_boundary.ray_compat import handle_class
 
     driver = SimpleNamespace(_ray_actor_creation_function_descriptor=SimpleNamespace(
         class_name="Organ", module_name="seedcore_cli.organism.actors"))
     client = SimpleNamespace()  # a Ray Client handle carries no descriptor
     row = inventory.row_from_api({"name": "x", "class_name": "FromState"})
-    assert actorutil.actor_class({"class": "Probed"}, driver, row) == "Probed"
-    assert actorutil.actor_class(None, driver, row) == "Organ"
-    assert actorutil.actor_class(None, client, row) == "FromState"
-    assert actorutil.actor_class(None, client) is None
-    assert actorutil.is_seedcore_actor({"class": "Agent", "creator": ""}, client)  # a SeedcoreActor, however made
-    assert not actorutil.is_seedcore_actor({"class": "Agent", "creator": None}, driver)  # the probe has the last word
-    assert actorutil.is_seedcore_actor(None, driver) and not actorutil.is_seedcore_actor(None, client)
+    assert actor_class({"class": "Probed"}, handle_class(driver), row) == "Probed"
+    assert actor_class(None, handle_class(driver), row) == "Organ"
+    assert actor_class(None, handle_class(client), row) == "FromState"
+    assert actor_class(None, handle_class(client)) is None
+    assert is_seedcore_actor({"class": "Agent", "creator": ""}, handle_class(client))  # a SeedcoreActor, however made
+    assert not is_seedcore_actor({"class": "Agent", "creator": None}, handle_class(driver))  # the probe has the last word
+    assert is_seedcore_actor(None, handle_class(driver)) and not is_seedcore_actor(None, handle_class(client))
     foreign = SimpleNamespace(_ray_actor_creation_function_descriptor=SimpleNamespace(
         class_name="Agent", module_name="test_module"))
-    assert not actorutil.is_seedcore_actor(None, foreign)
+    assert not is_seedcore_actor(None, handle_class(foreign))
 
 
 # --- on the cluster --------------------------------------------------------------------------
@@ -175,12 +177,11 @@ def test_singleton_health_missing_healthy_wrong_class_silent_and_not_detached(ra
     for name in ("shared_cache", "miss_tracker"):
         ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
     assert wait_until(lambda: not {"shared_cache", "miss_tracker"} & named(namespace))
-    from seedcore_cli.organism import actorutil
 
-    actorutil.remote_class(singletons.MissTracker).options(name="shared_cache", namespace=namespace,
-                                                           lifetime="detached", num_cpus=0).remote()
-    attached = actorutil.remote_class(singletons.MissTracker).options(name="miss_tracker", namespace=namespace,
-                                                                      num_cpus=0).remote()
+    ray.remote(singletons.MissTracker).options(name="shared_cache", namespace=namespace,
+                                               lifetime="detached", num_cpus=0).remote()
+    attached = ray.remote(singletons.MissTracker).options(name="miss_tracker", namespace=namespace,
+                                                          num_cpus=0).remote()
     ray.get(attached.ping.remote(), timeout=60)
     after = health(2)
     assert after["mw"].state == "unresponsive" and after["mw"].class_name == "MwStore"

@@ -11,7 +11,6 @@ import ray
 from support.heads import connect_to
 from support.organism import state_actors, wait_until, write_config
 
-from seedcore_cli.organism import manager as manager_mod
 from seedcore_cli.organism.manager import (
     ALREADY_GONE,
     ID_UNKNOWN,
@@ -21,6 +20,7 @@ from seedcore_cli.organism.manager import (
     TeardownIncomplete,
     raise_if_incomplete,
 )
+from seedcore_cli.ray_boundary.cluster import RayCluster
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_every_kill_is_confirmed_dead_by_actor_id_and_a_death_meanwhile_counts_a
 def test_an_actor_that_survives_its_kill_fails_the_teardown(organism, ray_cluster, namespace, monkeypatch):
     plan = organism.plan_teardown()
     # The fault: ray.kill returns but the actor lives on (a lost kill request).
-    monkeypatch.setattr(manager_mod.ray, "kill", lambda handle, no_restart=True: None)
+    monkeypatch.setattr(RayCluster, "kill", lambda self, handle: None)
     done = organism.teardown(plan, wait=1.5)
     assert {item.action for item in done} == {STILL_ALIVE} and not any(item.verified for item in done)
     with pytest.raises(TeardownIncomplete) as caught:
@@ -74,7 +74,7 @@ def test_an_actor_whose_id_cannot_be_read_is_reported_and_left_alive(organism, r
 
 def test_the_cli_shows_every_item_then_exits_1_when_a_kill_is_not_confirmed(
         cli, organism, ray_cluster, namespace, monkeypatch):
-    monkeypatch.setattr(manager_mod.ray, "kill", lambda handle, no_restart=True: None)
+    monkeypatch.setattr(RayCluster, "kill", lambda self, handle: None)
     result = cli(["--address", ray_cluster.gcs_address, "--namespace", namespace,
                   "organism", "teardown", "--yes", "--timeout", "1.5", "-o", "json"])
     assert result.exit_code == 1

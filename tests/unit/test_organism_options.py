@@ -10,7 +10,7 @@ import pytest
 
 from seedcore_cli.errors import EXIT_BAD_INPUT, ConfigError
 from seedcore_cli.organism import config, options
-from seedcore_cli.organism.base import ActorSpec
+from seedcore_cli.organism.model import ActorSpec
 from seedcore_cli.organism.options import ActorOptions
 
 

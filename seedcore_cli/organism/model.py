@@ -1,26 +1,23 @@
-"""The Ray-free half of seedcore's actor plumbing: the actor base class, the probe, specs, reports.
+"""The organism's plain data: kinds, actions, states, specs, reports, nodes. No ray, no I/O.
 
-Nothing here imports ray at import time (`probe` imports it when it runs, inside an actor), so
-`singletons` and, through it, `config` and the CLI can name seedcore's actors without paying
-for Ray. `actorutil` (which does import ray) re-exports all of it.
+Everything here is a value the planning and judging functions (creation, status, manager) pass
+around and the CLI renders; the Ray boundary (ray_boundary/cluster.py) fills `NodeInfo`. Importing
+it costs nothing, so `config`, `options` and the CLI can name these while parsing.
 
-- `SeedcoreActor`: base of seedcore's actor classes; its `_seedcore_creator` attribute is the
-  marker `probe()` reports as `creator` (None for any other class).
-- `probe(instance)` / `probe_status(instance)`: run inside any actor through `__ray_call__`.
-- `is_seedcore(info)`: whether a probe answer came from a SeedcoreActor.
-- `ActorSpec`, `ActorReport`; the KIND_*, ACTION_* and STATE_* names.
-- `NodeInfo`: one node of the cluster (id, IP, alive, head, its resource totals).
+Invariants: an actor's class is resolved in one place (`actor_class`: its own answer, else its
+driver-mode handle's descriptor, else the State API row); whether an actor is one of seedcore's
+own classes, likewise (`is_seedcore_actor`: the SeedcoreActor marker in its answer, else a
+handle created from a seedcore_cli module).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from seedcore_cli.organism.options import ActorOptions
+Progress = Callable[[int, int], None]
+CreatedFrom = tuple[str, str] | None  # (module, class) a driver-mode handle carries; None under Ray Client
 
 CREATE_TIMEOUT_S = 120.0
 TEARDOWN_WAIT_S = 15.0  # how long teardown waits to confirm its kills
@@ -46,42 +43,9 @@ STATE_PENDING = "PENDING"
 STATE_RESTARTING = "RESTARTING"
 
 
-class SeedcoreActor:
-    """Base of seedcore's actor classes: remembers which bootstrap created it; answers ping()."""
-
-    def __init__(self, creator: str = "") -> None:
-        self._seedcore_creator = creator
-
-    def ping(self) -> dict:
-        return probe(self)
-
-
-def probe(instance: Any) -> dict:
-    """Runs inside an actor (via `__ray_call__`, so it works on any class): who and where am I."""
-    import ray  # inside the actor, where ray is loaded anyway
-
-    context = ray.get_runtime_context()
-    return {
-        "class": type(instance).__name__,
-        "node_id": context.get_node_id(),
-        "actor_id": context.get_actor_id() or "",
-        "pid": os.getpid(),
-        "creator": getattr(instance, "_seedcore_creator", None),
-    }
-
-
-def probe_status(instance: Any) -> dict:
-    """probe() plus the actor's own get_status() when it has one (organs and agents do)."""
-    info = probe(instance)
-    get_status = getattr(instance, "get_status", None)
-    if callable(get_status):
-        info["status"] = get_status()
-    return info
-
-
 def is_seedcore(info: dict | None) -> bool:
     """Whether a probe() answer came from one of seedcore's own classes (a SeedcoreActor)."""
-    return bool(info) and info.get("creator") is not None
+    return bool(info and info.get("creator") is not None)
 
 
 @dataclass(frozen=True)
@@ -93,7 +57,7 @@ class ActorSpec:
     kind: str
     cls: type
     kwargs: tuple[tuple[str, Any], ...] = ()
-    options: ActorOptions | None = None
+    options: Any = None  # organism.options.ActorOptions (not imported: options imports this module)
 
     @property
     def class_name(self) -> str:
@@ -149,3 +113,31 @@ class NodeInfo:
     @property
     def label(self) -> str:
         return f"{self.ip} ({self.node_id[:8]}{', head' if self.is_head else ''})"
+
+
+def node_ip(node_id: str, nodes: Mapping[str, NodeInfo]) -> str:
+    info = nodes.get(node_id or "")
+    return info.ip if info else ""
+
+
+def node_label(node_id: str, nodes: Mapping[str, NodeInfo]) -> str:
+    if not node_id:
+        return ""
+    info = nodes.get(node_id)
+    return info.label if info else node_id[:8]
+
+
+def actor_class(info: dict | None, created_from: CreatedFrom = None, row: Any = None) -> str | None:
+    """The class of an actor: what its probe answered, else what its handle carries (driver
+    mode), else what the State API row (an inventory.ActorRow) says; None when nothing tells."""
+    return ((info or {}).get("class") or ((created_from[1] or None) if created_from else None)
+            or (row.class_name if row is not None else None) or None)
+
+
+def is_seedcore_actor(info: dict | None, created_from: CreatedFrom = None) -> bool:
+    """Whether the actor is one of seedcore's classes (SeedcoreActor): its probe shows the marker,
+    or, when it did not answer, its driver-mode handle names a seedcore_cli module."""
+    if info:
+        return is_seedcore(info)
+    module = created_from[0] if created_from else ""
+    return module == "seedcore_cli" or module.startswith("seedcore_cli.")
