@@ -104,7 +104,7 @@ def test_handle_introspection_on_a_real_actor_in_both_modes(ray_cluster, namespa
         assert ray_compat.driver_connected() and ray_compat.client_contexts() == 0
         assert any(ray_compat.HEAD_NODE_RESOURCE in (n.get("Resources") or {}) for n in ray.nodes())
         # Ray Client handles: the same id, no class (`actors list` and teardown rely on this)
-        script = (f"import json, ray; from seedcore_cli import ray_compat; ray.init({ray_cluster.client_address!r}); "
+        script = (f"import json, ray; from seedcore_cli.ray_boundary import ray_compat; ray.init({ray_cluster.client_address!r}); "
                   f"h = ray.get_actor('compat', namespace={namespace!r}); "
                   "print(json.dumps([ray_compat.handle_actor_id(h), ray_compat.handle_class(h), "
                   "ray_compat.client_contexts(), ray_compat.client_target()]))")
