@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seedcore_cli.cli.context import state
+from seedcore_cli.cli.context import application
 from seedcore_cli.cli.output import message, print_json
 from seedcore_cli.errors import EXIT_FAILED
 
@@ -43,7 +43,7 @@ def lint(
         for finding in findings:
             typer.echo(finding.text())
     errors = sum(1 for finding in findings if finding.severity == linter.ERROR)
-    message(state(ctx).consoles, f"{len(findings)} finding(s), {errors} error(s), in "
+    message(application(ctx).consoles, f"{len(findings)} finding(s), {errors} error(s), in "
                                  f"{time.monotonic() - started:.2f} s" + (
                                      "; rules: " + ", ".join(sorted({f.rule for f in findings})) if findings else ""))
     if errors:

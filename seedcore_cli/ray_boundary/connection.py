@@ -104,6 +104,35 @@ class Connection:
         return {f.name: shown[f.name] for f in fields(self) if f.metadata.get("shown", True)}
 
 
+@dataclass(frozen=True)
+class ConnectAttempt:
+    """One connect() attempt as one plain value (diagnose reports it, failed or not): the settings
+    (None when they did not resolve), the connection or the failure, the environment as the user
+    set it, and the root options as given (diagnose resolves again to name a settings problem)."""
+
+    settings: Settings | None = None
+    connection: Connection | None = None
+    failure: SeedcoreError | None = None
+    user_environ: Mapping[str, str] | None = None  # None: not recorded (a library caller)
+    address: str | None = None
+    namespace: str | None = None
+    env_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class RaySession:
+    """A Ray connection held by this process, whoever made it.
+
+    owner: 'seedcore' (connect() made it) or 'outside' (a ray.init elsewhere in the process).
+    """
+
+    kind: ConnectionMode  # DRIVER or CLIENT
+    namespace: str
+    address: str
+    owner: str
+    client_contexts: int = 0  # Ray Client contexts open in this process (allow_multiple adds more)
+
+
 _current: Connection | None = None
 _current_key: tuple[str, str] | None = None
 
@@ -285,6 +314,36 @@ def _refuse_outside_session() -> None:
             f"{ray.get_runtime_context().namespace!r}) by a call to ray.init outside seedcore",
             "let seedcore's connect() make the one connection, or call ray.shutdown() first",
         )
+
+
+def session_in_process() -> RaySession | None:
+    """The Ray connection this process holds, if any, without creating one (or importing ray)."""
+    from seedcore_cli.ray_boundary import deadline
+
+    if "ray" not in sys.modules or deadline.abandoned():
+        return None  # (abandoned: a connect() is still blocked inside ray.init; Ray's state is not to be asked)
+    from ray.util import client as ray_client
+
+    owner = "seedcore" if _current is not None else "outside"
+    contexts = ray_compat.client_contexts()
+    client = ray_client.ray.is_connected()
+    if not (client or ray_compat.driver_connected()):
+        if contexts:  # only allow_multiple contexts: not the default one
+            return RaySession(ConnectionMode.CLIENT, "", "Ray Client (allow_multiple context)", owner, contexts)
+        return None
+    if client:
+        # Ask the Ray Client API itself: ray.get_runtime_context() follows a thread-local hook
+        # and can answer from a stale local driver state instead.
+        namespace = ray_client.ray.get_runtime_context().namespace
+        return RaySession(ConnectionMode.CLIENT, namespace, f"ray://{ray_compat.client_target()}", owner, contexts)
+    import ray
+
+    context = ray.get_runtime_context()
+    try:
+        address = context.gcs_address
+    except Exception:
+        address = "?"
+    return RaySession(ConnectionMode.DRIVER, context.namespace, address, owner, contexts)
 
 
 def resolve_target(settings: Settings, start_local: bool) -> tuple[ConnectionMode, str, bool]:

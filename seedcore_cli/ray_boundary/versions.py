@@ -1,9 +1,9 @@
 """Whether this process's Ray and Python can talk to a cluster's: the one rule, as Ray applies it.
 
 connect()'s preflight refuses an incompatible cluster with it before ray.init, and diagnose's
-versions check judges with it, so the two cannot disagree. Ray's rule (
-check_version_info in its private utils, and the Ray Client server's): the Ray versions are equal; a driver's Python
-equals the cluster's to the patch release, or to the minor one when
+versions check judges with it, so the two cannot disagree. Ray's rule (its check_version_info,
+and the Ray Client server's): the Ray versions are equal; a driver's Python equals the cluster's
+to the patch release, or to the minor one when
 RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor (Ray then logs a warning for the patch); Ray Client
 compares Python major.minor only (and warns for the patch). A version the cluster did not tell
 ('' or '?') is not compared. Nothing here imports ray.
