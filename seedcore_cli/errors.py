@@ -132,6 +132,15 @@ def fold(text: str, limit: int = 300) -> str:
 QUOTE_LIMIT = 80
 
 
+def first_of(items: list[str] | tuple[str, ...], shown: int, sep: str = ", ") -> str:
+    """The first `shown` items joined with `sep`, and how many more there are: 'a, b and 3 more'
+    ('a; b; and 3 more' with sep '; ')."""
+    listed = sep.join(items[:shown])
+    if len(items) <= shown:
+        return listed
+    return listed + ("; " if sep.strip() == ";" else " ") + f"and {len(items) - shown} more"
+
+
 def quoted(value: object, limit: int = QUOTE_LIMIT) -> str:
     """A user's value as messages quote it: its repr (control characters and spaces show, the
     line stays one line), cut to about `limit` characters with '...' and the original length, so a

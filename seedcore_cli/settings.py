@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from seedcore_cli import paths as pathkind
@@ -28,6 +29,16 @@ ENV_KEYS = ("RAY_ADDRESS", "SEEDCORE_NS", "RAY_NAMESPACE", "RAY_HOST", "RAY_PORT
 # Ray's namespace names: printable, no whitespace; keep them short and simple.
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# Ray gives a driver that calls ray.init without namespace= a random UUID namespace of its own.
+_ANONYMOUS_NAMESPACE_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+class ConnectionMode(StrEnum):
+    """How connect() attaches to a cluster; the value is what `info` and diagnose show."""
+
+    DRIVER = "driver"  # a driver attached to a GCS address (HOST:PORT or auto)
+    CLIENT = "client"  # Ray Client (ray://HOST:PORT)
+    LOCAL = "local"  # a driver attached to seedcore's embedded loopback cluster
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,20 @@ def split_url(text: str) -> tuple[str, str, str]:
     if not sep or host.endswith(":") or (host.count(":") and not host.startswith("[")):
         host, port = hostport, ""  # no port (or an unbracketed IPv6 literal)
     return scheme, host.strip("[]"), port
+
+
+def http_url(address: str) -> str:
+    """A dashboard address as Ray records or a user gives it (HOST:PORT, or already a URL) as a
+    base URL without a trailing slash; '' stays ''."""
+    address = address.strip()
+    if address and "://" not in address:
+        address = f"http://{address}"
+    return address.rstrip("/")
+
+
+def is_anonymous_namespace(namespace: str) -> bool:
+    """Whether `namespace` is one Ray made up for a ray.init without namespace= (a UUID)."""
+    return bool(_ANONYMOUS_NAMESPACE_RE.match(namespace))
 
 
 def split_address(address: str) -> tuple[str, int]:

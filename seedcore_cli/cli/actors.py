@@ -13,8 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from seedcore_cli.cli.context import connects
-from seedcore_cli.cli.context import state as app_state
+from seedcore_cli.cli.context import Application, application
 from seedcore_cli.cli.options import NamespaceOption
 from seedcore_cli.cli.output import Consoles, OutputFormat, build_table, message, print_json, print_table
 from seedcore_cli.errors import SeedcoreError
@@ -84,13 +83,12 @@ def json_rows(rows: Sequence[inventory.ActorRow]) -> list[dict[str, Any]]:
     return [row.to_dict() for row in rows]
 
 
-def _hint(ctx: typer.Context, listing: inventory.ActorListing, conn, timeout: float) -> str | None:
+def _hint(seedcore: Application, listing: inventory.ActorListing, conn, timeout: float) -> str | None:
     """The namespace hint, only when the current namespace showed nothing: a second, optional
     query, with a deadline of its own (at most 2 s)."""
     if listing.total or listing.query.namespace is None:
         return None
-    if app_state(ctx).watchdog is not None:
-        app_state(ctx).watchdog.rearm()
+    seedcore.rearm()
     try:
         found = inventory.namespace_hint(conn, listing.query.namespace, listing.query.name_globs,
                                          timeout=min(2.0, timeout))
@@ -121,7 +119,6 @@ def show(consoles: Consoles, listing: inventory.ActorListing, output: OutputForm
 
 
 @app.command("list")
-@connects()
 def list_command(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -139,11 +136,13 @@ def list_command(
                                            help="Seconds the State API may take to answer.")] = inventory.DEFAULT_TIMEOUT_S,
 ) -> None:
     """List actors (every state, like `ray list actors`), sorted by namespace, then name."""
-    conn = app_state(ctx).require_connection()
-    listing = inventory.list_actors(
-        conn, namespace=None if all_namespaces else conn.namespace, states=[s.value for s in state or []],
-        class_name=class_name, name_globs=name or [], limit=limit,
-        detail=detail or output == OutputFormat.json, timeout=timeout)
-    if app_state(ctx).verbose:
-        message(app_state(ctx).consoles, f"listed through the State API at {listing.dashboard_url}")
-    show(app_state(ctx).consoles, listing, output, _hint(ctx, listing, conn, timeout))
+    seedcore = application(ctx)
+    conn = seedcore.connect(namespace=namespace)
+    with seedcore.work(timeout):
+        listing = inventory.list_actors(
+            conn, namespace=None if all_namespaces else conn.namespace, states=[s.value for s in state or []],
+            class_name=class_name, name_globs=name or [], limit=limit,
+            detail=detail or output == OutputFormat.json, timeout=timeout)
+        if seedcore.verbose:
+            message(seedcore.consoles, f"listed through the State API at {listing.dashboard_url}")
+        show(seedcore.consoles, listing, output, _hint(seedcore, listing, conn, timeout))

@@ -1,9 +1,9 @@
 """The root of the `seedcore` command: global options, the command tree, error mapping.
 
-Startup order: the root callback records the global options on ctx.obj (AppState); Typer parses
-the chosen command's own options (usage errors and --help exit here, before Ray); a command that
-works on the cluster is declared with `@connects(...)` (cli/context.py), which calls connect()
-exactly once before the command's body runs and leaves the Connection on ctx.obj.
+Startup order: the root callback records the global options on ctx.obj (the Application, in
+cli/context.py); Typer parses the chosen command's own options (usage errors and --help exit
+here, before Ray); a command that works on the cluster first asks the Application for the
+connection (`app.connect(...)`: connect() exactly once), then does its work.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from seedcore_cli.cli import connections as connections_commands
 from seedcore_cli.cli import diagnose as diagnose_commands
 from seedcore_cli.cli import lint as lint_commands
 from seedcore_cli.cli import organism as organism_commands
-from seedcore_cli.cli.context import AppState, connects, state
+from seedcore_cli.cli.context import Application, application
 from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
 from seedcore_cli.cli.output import error_line, make_consoles, render
 from seedcore_cli.errors import EXIT_FAILED, QUOTE_LIMIT, SeedcoreError, fold, quoted
@@ -128,21 +128,20 @@ def root(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Administer a SeedCore organism on Ray."""
-    ctx.obj = AppState(consoles=make_consoles(no_color=no_color), verbose=verbose, address=address,
+    ctx.obj = Application(consoles=make_consoles(no_color=no_color), verbose=verbose, address=address,
                        namespace=namespace, env_file=env_file, connect_timeout=connect_timeout)
 
 
 @app.command()
-@connects()
 def info(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show the Ray connection: where, how, which namespace, versions, dashboard."""
-    conn = state(ctx).require_connection()
-    data = conn.to_dict()
-    render(state(ctx).consoles, output, data, ["setting", "value"], sorted(data.items()))
+    seedcore = application(ctx)
+    data = seedcore.connect(namespace=namespace).to_dict()
+    render(seedcore.consoles, output, data, ["setting", "value"], sorted(data.items()))
 
 
 def main() -> None:

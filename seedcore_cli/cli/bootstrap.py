@@ -1,8 +1,8 @@
 """`seedcore bootstrap`: bring the organism up (singletons, organs, agents). Never imports ray.
 
-@connects has connected (and started the embedded local cluster when nothing runs, no address is
-configured and this is not a dry run) before the body runs; `--config` was read and validated
-while the flags were parsed.
+The command connects first (starting the embedded local cluster when nothing runs, no address is
+configured and this is not a dry run); `--config` was read and validated while the flags were
+parsed, before that.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seedcore_cli.cli.context import connects, state
+from seedcore_cli.cli.context import application
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
-from seedcore_cli.cli.organism import SINGLETON_NAMES, manager, progress
+from seedcore_cli.cli.organism import SINGLETON_NAMES, progress
 from seedcore_cli.cli.output import Consoles, message, print_json, print_table
 from seedcore_cli.errors import EXIT_FAILED
 
@@ -25,7 +25,6 @@ CAPACITY_COLUMNS = ["resource", "asked", "to create", "available", "total"]
 REPAIRS_SHOWN = 5
 
 
-@connects(start_local=True)
 def bootstrap(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -39,13 +38,16 @@ def bootstrap(
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Bring the SeedCore organism up: singletons, organs and agents (idempotent)."""
-    consoles = state(ctx).consoles
-    organism = manager(ctx, loaded_config(ctx))
-    if state(ctx).verbose:
-        explain_options(consoles, organism, singletons_only)
-    with progress(consoles, "Starting actors") as on_progress:
-        result = organism.initialize(singletons_only=singletons_only, dry_run=dry_run, timeout=timeout,
-                                     progress=on_progress)
+    seedcore = application(ctx)
+    seedcore.connect(namespace=namespace, start_local=not dry_run)
+    consoles = seedcore.consoles
+    with seedcore.work(timeout):
+        organism = seedcore.organism_manager(loaded_config(ctx))
+        if seedcore.verbose:
+            explain_options(consoles, organism, singletons_only)
+        with progress(consoles, "Starting actors") as on_progress:
+            result = organism.initialize(singletons_only=singletons_only, dry_run=dry_run, timeout=timeout,
+                                         progress=on_progress)
     show(consoles, output, result)
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seedcore_cli.cli.context import state
+from seedcore_cli.cli.context import application
 from seedcore_cli.cli.output import OutputFormat, OutputOption, message, render
 from seedcore_cli.errors import EXIT_FAILED
 from seedcore_cli.local import cluster as local_cluster
@@ -26,7 +26,7 @@ def _render_status(ctx: typer.Context, status: local_cluster.LocalClusterStatus,
     data = status.to_dict()
     keys = ["running", "pid", "gcs_address", "client_address", "dashboard_url", "auth", "token_file",
             "other_services", "session_dir", "log_file", "state_file"]
-    render(state(ctx).consoles, output, data, ["field", "value"],
+    render(application(ctx).consoles, output, data, ["field", "value"],
            [(key, data.get(key, "")) for key in keys if key in data])
 
 
@@ -41,7 +41,7 @@ def start(
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Start the local Ray head on 127.0.0.1 (does nothing if it already runs)."""
-    consoles = state(ctx).consoles
+    consoles = application(ctx).consoles
     wanted = None if auth is None else (local_cluster.AUTH_TOKEN if auth == AuthMode.token else "")
     if consoles.interactive and output == OutputFormat.table:
         with consoles.err.status("Starting the local Ray cluster..."):
@@ -56,7 +56,7 @@ def start(
 def stop(ctx: typer.Context) -> None:
     """Stop the local Ray head this tool started (by its pid; nothing else is touched)."""
     stopped = local_cluster.stop()
-    message(state(ctx).consoles, _stop_text(stopped))
+    message(application(ctx).consoles, _stop_text(stopped))
 
 
 def _stop_text(stopped: local_cluster.Stopped) -> str:
@@ -76,7 +76,7 @@ def status(ctx: typer.Context, output: OutputOption = OutputFormat.table) -> Non
     """Say whether the local Ray head runs and where. Exit 1 when it does not."""
     current = local_cluster.status()
     if current.stale:
-        message(state(ctx).consoles, f"The recorded local cluster (pid {current.cluster.pid}) is not running; "
+        message(application(ctx).consoles, f"The recorded local cluster (pid {current.cluster.pid}) is not running; "
                                      "run `seedcore cluster start`.")
     _render_status(ctx, current, output)
     if not current.running:

@@ -7,12 +7,11 @@ from typing import Annotated
 
 import typer
 
-from seedcore_cli.cli.context import connects, state
+from seedcore_cli.cli.context import application
 from seedcore_cli.cli.options import NamespaceOption, OutputFormat, OutputOption
 from seedcore_cli.cli.output import build_table, message, print_json
 
 
-@connects()
 def connections(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -22,8 +21,11 @@ def connections(
     """Show who is connected to the cluster and in which namespace (drivers, Ray Client, Ray Jobs)."""
     from seedcore_cli.ray_boundary import drivers as sessions
 
-    consoles = state(ctx).consoles
-    found = sessions.list_sessions(state(ctx).require_connection(), include_finished=include_finished)
+    seedcore = application(ctx)
+    connection = seedcore.connect(namespace=namespace)
+    with seedcore.work():
+        found = sessions.list_sessions(connection, include_finished=include_finished)
+    consoles = seedcore.consoles
     if output == OutputFormat.json:
         print_json([session.to_dict() for session in found.sessions])
     else:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from seedcore_cli.cli.context import connects, one_namespace, state
+from seedcore_cli.cli.context import application
 from seedcore_cli.cli.options import NamespaceOption
 from seedcore_cli.cli.output import OutputFormat, OutputOption, message, print_json, print_table
 
@@ -17,8 +17,9 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 # diagnose reports within ~20 s whatever the cluster does (with the default --timeout): a
 # connection still not made after 8 s is a finding, and each check has its own bound (about
 # 2 x --timeout); the watchdog is the last resort behind them.
-@connects(tolerate_failure=True, connect_seconds=8.0,
-          work_seconds=lambda params: max(12.0, 6 * params["timeout"]))
+CONNECT_WAIT_S = 8.0
+
+
 def diagnose(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -32,26 +33,23 @@ def diagnose(
 ) -> None:
     """Name the cause of a Ray connection problem: config, install, address, ports, namespace, actors."""
     from seedcore_cli.diagnose import Inputs, run
-    from seedcore_cli.ray_boundary import connection
 
-    app_state = state(ctx)
-    inputs = Inputs(address=app_state.address, namespace=one_namespace(app_state.namespace, namespace),
-                    env_file=app_state.env_file,
-                    settings=app_state.settings, connection=app_state.connection, failure=app_state.failure,
-                    loopback_env_before=connection.loopback_env_before_connect(), timeout=timeout, organism_config=config)
-    report = run(inputs, strict=strict)
+    seedcore = application(ctx)
+    attempt = seedcore.try_connect(namespace=namespace, wait_at_most=CONNECT_WAIT_S)
+    with seedcore.work(max(12.0, 6 * timeout)):
+        report = run(Inputs(attempt, timeout=timeout, organism_config=config), strict=strict)
     _render(ctx, report, output)
     raise typer.Exit(report.exit_code)
 
 
 def _render(ctx: typer.Context, report, output: OutputFormat) -> None:
-    consoles = state(ctx).consoles
+    consoles = application(ctx).consoles
     if output == OutputFormat.json:
         print_json(report.to_dict())
         return
     print_table(consoles, ["check", "status", "seen", "hint"],
                 [(r.id, r.status.upper(), r.seen, r.hint) for r in report.checks])
-    if state(ctx).verbose:
+    if application(ctx).verbose:
         print_table(consoles, ["check", "detail", "value"],
                     [(r.id, name, value) for r in report.checks for name, value in r.details], title="Details")
     message(consoles, f"Verdict: {report.verdict.upper()} ({report.summary()})", _STYLE[report.verdict])

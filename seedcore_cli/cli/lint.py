@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from seedcore_cli.cli.context import state
+from seedcore_cli.cli.context import application
 from seedcore_cli.cli.output import message
 from seedcore_cli.errors import EXIT_FAILED, BadInput, SeedcoreError, bare
 
@@ -107,7 +107,7 @@ def _emit(ctx: typer.Context, report, fmt: str, output_file: Path | None) -> Non
         except OSError as err:
             raise BadInput(f"cannot write {bare(str(output_file))}: {err.strerror or err}",
                            "pass a writable --output-file") from None
-    consoles = state(ctx).consoles
+    consoles = application(ctx).consoles
     if not report.checked and not report.not_checked:
         message(consoles, "warning: no Python files found (check the paths and the excludes)", "yellow")
     for line in report.internal_errors:

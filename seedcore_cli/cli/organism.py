@@ -1,8 +1,8 @@
 """`seedcore organism status|teardown`, and the manager and progress `bootstrap` shares too.
 Never imports ray.
 
-The Ray-facing work is `seedcore_cli.organism` (imported inside the commands, after @connects
-connected); this module parses, calls and renders.
+The Ray-facing work is `seedcore_cli.organism` (imported inside the commands, after they asked
+the Application for the connection); this module parses, calls and renders.
 """
 
 from __future__ import annotations
@@ -15,31 +15,22 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seedcore_cli.cli.context import connects, paused, state
+from seedcore_cli.cli.context import Application, application
 from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat, OutputOption, loaded_config
 from seedcore_cli.cli.output import Consoles, build_table, message, print_json
-from seedcore_cli.errors import EXIT_FAILED, BadInput
+from seedcore_cli.errors import EXIT_FAILED, BadInput, first_of
 from seedcore_cli.organism.model import TEARDOWN_WAIT_S
 from seedcore_cli.organism.names import SINGLETONS
 
 SINGLETON_NAMES = ", ".join(list(SINGLETONS)[:-1]) + " and " + list(SINGLETONS)[-1]
 
 if TYPE_CHECKING:
-    from seedcore_cli.organism.config import OrganismConfig
     from seedcore_cli.organism.manager import OrganismManager, TeardownItem
     from seedcore_cli.organism.status import OrganismStatus
-    from seedcore_cli.ray_boundary.deadline import Watchdog
 
 app = typer.Typer(help="Check the SeedCore organism's health, or tear it down.", no_args_is_help=True)
 
 WATCH_INTERVAL_S = 2.0
-
-
-def manager(ctx: typer.Context, config: OrganismConfig | None = None) -> OrganismManager:
-    """The OrganismManager for this command, built from the live connection (@connects made it)."""
-    from seedcore_cli.organism.manager import OrganismManager
-
-    return OrganismManager(state(ctx).require_connection(), config)
 
 
 @contextlib.contextmanager
@@ -100,12 +91,10 @@ def _summary(result: OrganismStatus) -> str:
         return (f"healthy: {organs} organ(s), {agents} agent(s), {len(result.singletons)} singletons "
                 f"in namespace {result.namespace}")
     problems = [f"{p.kind} {p.name}: {p.state}" + (f" ({p.detail})" if p.detail else "") for p in result.problems()]
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-    return f"unhealthy: {shown}"
+    return f"unhealthy: {first_of(problems, 5, '; ')}"
 
 
 @app.command()
-@connects()
 def status(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -116,13 +105,16 @@ def status(
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Show the organism's health; exit 0 only when everything expected is healthy."""
-    consoles = state(ctx).consoles
+    seedcore = application(ctx)
+    consoles = seedcore.consoles
+    seedcore.connect(namespace=namespace)
     if watch and output == OutputFormat.json:
         raise BadInput("--watch draws a live table; it cannot be combined with -o json", "drop one of them")
     if watch and not consoles.out.is_terminal:
         raise BadInput("--watch needs a terminal (stdout is not one)", "drop --watch, or run it in a terminal")
-    organism = manager(ctx, loaded_config(ctx))
-    result = _watch(consoles, organism, timeout, agents, state(ctx).watchdog) if watch else organism.status(timeout)
+    with seedcore.work(timeout):
+        organism = seedcore.organism_manager(loaded_config(ctx))
+        result = _watch(seedcore, organism, timeout, agents) if watch else organism.status(timeout)
     if output == OutputFormat.json:
         print_json(result.to_dict())
     elif not watch:
@@ -133,21 +125,19 @@ def status(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _watch(consoles: Consoles, organism: OrganismManager, timeout: float, agents: bool,
-           watchdog: Watchdog) -> OrganismStatus:
+def _watch(seedcore: Application, organism: OrganismManager, timeout: float, agents: bool) -> OrganismStatus:
     from rich.console import Group
     from rich.live import Live
     from rich.text import Text
 
     result = organism.status(timeout)
-    with Live(console=consoles.out, auto_refresh=False) as live:
+    with Live(console=seedcore.consoles.out, auto_refresh=False) as live:
         try:
             while True:
                 stamp = Text(f"{time.strftime('%H:%M:%S')}  {_summary(result)}  (Ctrl-C to stop)")
                 live.update(Group(*status_tables(result, agents), stamp), refresh=True)
-                watchdog.pause()  # the pause between rounds is not Ray's
-                time.sleep(WATCH_INTERVAL_S)
-                watchdog.rearm()  # each round has its own deadline
+                with seedcore.paused():  # the pause between rounds is not Ray's; each round has its own deadline
+                    time.sleep(WATCH_INTERVAL_S)
                 result = organism.status(timeout)
         except KeyboardInterrupt:
             pass
@@ -167,7 +157,6 @@ def _require_yes_off_terminal(ctx: typer.Context, param: typer.CallbackParam, va
 
 
 @app.command()
-@connects()
 def teardown(
     ctx: typer.Context,
     namespace: NamespaceOption = None,
@@ -182,15 +171,18 @@ def teardown(
     """Kill the organism's organs and agents in the namespace (singletons only when asked)."""
     from seedcore_cli.organism.manager import raise_if_incomplete
 
-    consoles = state(ctx).consoles
-    organism = manager(ctx)
-    # Asking each actor what it is gets a third of the time (at most 5 s); the kills and their
-    # confirmation get a fresh --timeout of their own.
-    items = organism.plan_teardown(include_singletons=include_singletons, timeout=min(5.0, timeout / 3))
-    with paused(state(ctx).watchdog):  # a person answering is not Ray's to time
-        if items and not yes:
-            _confirm(consoles, organism.namespace, items)
-    _show_teardown(consoles, organism.namespace, organism.teardown(items, wait=timeout), output)
+    seedcore = application(ctx)
+    seedcore.connect(namespace=namespace)
+    consoles = seedcore.consoles
+    with seedcore.work(timeout):
+        organism = seedcore.organism_manager()
+        # Asking each actor what it is gets a third of the time (at most 5 s); the kills and their
+        # confirmation get a fresh --timeout of their own.
+        items = organism.plan_teardown(include_singletons=include_singletons, timeout=min(5.0, timeout / 3))
+        with seedcore.paused():  # a person answering is not Ray's to time
+            if items and not yes:
+                _confirm(consoles, organism.namespace, items)
+        _show_teardown(consoles, organism.namespace, organism.teardown(items, wait=timeout), output)
     raise_if_incomplete(items, timeout)
 
 

@@ -9,9 +9,9 @@ Typer or Rich here. Library use:
     report.verdict, report.exit_code, report.by_id("namespace").status
 """
 
-from seedcore_cli.diagnose.context import Context, Inputs, RaySession
+from seedcore_cli.diagnose.context import Context, Inputs
 from seedcore_cli.diagnose.model import FAIL, OK, SKIP, WARN, CheckResult, Report
 from seedcore_cli.diagnose.runner import diagnose, run
 
-__all__ = ["CheckResult", "Report", "Inputs", "Context", "RaySession", "run", "diagnose",
+__all__ = ["CheckResult", "Report", "Inputs", "Context", "run", "diagnose",
            "OK", "WARN", "FAIL", "SKIP"]

@@ -1,4 +1,5 @@
-"""What the checks are given (Inputs) and what they learn and share along the way (Context)."""
+"""What the checks are given (Inputs: one connect() attempt, as the application made it, and the
+run's options) and what they learn and share along the way (Context)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from seedcore_cli.diagnose.model import CheckResult
 
 if TYPE_CHECKING:  # nothing here imports ray
     from seedcore_cli.errors import SeedcoreError
-    from seedcore_cli.ray_boundary.connection import Connection
-    from seedcore_cli.ray_boundary.probe import Protocol
+    from seedcore_cli.ray_boundary.auth import Token
+    from seedcore_cli.ray_boundary.connection import ConnectAttempt, Connection, RaySession
+    from seedcore_cli.ray_boundary.probe import Protocol, TlsFiles
     from seedcore_cli.settings import Settings
 
 DEFAULT_TIMEOUT_S = 2.0
@@ -22,41 +24,79 @@ NOT_RECORDED = "<not recorded>"
 
 @dataclass
 class Inputs:
-    """What the caller knows: the flags as given, and what settings.resolve() and connect() did.
+    """The connect() attempt the run reports on (settings, connection or failure, the user's
+    environment) and the run's own options.
 
-    loopback_env_before: RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER as it was before connect() could set
-    it for this process (None: unset); NOT_RECORDED when the caller did not capture it.
+    environ: this process's environment as Ray sees it now (default: os.environ), for the
+    checks that report on this process (the loopback switch); the user's own values come with
+    the attempt (None: not recorded, a caller that did not capture them).
     """
 
-    address: str | None = None
-    namespace: str | None = None
-    env_file: Path | None = None
-    settings: Settings | None = None
-    connection: Connection | None = None
-    failure: SeedcoreError | None = None
-    environ: Mapping[str, str] | None = None
-    loopback_env_before: str | None = NOT_RECORDED
+    attempt: ConnectAttempt | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     organism_config: Path | None = None
+    environ: Mapping[str, str] | None = None
     cwd: Path | None = None
+    # settings resolved by the configuration check when the attempt has none (a library caller)
+    resolved: Settings | None = None
 
     @property
     def env(self) -> Mapping[str, str]:
         return os.environ if self.environ is None else self.environ
 
+    @property
+    def user_env(self) -> Mapping[str, str]:
+        """The environment as the user set it (connect() may have changed this process's)."""
+        recorded = self.attempt.user_environ if self.attempt is not None else None
+        return self.env if recorded is None else recorded
 
-@dataclass(frozen=True)
-class RaySession:
-    """A Ray connection held by this process, whoever made it.
+    @property
+    def loopback_env_before(self) -> str | None:
+        """RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER as the user had it (None: unset), NOT_RECORDED when
+        the caller did not capture the user's environment."""
+        if self.attempt is None or self.attempt.user_environ is None:
+            return NOT_RECORDED
+        return self.attempt.user_environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
 
-    owner: 'seedcore' (connect() made it) or 'outside' (a ray.init elsewhere in the process).
-    """
+    @property
+    def settings(self) -> Settings | None:
+        return self.resolved or (self.attempt.settings if self.attempt else None)
 
-    kind: str  # 'driver' or 'client'
-    namespace: str
-    address: str
-    owner: str
-    client_contexts: int = 0  # Ray Client contexts open in this process (allow_multiple adds more)
+    @property
+    def connection(self) -> Connection | None:
+        return self.attempt.connection if self.attempt else None
+
+    @property
+    def failure(self) -> SeedcoreError | None:
+        return self.attempt.failure if self.attempt else None
+
+    @property
+    def address(self) -> str | None:
+        return self.attempt.address if self.attempt else None
+
+    @property
+    def namespace(self) -> str | None:
+        return self.attempt.namespace if self.attempt else None
+
+    @property
+    def env_file(self) -> Path | None:
+        return self.attempt.env_file if self.attempt else None
+
+    def token(self) -> Token | None:
+        """The token seedcore sends: the connection's, else the one Ray would find here."""
+        from seedcore_cli.ray_boundary import auth
+
+        if self.connection is not None and self.connection.token is not None:
+            return self.connection.token
+        return auth.find_token(self.user_env)
+
+    def tls_files(self) -> TlsFiles | None:
+        """The TLS files connect() settled, else the ones the user's environment names."""
+        from seedcore_cli.ray_boundary import tls
+
+        if self.connection is not None:
+            return self.connection.tls_files
+        return tls.files_from_env(self.user_env)
 
 
 @dataclass
@@ -76,7 +116,7 @@ class Context:
     dashboard_url: str = ""
     dashboard_source: str = ""
     probe: Protocol | None = None  # what the target's port answered (its auth demand: probe.auth)
-    session: RaySession | None = None
+    session: RaySession | None = None  # the Ray connection this process holds (connection check)
     # The organism config (or why it is invalid), read once per run: organism_config().
     config_read: Any = None
 

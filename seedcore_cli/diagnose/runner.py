@@ -93,17 +93,19 @@ def diagnose(
     or printed.
     """
     from seedcore_cli import settings
-    from seedcore_cli.ray_boundary import connection
+    from seedcore_cli.ray_boundary import connection, environment
 
-    inputs = Inputs(address=address, namespace=namespace, env_file=env_file, organism_config=organism_config)
+    user_environ = environment.user_environment()
+    resolved = None
+    try:
+        resolved = settings.resolve(address=address, namespace=namespace, env_file=env_file)
+        made = connection.connect(resolved)
+        attempt = connection.ConnectAttempt(resolved, made, None, dict(made.user_environ), address, namespace, env_file)
+    except SeedcoreError as err:
+        attempt = connection.ConnectAttempt(resolved, None, err, user_environ, address, namespace, env_file)
+    inputs = Inputs(attempt, organism_config=organism_config)
     if timeout is not None:
         inputs.timeout = timeout
-    try:
-        inputs.settings = settings.resolve(address=address, namespace=namespace, env_file=env_file)
-        inputs.connection = connection.connect(inputs.settings)
-    except SeedcoreError as err:
-        inputs.failure = err
-    inputs.loopback_env_before = connection.loopback_env_before_connect()
     return run(inputs, strict=strict)
 
 

@@ -2,20 +2,13 @@
 connection mode (the State API through `state_api`, never `ray.util.state`). No ray, no Typer or
 Rich; plain dataclasses.
 
-- `list_actors(connection, *, namespace=CURRENT, states=(), class_name=None, name_globs=(),
-  limit=100, detail=False, timeout=30) -> ActorListing`. `namespace`: `CURRENT` (the
-  connection's), a name, or None (all). Filters the State API can apply run on the server
-  (namespace, state, class, a name without glob characters); glob names run here. Comparisons
-  are exact (the server's are case-insensitive; rows are checked again here). Rows are sorted by
-  namespace, name, actor id, *then* cut to `limit`; `ActorListing.total` counts every match.
-- `namespaces_holding(connection, names=None, ...) -> {namespace: [names]}`: where SeedCore's
-  actors live (the "my actors vanished" check; names None: SeedCore's globs plus the organism
-  config's names, `organism.config.seedcore_names`), and `namespace_hint(...)`, the structured
-  record of it (`NamespaceHint`), or None.
-- Pure helpers (no network; the benchmark times them): `rows_from_api(payload)`,
-  `select(rows, query)`, `ActorRow.to_dict()`.
-
-Errors: those of `state_api` (exit 3 / 1), and `BadInput` (exit 2) for bad filters.
+Invariants: filters the State API can apply (namespace, state, class, a name without glob
+characters) run on the server, and every row is checked again here (the server compares
+case-insensitively); rows are sorted by namespace, name, actor id *before* they are cut to the
+limit, and the listing's total counts every match. The dashboard's address and the token are
+the Connection's (what connect() settled). The row building and selection are pure (the
+benchmark times them). Errors: those of `state_api` (exit 3 / 1), and `BadInput` (exit 2) for
+bad filters.
 """
 
 from __future__ import annotations
@@ -25,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from seedcore_cli.errors import BadInput
+from seedcore_cli.errors import BadInput, first_of
 from seedcore_cli.ray_boundary import state_api
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
@@ -255,9 +248,7 @@ def matches(row: ActorRow, query: ActorQuery) -> bool:
         return False
     if query.class_name is not None and row.class_name != query.class_name:
         return False
-    if query.name_globs and not any(fnmatch.fnmatchcase(row.name, g) for g in query.name_globs):
-        return False
-    return True
+    return not query.name_globs or any(fnmatch.fnmatchcase(row.name, g) for g in query.name_globs)
 
 
 def select(rows: Iterable[ActorRow], query: ActorQuery) -> tuple[list[ActorRow], int]:
@@ -270,10 +261,9 @@ def select(rows: Iterable[ActorRow], query: ActorQuery) -> tuple[list[ActorRow],
 # The API
 
 
-def list_query(connection: Connection, query: ActorQuery, *, timeout: float = DEFAULT_TIMEOUT_S,
-               environ: Mapping[str, str] | None = None) -> ActorListing:
+def list_query(connection: Connection, query: ActorQuery, *, timeout: float = DEFAULT_TIMEOUT_S) -> ActorListing:
     """List the actors `query` selects (see module docstring)."""
-    url, source = state_api.dashboard_url_for(connection, environ)
+    url, source = state_api.dashboard_url_for(connection)
     if not url:
         raise state_api.no_dashboard()
     # Fetch every match the server will return, then sort and cut here: the server orders by
@@ -281,7 +271,7 @@ def list_query(connection: Connection, query: ActorQuery, *, timeout: float = DE
     # The HTTP round trip gets a second more than the server's own query (the command's deadline
     # is its timeout + 5 s).
     result = state_api.fetch_actors(url, server_filters(query), limit=MAX_LIMIT, detail=query.detail,
-                   timeout=timeout, source=source, environ=environ, http_timeout=timeout + 1)
+                                     timeout=timeout, source=source, token=connection.token, http_timeout=timeout + 1)
     rows, total = select(rows_from_api(result["result"], query.detail), query)
     warnings = []
     if result.get("partial_failure_warning"):
@@ -312,13 +302,12 @@ def list_actors(
     limit: int = DEFAULT_LIMIT,
     detail: bool = False,
     timeout: float = DEFAULT_TIMEOUT_S,
-    environ: Mapping[str, str] | None = None,
 ) -> ActorListing:
     """List actors through the dashboard's State API; namespace CURRENT, a name, or None (all)."""
     if namespace == CURRENT:
         namespace = connection.namespace
     query = make_query(namespace, states, class_name, name_globs, limit, detail)
-    return list_query(connection, query, timeout=timeout, environ=environ)
+    return list_query(connection, query, timeout=timeout)
 
 
 def namespaces_holding(
@@ -328,19 +317,19 @@ def namespaces_holding(
     exclude: Iterable[str] = (),
     include_dead: bool = False,
     timeout: float = DEFAULT_TIMEOUT_S,
-    environ: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """{namespace: sorted actor names} for actors whose name matches one of `names` (globs; None:
     SeedCore's, the organism config's names included).
 
     Only live actors (not DEAD) unless include_dead; namespaces in `exclude` are left out.
     """
-    globs = tuple(names) if names is not None else _seedcore_names(environ)
-    url, source = state_api.dashboard_url_for(connection, environ)
+    globs = tuple(names) if names is not None else _seedcore_names()
+    url, source = state_api.dashboard_url_for(connection)
     if not url:
         raise state_api.no_dashboard()
     filters = [] if include_dead else [("state", "!=", "DEAD")]
-    result = state_api.fetch_actors(url, filters, limit=MAX_LIMIT, detail=False, timeout=timeout, source=source, environ=environ)
+    result = state_api.fetch_actors(url, filters, limit=MAX_LIMIT, detail=False, timeout=timeout, source=source,
+                                    token=connection.token)
     skip = set(exclude)
     found: dict[str, set[str]] = {}
     for row in rows_from_api(result["result"], detail=False):
@@ -349,25 +338,25 @@ def namespaces_holding(
     return {ns: sorted(found[ns]) for ns in sorted(found)}
 
 
-def _seedcore_names(environ: Mapping[str, str] | None) -> tuple[str, ...]:
+def _seedcore_names() -> tuple[str, ...]:
     from seedcore_cli.organism.config import seedcore_names  # reads the config only when asked
 
-    return seedcore_names(environ)
+    return seedcore_names()
 
 
 def namespace_hint(connection: Connection, namespace: str, names: Sequence[str] = (), *,
-                   timeout: float = DEFAULT_TIMEOUT_S, environ: Mapping[str, str] | None = None
-                   ) -> NamespaceHint | None:
+                   timeout: float = DEFAULT_TIMEOUT_S) -> NamespaceHint | None:
     """The hint when `namespace` shows nothing but another namespace holds the actors sought.
 
     names: the name globs asked for, or () for SeedCore's own names.
     """
-    wanted = tuple(names) or _seedcore_names(environ)
-    holding = namespaces_holding(connection, wanted, exclude=[namespace], timeout=timeout, environ=environ)
+    wanted = tuple(names) or _seedcore_names()
+    holding = namespaces_holding(connection, wanted, exclude=[namespace], timeout=timeout)
     if not holding:
         return None
+
     def listed(found: list[str]) -> str:
-        return ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        return first_of(found, 3)
 
     first = next(iter(holding))
     if len(holding) == 1:

@@ -4,7 +4,8 @@ Ray (2.59+) clusters can demand a token on every gRPC and HTTP call. Ray's own d
 only when RAY_AUTH_MODE=token is in their environment when ray is imported, so a user who copied
 the token but never exported the mode waits ~20-30 s for an error that does not say "token".
 seedcore probes first: when the cluster demands a token, connect() finds it where Ray looks and
-turns token mode on for its own process (`enable_token_mode`), before Ray is imported.
+turns token mode on for its own process (environment.enable_token_mode), before Ray is imported,
+and carries the token on the Connection for everything that talks to the cluster afterwards.
 
 Ray's order, kept here: RAY_AUTH_TOKEN, then the file RAY_AUTH_TOKEN_PATH names, then
 ~/.ray/auth_token. seedcore's own local cluster, started with token authentication, keeps its token in
@@ -14,8 +15,7 @@ the state directory and names it with RAY_AUTH_TOKEN_PATH. The token never appea
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,49 +82,12 @@ def read_token_file(path: Path, label: str) -> Token | None:
     return Token(text, f"{label} ({path})") if text else None
 
 
-def enable_token_mode(environ: MutableMapping[str, str], token: Token) -> None:
-    """Make this process's Ray send exactly `token`: RAY_AUTH_MODE=token and RAY_AUTH_TOKEN.
-
-    Must run before ray is imported (Ray reads the mode at import); connect() calls it then,
-    after a probe has shown the cluster accepts this token. Only this process's environment
-    changes, until restore_environment() (disconnect) puts the user's values back; the token is
-    never printed.
-    """
-    if not _saved:
-        _saved.update({name: environ.get(name) for name in (MODE_ENV, TOKEN_ENV)})
-    environ[MODE_ENV] = "token"
-    environ[TOKEN_ENV] = token.value
-
-
-_saved: dict[str, str | None] = {}  # the user's RAY_AUTH_MODE / RAY_AUTH_TOKEN while seedcore's are set
-
-
-def restore_environment(environ: MutableMapping[str, str]) -> None:
-    """Undo enable_token_mode(): the user's own RAY_AUTH_MODE and RAY_AUTH_TOKEN again."""
-    _put_back(environ)
-    _saved.clear()
-
-
-def user_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """`environ` as the user set it: without what enable_token_mode() put there (for diagnose)."""
-    user = dict(environ)
-    _put_back(user)
-    return user
-
-
-def _put_back(environ: MutableMapping[str, str]) -> None:
-    for name, value in _saved.items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-
-
-def user_mode(environ: Mapping[str, str]) -> str:
-    """RAY_AUTH_MODE as the user set it ('' unset), before enable_token_mode() changed it."""
-    return user_environment(environ).get(MODE_ENV, "").strip()
-
-
-def token_mode_on(environ: Mapping[str, str] | None = None) -> bool:
-    environ = os.environ if environ is None else environ
+def token_mode_on(environ: Mapping[str, str]) -> bool:
     return environ.get(MODE_ENV, "").strip().lower() == "token"
+
+
+def token_to_send(environ: Mapping[str, str]) -> Token | None:
+    """The token a Ray driver started with `environ` sends: only in token mode (the user set
+    RAY_AUTH_MODE=token), in Ray's order. connect() settles the token otherwise (the cluster
+    demanded one); a token is never sent to a dashboard that did not ask for one."""
+    return find_token(environ) if token_mode_on(environ) else None

@@ -286,7 +286,7 @@ class RayCluster:
             return None
         try:
             result = state_api.fetch_actors(url, [("ray_namespace", "=", namespace)], limit=inventory.MAX_LIMIT,
-                                            detail=True, timeout=timeout, source=source,
+                                            detail=True, timeout=timeout, source=source, token=self.connection.token,
                                             http_timeout=max(0.2, timeout))
         except CannotConnect:  # no dashboard, unreachable, refused: the callers' fallback
             return None

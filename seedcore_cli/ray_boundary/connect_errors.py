@@ -22,7 +22,7 @@ from seedcore_cli.errors import (
     fold,
     traceback_tail,
 )
-from seedcore_cli.ray_boundary import auth, preflight
+from seedcore_cli.ray_boundary import auth, preflight, versions
 from seedcore_cli.settings import Settings
 
 CONNECT_TIMEOUT_ENV = "SEEDCORE_CONNECT_TIMEOUT"
@@ -49,7 +49,7 @@ def client_start_failure(err: Exception) -> str:
 
 def session_refused(err: Exception, settings: Settings, address: str) -> CannotConnect:
     source = settings.address.source if settings.address else "default"
-    here_ray, here_python = preflight.local_versions()
+    here_ray, here_python = versions.local_versions()
     return CannotConnect(
         f"the Ray Client server at {address} (from {source}) could not set up this session: "
         f"{fold(traceback_tail(str(err)), 200)}",

@@ -6,6 +6,11 @@ arguments, no silent reuse), settles transport, token and versions first (prefli
 target fails in seconds instead of Ray's 30-120 s waits, retries only Ray Client's transient
 server-start failures (the same attempt again, never a second client), and maps Ray's init
 errors to one-line causes with a hint.
+
+Invariant: the user's environment is read once, at the start of connect(), and what connect()
+settled from it (the token and where it came from, the TLS files, RAY_API_SERVER_ADDRESS, the
+environment as the user set it) travels on the Connection; nothing downstream reads os.environ
+for those. The process's one connection is this module's state (the only module with globals).
 """
 
 from __future__ import annotations
@@ -19,34 +24,54 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from seedcore_cli import __version__
 from seedcore_cli.errors import ConnectionConflict, NoCluster, SeedcoreError, SettingsError, fold
 from seedcore_cli.local import cluster as local_cluster
-from seedcore_cli.ray_boundary import auth, captured_output, connect_errors, liveness, preflight, probe, ray_compat, tls
-from seedcore_cli.settings import Settings, Target, is_loopback_host, read_recorded_address, split_address
+from seedcore_cli.ray_boundary import (
+    auth,
+    captured_output,
+    connect_errors,
+    environment,
+    liveness,
+    preflight,
+    probe,
+    ray_compat,
+    state_api,
+    tls,
+    versions,
+)
+from seedcore_cli.settings import (
+    ConnectionMode,
+    Settings,
+    Target,
+    http_url,
+    is_loopback_host,
+    read_recorded_address,
+    split_address,
+)
 
 PROBE_TIMEOUT_S = preflight.PROBE_TIMEOUT_S
-LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-TASK_EVENTS_ENV = "RAY_task_events_report_interval_ms"
 CONNECT_TIMEOUT_ENV = connect_errors.CONNECT_TIMEOUT_ENV
 DEFAULT_CONNECT_TIMEOUT_S = 60.0
 SEEDCORE_JOB_TAG = "seedcore_cli"  # sessions.SEEDCORE_TAG reads it back
 
-MODE_DRIVER, MODE_CLIENT, MODE_LOCAL = preflight.MODE_DRIVER, preflight.MODE_CLIENT, preflight.MODE_LOCAL
+# What connect() settled but `seedcore info` does not show (the token above all).
+_NOT_SHOWN = {"shown": False}
 
 
 @dataclass(frozen=True)
 class Connection:
-    """A live Ray connection and how it was made."""
+    """A live Ray connection, how it was made, and what connect() settled for everything that
+    talks to the cluster afterwards."""
 
     address: str  # as given ('' when nothing was configured)
     address_source: str
     resolved_address: str  # HOST:PORT for drivers, ray://HOST:PORT for Ray Client
-    mode: str
+    mode: ConnectionMode
     namespace: str
     namespace_source: str
     dashboard_url: str  # http://HOST:PORT, or '' when the cluster runs without a dashboard
@@ -59,15 +84,53 @@ class Connection:
     token_source: str = ""  # where the token came from ('' when the cluster wants none); never the token
     tls: bool = False
     local_raylets: tuple[tuple[str, int, str], ...] = ()  # (host, port, node id) on this machine (driver)
+    # The token sent to the cluster and its dashboard: the one the preflight probe saw accepted,
+    # else the user's own in token mode; None when none is sent. Never shown.
+    token: auth.Token | None = field(default=None, repr=False, metadata=_NOT_SHOWN)
+    tls_files: probe.TlsFiles | None = field(default=None, repr=False, metadata=_NOT_SHOWN)
+    api_server_address: str = field(default="", metadata=_NOT_SHOWN)  # RAY_API_SERVER_ADDRESS as set
+    # The environment as the user set it, before connect() changed this process's (for diagnose).
+    user_environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, metadata=_NOT_SHOWN)
 
     def liveness_target(self) -> liveness.Target:
         """How to probe this cluster's components when a Ray call outlives its deadline."""
         host, port = split_address(self.resolved_address)
-        return liveness.target_for(self.mode, host, port, tls.files_from_env(os.environ) if self.tls else None,
-                                   self.token_source, os.environ, self.dashboard_url, self.local_raylets)
+        return liveness.target_for(self.mode, host, port, self.tls_files, self.token, self.dashboard_url,
+                                   self.api_server_address, self.local_raylets)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """What `seedcore info` and diagnose show: never the token, the files or the environment."""
+        shown = asdict(self)
+        return {f.name: shown[f.name] for f in fields(self) if f.metadata.get("shown", True)}
+
+
+@dataclass(frozen=True)
+class ConnectAttempt:
+    """One connect() attempt as one plain value (diagnose reports it, failed or not): the settings
+    (None when they did not resolve), the connection or the failure, the environment as the user
+    set it, and the root options as given (diagnose resolves again to name a settings problem)."""
+
+    settings: Settings | None = None
+    connection: Connection | None = None
+    failure: SeedcoreError | None = None
+    user_environ: Mapping[str, str] | None = None  # None: not recorded (a library caller)
+    address: str | None = None
+    namespace: str | None = None
+    env_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class RaySession:
+    """A Ray connection held by this process, whoever made it.
+
+    owner: 'seedcore' (connect() made it) or 'outside' (a ray.init elsewhere in the process).
+    """
+
+    kind: ConnectionMode  # DRIVER or CLIENT
+    namespace: str
+    address: str
+    owner: str
+    client_contexts: int = 0  # Ray Client contexts open in this process (allow_multiple adds more)
 
 
 _current: Connection | None = None
@@ -131,37 +194,39 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
 
     started = time.monotonic()
     _refuse_outside_session()  # before anything here touches the process's Ray or environment
+    user_environ = environment.user_environment()  # read once; what follows is settled from it
     if connect_timeout is None:
-        connect_timeout = connect_timeout_from_env(os.environ)
+        connect_timeout = connect_timeout_from_env(user_environ)
     captured_output.clear()
     mode, address, started_local = resolve_target(settings, start_local)
     host, port = split_address(address)
-    tls_files = tls.files_from_env(os.environ)
+    tls_files = tls.files_from_env(user_environ)
     origin, recorded = _origin(settings, mode)
+    where = f"{address} ({origin})"
     spoken = preflight.check_reachable(mode, host, port, origin, recorded, tls_files)
     # seedcore's own token-auth head, however addressed; looked up only when a token is wanted
     local_token = local_cluster.token_file_for(host, port) if spoken.auth != probe.AUTH_NONE else None
+    api_server_address = user_environ.get(state_api.API_SERVER_ENV, "").strip()
     try:  # authenticate() may put this process in token mode: undone if we do not connect
-        spoken, token_source = preflight.authenticate(mode, host, port, origin, spoken, tls_files, local_token)
-        preflight.check_versions(mode, f"{address} ({origin})", spoken)
+        spoken, token = preflight.authenticate(mode, host, port, origin, spoken, user_environ, tls_files, local_token)
+        preflight.check_versions(mode, where, spoken, versions.python_match_level(user_environ))
         # The preflight probe already read the dashboard's address from the GCS (driver mode).
-        target = liveness.target_for(mode, host, port, tls_files, token_source, os.environ,
-                                     f"http://{spoken.dashboard}" if spoken.dashboard else "")
+        target = liveness.target_for(mode, host, port, tls_files, token or auth.token_to_send(user_environ),
+                                     http_url(spoken.dashboard), api_server_address)
         if on_target is not None:
             on_target(target, started_local)
         # A driver's ray.init attaches to this machine's raylet and, if it is frozen, blocks
         # ~30 s holding the GIL (no watchdog thread runs meanwhile): ask it first (milliseconds).
-        raylets = liveness.check_local_raylets(target, f"{address} ({origin})") if mode == MODE_DRIVER else ()
+        raylets = liveness.check_local_raylets(target, where) if mode == ConnectionMode.DRIVER else ()
         ray = _import_ray(loopback=is_loopback_host(host))
         context = _init(ray, settings, address, mode, connect_timeout, progress)
     except BaseException:
-        auth.restore_environment(os.environ)
+        environment.restore_token_mode()
         raise
     _ship_code_by_value(ray)
-    if mode == MODE_DRIVER:
+    if mode == ConnectionMode.DRIVER:
         ray_compat.cluster_messages_to_stderr()
 
-    dashboard = getattr(context, "dashboard_url", "") or ""
     local_python = platform.python_version()
     _current = Connection(
         address=settings.address.value if settings.address else "",
@@ -170,7 +235,7 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
         mode=mode,
         namespace=settings.namespace.value,
         namespace_source=settings.namespace.source,
-        dashboard_url=f"http://{dashboard}" if dashboard and "://" not in dashboard else dashboard,
+        dashboard_url=http_url(getattr(context, "dashboard_url", "") or ""),
         local_ray_version=ray.__version__,
         local_python_version=local_python,
         # Drivers only connect when versions match exactly; Ray Client reports the server's.
@@ -178,15 +243,19 @@ def connect(settings: Settings, start_local: bool = False, connect_timeout: floa
         cluster_python_version=getattr(context, "python_version", None) or local_python,
         connect_seconds=round(time.monotonic() - started, 3),
         started_local_cluster=started_local,
-        token_source=token_source,
+        token_source=token.source if token else "",
         tls=tls_files is not None,
         local_raylets=raylets,
+        token=token or auth.token_to_send(user_environ),
+        tls_files=tls_files,
+        api_server_address=api_server_address,
+        user_environ=user_environ,
     )
     _current_key = key
     return _current
 
 
-def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
+def _init(ray, settings: Settings, address: str, mode: ConnectionMode, budget_s: float,
           progress: Callable[[str], None] | None, sleep: Callable[[float], None] = time.sleep):
     """ray.init, once; through Ray Client, again while the proxy fails to start this client's
     server, with backoff and jitter, while `budget_s` lasts. The budget bounds when another try
@@ -201,14 +270,14 @@ def _init(ray, settings: Settings, address: str, mode: str, budget_s: float,
                 # A driver's job is tagged as seedcore's own (`seedcore connections` tells it from
                 # services); a Ray Client session shows as its server anyway, and Ray Client cannot
                 # carry a JobConfig through ray.init here.
-                tag = {} if mode == MODE_CLIENT else {
+                tag = {} if mode == ConnectionMode.CLIENT else {
                     "job_config": ray.job_config.JobConfig(metadata={SEEDCORE_JOB_TAG: __version__})}
                 return ray.init(address=address, namespace=settings.namespace.value,
                                 logging_level=logging.ERROR, log_to_driver=False, **tag)
         except SeedcoreError:
             raise
         except Exception as err:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-            failure = connect_errors.client_start_failure(err) if mode == MODE_CLIENT else ""
+            failure = connect_errors.client_start_failure(err) if mode == ConnectionMode.CLIENT else ""
             if failure == "setup":
                 raise connect_errors.session_refused(err, settings, address) from err
             if failure != "transient":
@@ -233,7 +302,7 @@ def disconnect() -> None:
 
         ray.shutdown()
     _current, _current_key = None, None
-    auth.restore_environment(os.environ)
+    environment.restore_token_mode()
 
 
 def _refuse_outside_session() -> None:
@@ -247,25 +316,55 @@ def _refuse_outside_session() -> None:
         )
 
 
-def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, bool]:
+def session_in_process() -> RaySession | None:
+    """The Ray connection this process holds, if any, without creating one (or importing ray)."""
+    from seedcore_cli.ray_boundary import deadline
+
+    if "ray" not in sys.modules or deadline.abandoned():
+        return None  # (abandoned: a connect() is still blocked inside ray.init; Ray's state is not to be asked)
+    from ray.util import client as ray_client
+
+    owner = "seedcore" if _current is not None else "outside"
+    contexts = ray_compat.client_contexts()
+    client = ray_client.ray.is_connected()
+    if not (client or ray_compat.driver_connected()):
+        if contexts:  # only allow_multiple contexts: not the default one
+            return RaySession(ConnectionMode.CLIENT, "", "Ray Client (allow_multiple context)", owner, contexts)
+        return None
+    if client:
+        # Ask the Ray Client API itself: ray.get_runtime_context() follows a thread-local hook
+        # and can answer from a stale local driver state instead.
+        namespace = ray_client.ray.get_runtime_context().namespace
+        return RaySession(ConnectionMode.CLIENT, namespace, f"ray://{ray_compat.client_target()}", owner, contexts)
+    import ray
+
+    context = ray.get_runtime_context()
+    try:
+        address = context.gcs_address
+    except Exception:
+        address = "?"
+    return RaySession(ConnectionMode.DRIVER, context.namespace, address, owner, contexts)
+
+
+def resolve_target(settings: Settings, start_local: bool) -> tuple[ConnectionMode, str, bool]:
     """(mode, address for ray.init, whether the local cluster was started now)."""
     target: Target = settings.target
     source = settings.address.source if settings.address else "default"
     if target.kind == "gcs":
-        return MODE_DRIVER, target.endpoint, False
+        return ConnectionMode.DRIVER, target.endpoint, False
     if target.kind == "client":
-        return MODE_CLIENT, f"ray://{target.endpoint}", False
+        return ConnectionMode.CLIENT, f"ray://{target.endpoint}", False
     if target.kind in ("default", "local"):
         cluster = local_cluster.running()
         if cluster is not None:
-            return MODE_LOCAL, cluster.gcs_address, False
+            return ConnectionMode.LOCAL, cluster.gcs_address, False
     stale = ""
     if target.kind in ("default", "auto"):
         recorded = recorded_cluster_address()
         # `auto` means that cluster, reachable or not (check_reachable says it is gone); with
         # nothing configured, a recorded cluster that no longer answers is just not there.
         if recorded and (target.kind == "auto" or probe.tcp_open(*split_address(recorded), PROBE_TIMEOUT_S)):
-            return MODE_DRIVER, recorded, False
+            return ConnectionMode.DRIVER, recorded, False
         if recorded:
             stale = f" (the cluster recorded in {ray_current_cluster_file()} at {recorded} does not answer)"
         if target.kind == "auto":
@@ -276,59 +375,32 @@ def resolve_target(settings: Settings, start_local: bool) -> tuple[str, str, boo
             )
     if start_local:
         cluster, _ = local_cluster.start()
-        return MODE_LOCAL, cluster.gcs_address, True
+        return ConnectionMode.LOCAL, cluster.gcs_address, True
     what = "the seedcore local cluster is not running" if target.kind == "local" else (
         "no Ray address is configured and no Ray cluster runs on this machine" + stale
     )
     raise NoCluster(what, "run `seedcore cluster start`, or set RAY_ADDRESS (HOST:PORT or ray://HOST:10001)")
 
 
-def _origin(settings: Settings, mode: str) -> tuple[str, bool]:
+def _origin(settings: Settings, mode: ConnectionMode) -> tuple[str, bool]:
     """('from RAY_ADDRESS' / 'recorded in ...' / 'default', whether it is Ray's recorded cluster)."""
-    recorded = settings.target.kind == "auto" or (settings.target.kind == "default" and mode == MODE_DRIVER)
+    recorded = settings.target.kind == "auto" or (settings.target.kind == "default" and mode == ConnectionMode.DRIVER)
     if recorded:
         return f"recorded in {ray_current_cluster_file()}", True
     return (f"from {settings.address.source}" if settings.address else "default"), False
 
 
-def check_reachable(settings: Settings, mode: str, host: str, port: int,
+def check_reachable(settings: Settings, mode: ConnectionMode, host: str, port: int,
                     tls_files: probe.TlsFiles | None = None) -> probe.Protocol:
     """preflight.check_reachable with the origin of this target (for diagnose and connect)."""
     origin, recorded = _origin(settings, mode)
     return preflight.check_reachable(mode, host, port, origin, recorded, tls_files)
 
 
-_UNCHANGED = object()
-_loopback_env_before: str | None | object = _UNCHANGED
-
-
-def loopback_env_before_connect() -> str | None:
-    """RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER as the user had it, before connect() set it to 0."""
-    if _loopback_env_before is _UNCHANGED:
-        return os.environ.get(LOOPBACK_ENV)
-    return _loopback_env_before  # type: ignore[return-value]
-
-
 def _import_ray(loopback: bool):
-    """Import ray; for a loopback target, keep Ray from rewriting 127.0.0.1 to the network IP.
-
-    Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER when it is imported; without it set to 0 a
-    driver resolves 127.0.0.1 to the machine's network IP and hangs connecting to the GCS.
-    """
-    global _loopback_env_before
-    if loopback:
-        if _loopback_env_before is _UNCHANGED:
-            _loopback_env_before = os.environ.get(LOOPBACK_ENV)
-        # Forced even over an explicit "1": with it, ray.init on 127.0.0.1 can only hang.
-        os.environ[LOOPBACK_ENV] = "0"
-    # seedcore's driver runs a few status probes and exits; reporting their task events to the
-    # dashboard is not worth it, and flushing them makes every ray.shutdown() wait ~0.25 s
-    # (task_events_shutdown_flush_timeout_ms). A value the user set is kept.
-    os.environ.setdefault(TASK_EVENTS_ENV, "0")
-    # Ray's C++ core writes its WARNING/INFO lines (gcs_client.cc retries, say) straight to this
-    # process's stderr, during and after ray.init; a CLI's user sees errors only. A value the
-    # user set is kept (RAY_BACKEND_LOG_LEVEL=info brings them back).
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+    """Import ray with the environment Ray reads at import (environment.prepare_ray_import); for
+    a loopback target Ray must keep 127.0.0.1, or a driver hangs connecting to the GCS."""
+    environment.prepare_ray_import(loopback)
     already_imported = "ray" in sys.modules
     import ray
 

@@ -14,19 +14,18 @@ listed, with namespace "unknown".
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from seedcore_cli.ray_boundary import ray_compat, state_api
+from seedcore_cli.settings import ConnectionMode, is_anonymous_namespace
 
 if TYPE_CHECKING:
     from seedcore_cli.ray_boundary.connection import Connection
 
 DRIVER, CLIENT, JOB = "driver", "client", "job"
 UNKNOWN = "unknown"
-_ANONYMOUS = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _LIVE_STATUS = {"RUNNING", "PENDING"}
 SEEDCORE_TAG = "seedcore_cli"  # the job metadata key connect() sets on seedcore's own connection
 
@@ -49,7 +48,7 @@ class Session:
     @property
     def anonymous(self) -> bool:
         """Ray gives a driver that names no namespace a random UUID one."""
-        return bool(_ANONYMOUS.match(self.namespace))
+        return is_anonymous_namespace(self.namespace)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,9 +68,10 @@ def list_sessions(connection: Connection, include_finished: bool = False, timeou
     if not url:
         raise state_api.no_dashboard()
     jobs = state_api.fetch_list(url, state_api.JOBS_ENDPOINT, [], limit=state_api.MAX_LIMIT, detail=True,
-                                timeout=timeout, source=source, http_timeout=timeout)["result"]
+                                timeout=timeout, source=source, token=connection.token, http_timeout=timeout)["result"]
     actors = state_api.fetch_actors(url, [("state", "=", "ALIVE")], limit=state_api.MAX_LIMIT, detail=True,
-                                    timeout=timeout, source=source, http_timeout=timeout)["result"]
+                                    timeout=timeout, source=source, token=connection.token,
+                                    http_timeout=timeout)["result"]
     namespaces, note = _namespaces(connection, timeout)
     owned: dict[str, dict[str, list[str]]] = {}
     detached: dict[str, list[str]] = {}
@@ -91,10 +91,8 @@ def list_sessions(connection: Connection, include_finished: bool = False, timeou
 
 
 def _namespaces(connection: Connection, timeout: float) -> tuple[dict[str, str] | None, str]:
-    from seedcore_cli.ray_boundary.connection import MODE_CLIENT
-
     try:
-        return ray_compat.job_namespaces(in_process=connection.mode != MODE_CLIENT, timeout=timeout), ""
+        return ray_compat.job_namespaces(in_process=connection.mode != ConnectionMode.CLIENT, timeout=timeout), ""
     except ray_compat.ApiChanged as err:
         return None, str(err)
     except Exception as err:
@@ -155,7 +153,7 @@ def summarise(found: Sessions, configured: str) -> tuple[str, list[str], list[st
             warnings.append(f"pid {s.pid} on {s.node_ip or '?'} runs in {what}, not {configured!r}: "
                             f"{s.entrypoint[:120]}")
     # every live detached actor counts, whether or not the driver that made it still runs
-    anonymous = {ns: names for ns, names in found.detached.items() if _ANONYMOUS.match(ns)}
+    anonymous = {ns: names for ns, names in found.detached.items() if is_anonymous_namespace(ns)}
     for ns, names in sorted(anonymous.items()):
         warnings.append(f"anonymous namespace {ns} holds detached actors {', '.join(sorted(names)[:5])}: no other "
                         "process can find them by name")

@@ -21,15 +21,14 @@ one answers (the cluster is slow, not stuck). Nothing here imports ray.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from seedcore_cli.errors import CannotConnect, SeedcoreError
-from seedcore_cli.ray_boundary import auth, preflight, probe, state_api
-from seedcore_cli.settings import DEFAULT_DASHBOARD_PORT
+from seedcore_cli.ray_boundary import auth, probe, state_api
+from seedcore_cli.settings import DEFAULT_DASHBOARD_PORT, ConnectionMode, http_url
 
-MODE_CLIENT = preflight.MODE_CLIENT
+MODE_CLIENT = ConnectionMode.CLIENT
 PROBE_TIMEOUT_S = 1.0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -38,15 +37,19 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 class Target:
     """Where the cluster was reached, and how to talk to it."""
 
-    mode: str  # "driver" or "client"
+    mode: ConnectionMode
     host: str
     port: int
     tls: probe.TlsFiles | None = None
-    token_header: str | None = None
+    token: auth.Token | None = None
     dashboard_url: str = ""  # when known (a live connection); else read from the GCS
     # (host, port, node id) of raylets known to matter: the driver's own, found when connecting;
     # probed even when the dashboard can no longer list them (a head that went away)
     raylets: tuple[tuple[str, int, str], ...] = ()
+
+    @property
+    def token_header(self) -> str | None:
+        return self.token.header if self.token else None
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,15 @@ class Culprit:
         return f"the {self.component} at {self.where} {verb}"
 
 
-def target_for(mode: str, host: str, port: int, tls: probe.TlsFiles | None, token_source: str,
-               environ: Mapping[str, str], dashboard_url: str = "",
+def target_for(mode: ConnectionMode, host: str, port: int, tls: probe.TlsFiles | None, token: auth.Token | None,
+               dashboard_url: str = "", api_server_address: str = "",
                raylets: tuple[tuple[str, int, str], ...] = ()) -> Target:
-    """The Target for a cluster reached at host:port (token: the one connect() settled on)."""
-    token = auth.find_token(environ) if token_source else None
+    """The Target for a cluster reached at host:port (token: the one connect() settled on;
+    api_server_address: RAY_API_SERVER_ADDRESS as the user set it)."""
     if not dashboard_url and mode == MODE_CLIENT:
         # Before a Ray Client session the dashboard (hence the raylets) is known only when named.
-        dashboard_url = environ.get(state_api.API_SERVER_ENV, "")
-    return Target(mode, host, port, tls, token.header if token else None, dashboard_url, raylets)
+        dashboard_url = api_server_address
+    return Target(mode, host, port, tls, token, dashboard_url, raylets)
 
 
 def check_local_raylets(target: Target, where: str) -> tuple[tuple[str, int, str], ...]:
@@ -126,16 +129,16 @@ def _default_dashboard_of(target: Target, gcs_pid: str, timeout: float) -> str:
     if not gcs_pid:
         return ""
     url = f"http://{target.host}:{DEFAULT_DASHBOARD_PORT}"
-    summary = _node_summary(url, timeout)
+    summary = _node_summary(url, timeout, target.token)
     pids = {str((entry.get("gcs") or {}).get("pid")) for entry in summary or [] if isinstance(entry, dict)}
     return url if gcs_pid in pids else ""
 
 
-def _node_summary(url: str, timeout: float) -> list | None:
+def _node_summary(url: str, timeout: float, token: auth.Token | None) -> list | None:
     """The dashboard's node summary (one entry per node: raylet, gcs, ...), None when unreadable."""
     try:
         payload = state_api.get_json(url + "/nodes", [("view", "summary")], timeout=2 * timeout,
-                                     source="the GCS", envelope=False)
+                                     source="the GCS", token=token, envelope=False)
         summary = (payload.get("data") or {}).get("summary")
     except (SeedcoreError, AttributeError, TypeError):
         return None
@@ -163,9 +166,9 @@ def _alive_raylets(dashboard: str, target: Target, timeout: float,
                    hosts: frozenset[str] | None) -> list[tuple[str, int, str]] | None:
     """(host, port, node id) of every alive node's raylet, from the dashboard's node summary
     (only those on `hosts` when given); None when the dashboard does not tell."""
-    url = dashboard if "://" in dashboard else f"http://{dashboard}"
+    url = http_url(dashboard)
     try:
-        nodes = [entry.get("raylet") or {} for entry in _node_summary(url, timeout) or []]
+        nodes = [entry.get("raylet") or {} for entry in _node_summary(url, timeout, target.token) or []]
         raylets = [(str(node.get("nodeManagerAddress") or ""), state_api.as_int(node.get("nodeManagerPort")),
                     str(node.get("nodeId") or "")[:8]) for node in nodes if node.get("state") == "ALIVE"]
     except (AttributeError, TypeError):  # a summary of another shape

@@ -8,30 +8,27 @@ error with its exit code (3) and a fix:
 - check_reachable: the port is open and speaks what the address says (GCS, Ray Client), over
   the right transport (TLS or not, a trusted certificate);
 - authenticate: a cluster that demands a token gets one, and accepts it;
-- check_versions: the cluster's Ray (and, for drivers, Python) version is the one here.
+- check_versions: the cluster's Ray (and, for drivers, Python) version is one this process can
+  talk to (versions.compatibility: the rule diagnose judges with too).
 
-Nothing here imports ray.
+Nothing here imports ray; nothing here reads the environment (connect() hands over what it read).
 """
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from seedcore_cli.errors import AuthenticationFailed, TlsMismatch, Unreachable, VersionMismatch
-from seedcore_cli.ray_boundary import auth, probe, ray_compat, tls
-from seedcore_cli.settings import DEFAULT_CLIENT_PORT, DEFAULT_GCS_PORT
+from seedcore_cli.ray_boundary import auth, environment, probe, ray_compat, tls, versions
+from seedcore_cli.settings import DEFAULT_CLIENT_PORT, DEFAULT_GCS_PORT, ConnectionMode
 
 PROBE_TIMEOUT_S = 2.0
-
-MODE_DRIVER = "driver"  # a driver attached to a GCS address (HOST:PORT or auto)
-MODE_CLIENT = "client"  # Ray Client (ray://HOST:PORT)
-MODE_LOCAL = "local"  # a driver attached to seedcore's embedded loopback cluster
+MODE_CLIENT = ConnectionMode.CLIENT
 
 
-def check_reachable(mode: str, host: str, port: int, origin: str, recorded: bool,
+def check_reachable(mode: ConnectionMode, host: str, port: int, origin: str, recorded: bool,
                     tls_files: probe.TlsFiles | None = None) -> probe.Protocol:
     """A short probe before ray.init: closed ports, wrong protocols and TLS mismatches fail here,
     in seconds. Returns what the port speaks (with its auth demand and versions).
@@ -49,7 +46,7 @@ def check_reachable(mode: str, host: str, port: int, origin: str, recorded: bool
             hint = "that cluster is gone: start one with `seedcore cluster start` or set RAY_ADDRESS"
         raise Unreachable(f"cannot reach Ray at {host}:{port} ({origin})", hint)
     if name in (probe.TLS_REQUIRED, probe.TLS_NOT_SPOKEN, probe.TLS_UNTRUSTED, probe.TLS_FAILED):
-        raise _tls_error(spoken, host, port, origin, "ray://" if mode == MODE_CLIENT else "")
+        raise _tls_error(spoken, host, port, origin, "ray://" if mode == MODE_CLIENT else "", tls_files)
     if mode == MODE_CLIENT and name == probe.GCS:
         raise Unreachable(
             f"ray://{host}:{port} ({origin}) points at a GCS port, not the Ray Client server",
@@ -78,7 +75,8 @@ def check_reachable(mode: str, host: str, port: int, origin: str, recorded: bool
     return spoken
 
 
-def _tls_error(spoken: probe.Protocol, host: str, port: int, origin: str, scheme: str) -> TlsMismatch:
+def _tls_error(spoken: probe.Protocol, host: str, port: int, origin: str, scheme: str,
+               tls_files: probe.TlsFiles | None) -> TlsMismatch:
     where = f"Ray at {scheme}{host}:{port} ({origin})"
     if spoken.name == probe.TLS_REQUIRED:
         return TlsMismatch(f"{where} requires TLS and {tls.USE_TLS_ENV} is not on here",
@@ -87,7 +85,7 @@ def _tls_error(spoken: probe.Protocol, host: str, port: int, origin: str, scheme
         return TlsMismatch(f"{where} does not speak TLS, but {tls.USE_TLS_ENV} is on here",
                            f"unset {tls.USE_TLS_ENV} for this cluster, or start the head with TLS")
     if spoken.name == probe.TLS_UNTRUSTED:
-        ca = os.environ.get(tls.CA_ENV, "")
+        ca = tls_files.ca_path if tls_files is not None else ""
         return TlsMismatch(f"{where}: its TLS certificate is not signed by the CA in {tls.CA_ENV} "
                            f"({ca}): {spoken.detail}",
                            f"set {tls.CA_ENV} to the CA that signed the head's certificate")
@@ -95,26 +93,26 @@ def _tls_error(spoken: probe.Protocol, host: str, port: int, origin: str, scheme
                        f"check {tls.CERT_ENV}/{tls.KEY_ENV}: the head must accept this certificate")
 
 
-def authenticate(mode: str, host: str, port: int, origin: str, spoken: probe.Protocol,
-                 tls_files: probe.TlsFiles | None = None,
-                 local_token: Path | None = None) -> tuple[probe.Protocol, str]:
+def authenticate(mode: ConnectionMode, host: str, port: int, origin: str, spoken: probe.Protocol,
+                 environ: Mapping[str, str], tls_files: probe.TlsFiles | None = None,
+                 local_token: Path | None = None) -> tuple[probe.Protocol, auth.Token | None]:
     """Settle token authentication before Ray is imported: (what the port says with the token,
-    where the token came from, '' when the cluster wants none).
+    the token, None when the cluster wants none).
 
-    A cluster that demands a token gets the one Ray would find (RAY_AUTH_TOKEN,
-    RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; seedcore's own local cluster: its state file), checked
-    with one more probe, and this process's Ray is put in token mode even if the user never
-    exported RAY_AUTH_MODE. A missing or refused token fails here, in milliseconds.
+    A cluster that demands a token gets the one Ray would find in the user's `environ`
+    (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH, ~/.ray/auth_token; seedcore's own local cluster: its state
+    file), checked with one more probe, and this process's Ray is put in token mode even if the
+    user never exported RAY_AUTH_MODE. A missing or refused token fails here, in milliseconds.
     """
     if spoken.auth == probe.AUTH_NONE:
-        return spoken, ""
+        return spoken, None
     scheme = "ray://" if mode == MODE_CLIENT else ""
     where = f"Ray at {scheme}{host}:{port} ({origin})"
-    token = auth.read_token_file(local_token, "the local cluster") if local_token else auth.find_token(os.environ)
+    token = auth.read_token_file(local_token, "the local cluster") if local_token else auth.find_token(environ)
     if token is None:
         raise AuthenticationFailed(
             f"{where} requires token authentication and no token was found here "
-            f"(looked in {auth.places(os.environ)})",
+            f"(looked in {auth.places(environ)})",
             auth.HOW_TO_GET,
         )
     checked = probe.protocol_of(host, port, PROBE_TIMEOUT_S, token_header=token.header, tls=tls_files)
@@ -123,36 +121,26 @@ def authenticate(mode: str, host: str, port: int, origin: str, spoken: probe.Pro
             f"{where} requires token authentication and refused the token from {token.source}",
             "the token belongs to another cluster or was rotated: " + auth.HOW_TO_GET,
         )
-    auth.enable_token_mode(os.environ, token)
+    environment.enable_token_mode(token.value)
     if "ray" in sys.modules:  # imported before the mode was set (a library caller, the tests)
         ray_compat.reload_auth_config()
-    return checked, token.source
+    return checked, token
 
 
-def check_versions(mode: str, where: str, spoken: probe.Protocol) -> None:
+def check_versions(mode: ConnectionMode, where: str, spoken: probe.Protocol, match_level: str) -> None:
     """Refuse a cluster whose Ray (or Python) this process cannot talk to, before ray.init.
 
-    Only the GCS tells its versions before a session starts: a driver needs the cluster's exact
-    Ray and Python (Python to the patch level, or the minor one when
-    RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor, as Ray itself checks). A Ray Client proxy does
-    not say; Ray's own check then fails within seconds and connect_errors.explain_init_error words it the same.
+    Only the GCS tells its versions before a session starts (versions.compatibility judges them,
+    with RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL as `match_level`). A Ray Client proxy does not
+    say; Ray's own check then fails within seconds and connect_errors.explain_init_error words it
+    the same.
     """
     if not spoken.ray_version:
         return
-    local_ray, local_python = local_versions()
-    level = os.environ.get("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL", "patch").strip().lower()
-    width = 2 if level == "minor" else 3
-    python_differs = bool(spoken.python_version) and \
-        spoken.python_version.split(".")[:width] != local_python.split(".")[:width]
-    if spoken.ray_version != local_ray or (mode != MODE_CLIENT and python_differs):
-        raise version_mismatch(where, (spoken.ray_version, spoken.python_version), (local_ray, local_python))
-
-
-def local_versions() -> tuple[str, str]:
-    """(Ray, Python) versions of this process, without importing ray."""
-    from importlib.metadata import version
-
-    return version("ray"), platform.python_version()
+    here = versions.local_versions()
+    cluster = (spoken.ray_version, spoken.python_version)
+    if not versions.compatibility(mode, here, cluster, match_level).compatible:
+        raise version_mismatch(where, cluster, here)
 
 
 def version_mismatch(where: str, cluster: tuple[str, str], here: tuple[str, str]) -> VersionMismatch:

@@ -20,11 +20,13 @@ Nothing here imports ray; the replies are read with a ten-line protobuf reader.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from seedcore_cli.ray_boundary import environment
 
 _GCS_METHOD = "/ray.rpc.NodeInfoGcsService/CheckAlive"
 _CLIENT_METHOD = "/ray.rpc.RayletDriver/ClusterInfo"
@@ -103,9 +105,9 @@ def _tls_handshake(host: str, port: int, timeout: float, tls: TlsFiles | None) -
     without, just ask whether the server speaks TLS at all."""
     context = tls_context(tls)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as wrapped:
-                wrapped.do_handshake()
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as wrapped:
+            wrapped.do_handshake()
         return True, ""
     except ssl.SSLCertVerificationError as err:
         return False, f"untrusted: {err.verify_message or err.reason}"
@@ -140,35 +142,16 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
     if not tcp_open(host, port, left()):
         return Protocol(CLOSED)
     if tls is not None:
-        ok, why = _tls_handshake(host, port, left(), tls)
-        if not ok:
-            if why.startswith("untrusted"):
-                return Protocol(TLS_UNTRUSTED, detail=why.split(": ", 1)[-1])
-            if _speaks_plain_grpc(host, port, left()):
-                return Protocol(TLS_NOT_SPOKEN)
-            return Protocol(TLS_FAILED, detail=why)
+        trouble = _tls_trouble(host, port, tls, left)
+        if trouble is not None:
+            return trouble
     channel = _channel(host, port, tls)
     try:
         code, reply = _call(channel, _GCS_METHOD, b"", left(), token_header)
-        if code == "UNAUTHENTICATED":
-            return Protocol(GCS, _auth(code, token_header))
-        if code == "OK":
-            metadata = _kv_get(channel, b"CLUSTER_METADATA", b"cluster", left(), token_header)
-            try:
-                python = str(json.loads(metadata or b"{}").get("python_version") or "")
-            except ValueError:
-                python = ""
-            dashboard = _kv_get(channel, b"dashboard", b"dashboard", left(), token_header)
-            return Protocol(GCS, ray_version=_string_field(reply, 2), python_version=python,
-                            dashboard=(dashboard or b"").decode(errors="replace"))
+        if code in ("OK", "UNAUTHENTICATED"):
+            return _gcs(channel, code, reply, token_header, left)
         if code == "UNIMPLEMENTED":
-            code, _ = _call(channel, _CLIENT_METHOD, _CLIENT_PING, left(), token_header)
-            if code == "UNIMPLEMENTED":
-                return Protocol(OTHER)
-            if code == "DEADLINE_EXCEEDED":
-                return Protocol(SLOW)
-            # The proxy answers PING itself, with no versions (those come once a session starts).
-            return Protocol(CLIENT, _auth(code, token_header))
+            return _client(channel, token_header, left())
         if code == "DEADLINE_EXCEEDED":
             return Protocol(SLOW)
         if tls is not None and code == "UNAVAILABLE":
@@ -182,6 +165,43 @@ def protocol_of(host: str, port: int, timeout: float = 2.0, *, token_header: str
         return Protocol(OTHER)
     finally:
         channel.close()
+
+
+def _tls_trouble(host: str, port: int, tls: TlsFiles, left: Callable[[], float]) -> Protocol | None:
+    """The TLS mismatch a handshake with `tls` shows (None: the handshake succeeded)."""
+    ok, why = _tls_handshake(host, port, left(), tls)
+    if ok:
+        return None
+    if why.startswith("untrusted"):
+        return Protocol(TLS_UNTRUSTED, detail=why.split(": ", 1)[-1])
+    if _speaks_plain_grpc(host, port, left()):
+        return Protocol(TLS_NOT_SPOKEN)
+    return Protocol(TLS_FAILED, detail=why)
+
+
+def _gcs(channel, code: str, reply: bytes, token_header: str | None, left: Callable[[], float]) -> Protocol:
+    """A GCS answered CheckAlive: its auth demand, or its versions and dashboard (from its KV)."""
+    if code == "UNAUTHENTICATED":
+        return Protocol(GCS, _auth(code, token_header))
+    metadata = _kv_get(channel, b"CLUSTER_METADATA", b"cluster", left(), token_header)
+    try:
+        python = str(json.loads(metadata or b"{}").get("python_version") or "")
+    except ValueError:
+        python = ""
+    dashboard = _kv_get(channel, b"dashboard", b"dashboard", left(), token_header)
+    return Protocol(GCS, ray_version=_string_field(reply, 2), python_version=python,
+                    dashboard=(dashboard or b"").decode(errors="replace"))
+
+
+def _client(channel, token_header: str | None, timeout: float) -> Protocol:
+    """Not a GCS: a Ray Client proxy answers PING itself, with no versions (those come once a
+    session starts); anything else is OTHER, or SLOW when it does not answer."""
+    code, _ = _call(channel, _CLIENT_METHOD, _CLIENT_PING, timeout, token_header)
+    if code == "UNIMPLEMENTED":
+        return Protocol(OTHER)
+    if code == "DEADLINE_EXCEEDED":
+        return Protocol(SLOW)
+    return Protocol(CLIENT, _auth(code, token_header))
 
 
 def _channel(host: str, port: int, tls: TlsFiles | None):
@@ -268,7 +288,7 @@ def gcs_kv_get(host: str, port: int, namespace: bytes, key: bytes, timeout: floa
 def _grpc():
     """grpc (a dependency of ray[default]), imported only when probing; its C core's INFO lines
     (a failed handshake, say) stay off the user's stderr unless they asked for them."""
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    environment.quiet_grpc()
     import grpc
 
     return grpc

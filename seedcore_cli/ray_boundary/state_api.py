@@ -1,44 +1,36 @@
-"""The one client of Ray's State API (the dashboard's REST API): where it is, the token, and one
-HTTP helper that turns every failure into seedcore's errors.
+"""The one client of Ray's State API (the dashboard's REST API): where it is, and one HTTP
+helper that turns every failure into seedcore's errors.
 
 Why REST and not `ray.util.state`: in a process connected through Ray Client, Ray's State API
 helpers read RAY_ADDRESS and call `ray.init` again, which raises "Ray Client is already
 connected". This module asks the dashboard directly with the standard library: no second
-connection, no `import ray`, no Typer or Rich.
+connection, no `import ray`.
 
-- `dashboard_url_for(connection)`: RAY_API_SERVER_ADDRESS (as Ray's tooling honours it), else
-  the dashboard the cluster reported.
-- `get_json(url, params, ...)`: one GET; refused, timed out, not HTTP, 401/403, 404, not JSON,
-  an error answer: each a SeedcoreError with its exit code (DashboardUnavailable and
-  CannotConnect: 3; OperationFailed: 1; a malformed URL: BadInput, 2).
-- `fetch_actors(url, filters, ...)`: `GET /api/v0/actors` as `StateApiClient.list()` sends it.
-- `check_dashboard(url)`: does the State API answer (never raises; for diagnose).
-- `authentication_mode(url)`: the dashboard's unauthenticated /api/authentication_mode.
-
-Token: sent as `Authorization: Bearer <token>` (auth.find_token: Ray's order; connect() puts the
-token it checked in RAY_AUTH_TOKEN). It never appears in messages.
+Invariants: every failure is a SeedcoreError with its exit code (the dashboard not there or not
+answering: DashboardUnavailable or CannotConnect, 3; an error answer: OperationFailed, 1; a
+malformed URL: BadInput, 2), except check_dashboard and authentication_mode, which report and
+never raise (for diagnose). Where the dashboard is and which token to send are what connect()
+settled, carried by the Connection; nothing here reads the environment. The token is sent as
+`Authorization: Bearer` and never appears in a message.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed, bare, fold, quoted
 from seedcore_cli.ray_boundary import auth
-
-if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
-    from seedcore_cli.ray_boundary.connection import Connection
+from seedcore_cli.settings import http_url
 
 API_SERVER_ENV = "RAY_API_SERVER_ADDRESS"
 DEFAULT_TIMEOUT_S = 30
@@ -59,34 +51,28 @@ class DashboardCheck:
     hint: str = ""
 
 
-def dashboard_url_for(connection: Connection, environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(State API base URL, where it came from); url '' when the cluster reported no dashboard."""
-    environ = os.environ if environ is None else environ
-    override = environ.get(API_SERVER_ENV, "").strip()
-    if override:
-        url = override if "://" in override else f"http://{override}"
-        return url.rstrip("/"), API_SERVER_ENV
-    url = (connection.dashboard_url or "").strip()
-    if url and "://" not in url:
-        url = f"http://{url}"
-    return url.rstrip("/"), "the cluster"
+class DashboardAddress(Protocol):
+    """What this module reads from a Connection: where its dashboard is (settled by connect())."""
+
+    @property
+    def dashboard_url(self) -> str: ...
+
+    @property
+    def api_server_address(self) -> str: ...
 
 
-def auth_token(environ: Mapping[str, str]) -> str | None:
-    """The token to send: only in token mode (connect() turns it on, with the token it checked in
-    RAY_AUTH_TOKEN, when the cluster demands one; or the user set RAY_AUTH_MODE=token). A token
-    is never sent to a dashboard that did not ask for one."""
-    if not auth.token_mode_on(environ):
-        return None
-    token = auth.find_token(environ)
-    return token.value if token else None
+def dashboard_url_for(connection: DashboardAddress) -> tuple[str, str]:
+    """(State API base URL, where it came from); url '' when the cluster reported no dashboard.
+    RAY_API_SERVER_ADDRESS as the user set it (Ray's tooling honours it) wins over the cluster's."""
+    if connection.api_server_address.strip():
+        return http_url(connection.api_server_address), API_SERVER_ENV
+    return http_url(connection.dashboard_url or ""), "the cluster"
 
 
-def headers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def headers(token: auth.Token | None) -> dict[str, str]:
     found = {"Accept": "application/json"}
-    token = auth_token(os.environ if environ is None else environ)
-    if token:
-        found["Authorization"] = f"Bearer {token}"
+    if token is not None:
+        found["Authorization"] = token.header
     return found
 
 
@@ -99,7 +85,7 @@ def no_dashboard() -> DashboardUnavailable:
 
 
 def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: str,
-             environ: Mapping[str, str] | None = None, envelope: bool = True) -> Any:
+             token: auth.Token | None = None, envelope: bool = True) -> Any:
     """GET a dashboard endpoint or raise a SeedcoreError. envelope: it is a State API list
     endpoint ({"result": true, "data": {"result": {...}}}): return that inner result dict;
     otherwise return the decoded JSON as it is."""
@@ -113,7 +99,7 @@ def get_json(url: str, params: list[tuple[str, Any]], timeout: float, source: st
         f"check that the dashboard runs and is reachable from here (it binds to 127.0.0.1 by "
         f"default: start the head with --dashboard-host, or set {API_SERVER_ENV}=http://HOST:PORT)"
     )
-    request = urllib.request.Request(full, headers=headers(environ), method="GET")
+    request = urllib.request.Request(full, headers=headers(token), method="GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read()
@@ -189,19 +175,19 @@ def _check_url(url: str, from_where: str) -> None:
 
 def fetch_actors(url: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,
                  timeout: float = DEFAULT_TIMEOUT_S, source: str = "the cluster",
-                 environ: Mapping[str, str] | None = None, http_timeout: float | None = None) -> dict[str, Any]:
+                 token: auth.Token | None = None, http_timeout: float | None = None) -> dict[str, Any]:
     """One `GET /api/v0/actors` as StateApiClient.list() builds it; returns `data.result`.
 
     What `actors list`, the organism's status and teardown, diagnose and connections read.
     http_timeout bounds the HTTP round trip (default: the server's timeout plus 5 s).
     """
     return fetch_list(url, ACTORS_ENDPOINT, filters, limit=limit, detail=detail, timeout=timeout, source=source,
-                      environ=environ, http_timeout=http_timeout)
+                      token=token, http_timeout=http_timeout)
 
 
 def fetch_list(url: str, endpoint: str, filters: Sequence[tuple[str, str, str]], *, limit: int, detail: bool,
                timeout: float = DEFAULT_TIMEOUT_S, source: str = "the cluster",
-               environ: Mapping[str, str] | None = None, http_timeout: float | None = None) -> dict[str, Any]:
+               token: auth.Token | None = None, http_timeout: float | None = None) -> dict[str, Any]:
     """One State API list query (`/api/v0/actors`, `/api/v0/jobs`, ...); returns `data.result`."""
     params: list[tuple[str, Any]] = [
         ("limit", limit),
@@ -213,27 +199,27 @@ def fetch_list(url: str, endpoint: str, filters: Sequence[tuple[str, str, str]],
     try:
         # The server's own timeout bounds its GCS query; give the HTTP round trip a little more.
         return get_json(url + endpoint, params, timeout=timeout + 5 if http_timeout is None else http_timeout,
-                        source=source, environ=environ)
+                        source=source, token=token)
     except OperationFailed as err:
         # A head started with a lower RAY_MAX_LIMIT_FROM_API_SERVER names its limit: ask again.
         found = _SERVER_LIMIT_RE.search(err.message)
         if not found or not 0 < int(found.group(1)) < limit:
             raise
         return fetch_list(url, endpoint, filters, limit=int(found.group(1)), detail=detail, timeout=timeout,
-                          source=source, environ=environ, http_timeout=http_timeout)
+                          source=source, token=token, http_timeout=http_timeout)
 
 
-def check_dashboard(url: str, timeout: float = 2.0, environ: Mapping[str, str] | None = None) -> DashboardCheck:
+def check_dashboard(url: str, timeout: float = 2.0, token: auth.Token | None = None) -> DashboardCheck:
     """Ask the State API for one actor at `url`; never raises (for `diagnose`)."""
     started = time.monotonic()
     if not url:
         err = no_dashboard()
         return DashboardCheck(url="", ok=False, detail=err.message, seconds=0.0, hint=err.hint)
-    url = url if "://" in url else f"http://{url}"
+    url = http_url(url)
     try:
         # timeout here bounds the whole HTTP round trip
         params = [("limit", 1), ("timeout", max(1, int(timeout))), ("detail", "false")]
-        result = get_json(url.rstrip("/") + ACTORS_ENDPOINT, params, timeout=timeout, source="the cluster", environ=environ)
+        result = get_json(url + ACTORS_ENDPOINT, params, timeout=timeout, source="the cluster", token=token)
     except (CannotConnect, OperationFailed) as err:
         return DashboardCheck(url=url, ok=False, detail=err.message,
                               seconds=round(time.monotonic() - started, 3), hint=err.hint)

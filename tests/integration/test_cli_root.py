@@ -182,7 +182,8 @@ def _leaf_commands(command, path=()):
 
 
 def test_every_command_declares_whether_it_connects():
-    """The connection policy lives on the commands (@connects); `cluster ...` and `lint` never connect."""
+    """The connection policy lives on the commands (each asks the Application: `seedcore.connect(...)`
+    or `seedcore.try_connect(...)`); `cluster ...` and `lint` never connect."""
     import typer
 
     from seedcore_cli.cli.app import app
@@ -194,12 +195,16 @@ def test_every_command_declares_whether_it_connects():
 
 
 def _declares(callback) -> bool:
-    # Typer wraps our function; follow the chain down to the @connects wrapper's marker.
-    while callback is not None:
-        if getattr(callback, "seedcore_connects", False):
-            return True
-        callback = getattr(callback, "__wrapped__", None)
-    return False
+    # Typer wraps our function; follow the chain down to the command itself, whose body must ask
+    # the Application for the connection (a call of .connect or .try_connect).
+    import inspect
+    import textwrap
+
+    while getattr(callback, "__wrapped__", None) is not None:
+        callback = callback.__wrapped__
+    tree = ast.parse(textwrap.dedent(inspect.getsource(callback)))
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in ("connect", "try_connect") for node in ast.walk(tree))
 
 
 @pytest.mark.parametrize("command", [["info"], ["actors", "list"], ["organism", "status"], ["diagnose"],

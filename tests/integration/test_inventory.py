@@ -22,7 +22,7 @@ from support.heads import connect_to, free_port
 
 from seedcore_cli.errors import BadInput, CannotConnect, DashboardUnavailable, OperationFailed
 from seedcore_cli.organism import inventory
-from seedcore_cli.ray_boundary import connection, state_api
+from seedcore_cli.ray_boundary import auth, connection, state_api
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -245,14 +245,14 @@ def test_closed_dashboard_port_is_unavailable_naming_the_url(ray_cluster, namesp
         inventory.list_actors(dataclasses.replace(conn, dashboard_url=closed))
     assert closed in err.value.message and err.value.exit_code == 3 and err.value.hint
     with pytest.raises(DashboardUnavailable) as err:  # RAY_API_SERVER_ADDRESS wins, and is named
-        inventory.list_actors(conn, environ={"RAY_API_SERVER_ADDRESS": closed})
+        inventory.list_actors(dataclasses.replace(conn, api_server_address=closed))
     assert closed in err.value.message and "RAY_API_SERVER_ADDRESS" in err.value.message
     with pytest.raises(DashboardUnavailable) as err:
         inventory.list_actors(dataclasses.replace(conn, dashboard_url=""))
     assert "no dashboard" in err.value.message and "include-dashboard" in err.value.hint
     # and the override reaches a working dashboard even when the cluster reported none
-    listing = inventory.list_actors(dataclasses.replace(conn, dashboard_url=""),
-                                    environ={"RAY_API_SERVER_ADDRESS": ray_cluster.dashboard_url.removeprefix("http://")})
+    listing = inventory.list_actors(dataclasses.replace(conn, dashboard_url="",
+                                                        api_server_address=ray_cluster.dashboard_url.removeprefix("http://")))
     assert listing.rows == [] and listing.dashboard_url == ray_cluster.dashboard_url
 
 
@@ -341,7 +341,7 @@ def entry(name, ns="seedcore-dev", state="ALIVE", actor_id=None):
 def test_request_is_the_state_api_list_call(fake_dashboard):
     fake_dashboard.answer([entry("b"), entry("a")])
     conn = fake_connection(fake_dashboard.url)
-    listing = inventory.list_actors(conn, states=["ALIVE", "DEAD"], class_name="Organ", name_globs=["a"], environ={})
+    listing = inventory.list_actors(conn, states=["ALIVE", "DEAD"], class_name="Organ", name_globs=["a"])
     path, headers = fake_dashboard.requests[-1]
     from urllib.parse import parse_qs, urlsplit
 
@@ -360,17 +360,17 @@ def test_request_is_the_state_api_list_call(fake_dashboard):
 def test_auth_token_is_sent_as_bearer_and_never_shown(fake_dashboard, tmp_path):
     fake_dashboard.answer([])
     conn = fake_connection(fake_dashboard.url)
-    inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token"})
+    inventory.list_actors(dataclasses.replace(conn, token=auth.token_to_send({"RAY_AUTH_TOKEN": "s3cret-token"})))
     assert "Authorization" not in fake_dashboard.requests[-1][1]  # not in token mode: never sent
-    inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token", "RAY_AUTH_MODE": "token"})
+    inventory.list_actors(dataclasses.replace(conn, token=auth.token_to_send({"RAY_AUTH_TOKEN": "s3cret-token", "RAY_AUTH_MODE": "token"})))
     assert fake_dashboard.requests[-1][1]["Authorization"] == "Bearer s3cret-token"
     token_file = tmp_path / "token"
     token_file.write_text("from-file\n")
-    inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN_PATH": str(token_file), "RAY_AUTH_MODE": "token"})
+    inventory.list_actors(dataclasses.replace(conn, token=auth.token_to_send({"RAY_AUTH_TOKEN_PATH": str(token_file), "RAY_AUTH_MODE": "token"})))
     assert fake_dashboard.requests[-1][1]["Authorization"] == "Bearer from-file"
     fake_dashboard.status, fake_dashboard.body = 401, b"Unauthorized: Missing authentication token"
     with pytest.raises(CannotConnect) as err:
-        inventory.list_actors(conn, environ={"RAY_AUTH_TOKEN": "s3cret-token", "RAY_AUTH_MODE": "token"})
+        inventory.list_actors(dataclasses.replace(conn, token=auth.token_to_send({"RAY_AUTH_TOKEN": "s3cret-token", "RAY_AUTH_MODE": "token"})))
     assert err.value.exit_code == 3 and "RAY_AUTH_TOKEN" in err.value.hint
     assert "s3cret" not in err.value.one_line() and fake_dashboard.url in err.value.message
 
@@ -380,14 +380,14 @@ def test_http_errors_map_to_exit_codes(fake_dashboard):
     fake_dashboard.status = 500
     fake_dashboard.body = json.dumps({"result": False, "msg": "GCS query failed", "data": {"result": None}}).encode()
     with pytest.raises(OperationFailed) as err:
-        inventory.list_actors(conn, environ={})
+        inventory.list_actors(conn)
     assert "GCS query failed" in err.value.message and err.value.exit_code == 1
     fake_dashboard.status, fake_dashboard.body = 404, b"not found"
     with pytest.raises(DashboardUnavailable, match="no State API"):
-        inventory.list_actors(conn, environ={})
+        inventory.list_actors(conn)
     fake_dashboard.status, fake_dashboard.body = 200, b"<html>grafana</html>"
     with pytest.raises(DashboardUnavailable, match="not with the State API"):
-        inventory.list_actors(conn, environ={})
+        inventory.list_actors(conn)
 
 
 def test_a_lower_server_limit_is_honoured(fake_dashboard):
@@ -396,7 +396,7 @@ def test_a_lower_server_limit_is_honoured(fake_dashboard):
                       "`RAY_MAX_LIMIT_FROM_API_SERVER` environment variable to a larger value."}
     fake_dashboard.queued.append((500, json.dumps(refusal).encode()))
     fake_dashboard.answer([entry("a")])
-    listing = inventory.list_actors(fake_connection(fake_dashboard.url), environ={})
+    listing = inventory.list_actors(fake_connection(fake_dashboard.url))
     assert [r.name for r in listing.rows] == ["a"]
     from urllib.parse import parse_qs, urlsplit
 
@@ -407,7 +407,7 @@ def test_a_lower_server_limit_is_honoured(fake_dashboard):
 def test_partial_answers_are_flagged(fake_dashboard):
     conn = fake_connection(fake_dashboard.url)
     fake_dashboard.answer([entry("a")], total=50_000, num_filtered=20_000, warning="a raylet did not answer")
-    listing = inventory.list_actors(conn, environ={})
+    listing = inventory.list_actors(conn)
     assert not listing.total_exact and listing.total == 20_000
     assert "showing 1 of at least 20000" in listing.shown_of()
     assert any("raylet" in w for w in listing.warnings) and any("50000" in w for w in listing.warnings)
@@ -460,10 +460,10 @@ def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypa
                                            "reason": "RAY_KILL"}}
     fake_dashboard.answer([{**entry("mw", ns="ns-a", state="DEAD"), "death_cause": killed, "is_detached": True}])
     fake_dashboard.token = "s3cret-token"
-    monkeypatch.setenv("RAY_API_SERVER_ADDRESS", fake_dashboard.url)  # wins over what the cluster reported
-    monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
-    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # as connect() sets it for a cluster that wants a token
-    conn = fake_connection(f"http://127.0.0.1:{free_port()}", namespace="ns-a")
+    # RAY_API_SERVER_ADDRESS wins over what the cluster reported; the token is the one connect()
+    # settled for a cluster that wants one (both carried by the Connection)
+    conn = dataclasses.replace(fake_connection(f"http://127.0.0.1:{free_port()}", namespace="ns-a"),
+                               api_server_address=fake_dashboard.url, token=auth.Token("s3cret-token", "RAY_AUTH_TOKEN"))
     (row,) = RayCluster(conn).state_actors("ns-a", timeout=5)
     assert (row.name, row.state, row.is_detached, row.death_reason) == ("mw", "DEAD", True, "RAY_KILL")
     assert row.death_cause == "The actor is dead because it was killed by `ray.kill`."  # inventory's parser
@@ -473,7 +473,7 @@ def test_organism_state_api_reads_use_inventorys_client(fake_dashboard, monkeypa
 
     query = parse_qs(urlsplit(path).query)
     assert list(zip(query["filter_keys"], query["filter_values"])) == [("ray_namespace", "ns-a")]
-    monkeypatch.delenv("RAY_AUTH_TOKEN")
+    conn = dataclasses.replace(conn, token=None)
     assert RayCluster(conn).state_actors("ns-a", timeout=5) is None  # refused: best effort, no raise
 
 
@@ -491,11 +491,9 @@ def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, na
         # A dashboard that demands a token, in front of the real one, named by RAY_API_SERVER_ADDRESS;
         # the URL the cluster reported is closed, so only the override can answer.
         fake_dashboard.forward_to, fake_dashboard.token = ray_cluster.dashboard_url, "s3cret-token"
-        monkeypatch.setenv("RAY_API_SERVER_ADDRESS", fake_dashboard.url)
-        behind = dataclasses.replace(conn, dashboard_url=f"http://127.0.0.1:{free_port()}")
-
-        monkeypatch.setenv("RAY_AUTH_TOKEN", "s3cret-token")
-        monkeypatch.setenv("RAY_AUTH_MODE", "token")
+        behind = dataclasses.replace(conn, dashboard_url=f"http://127.0.0.1:{free_port()}",
+                                     api_server_address=fake_dashboard.url,
+                                     token=auth.Token("s3cret-token", "RAY_AUTH_TOKEN"))
         health = status.collect(behind, timeout=5)
         mw = {item.name: item for item in health.singletons}["mw"]
         assert health.state_api is True and mw.state == "dead" and "killed by `ray.kill`" in mw.error
@@ -504,7 +502,7 @@ def test_status_and_inspect_keep_the_state_api_behind_token_auth(ray_cluster, na
         assert fake_dashboard.requests and all(h.get("Authorization") == "Bearer s3cret-token"
                                                for _, h in fake_dashboard.requests)
 
-        monkeypatch.delenv("RAY_AUTH_TOKEN")  # without the token the State API is lost: the contrast
+        behind = dataclasses.replace(behind, token=None)  # without the token the State API is lost: the contrast
         health = status.collect(behind, timeout=5)
         assert health.state_api is False
         assert {item.name: item for item in health.singletons}["mw"].state == "missing"

@@ -8,6 +8,7 @@ import pytest
 from seedcore_cli import settings
 from seedcore_cli.errors import CannotConnect, SettingsError
 from seedcore_cli.ray_boundary import connection
+from seedcore_cli.settings import ConnectionMode
 
 SERVER_START = ConnectionAbortedError(
     "Initialization failure from server:\nTraceback (most recent call last):\n  File \"proxier.py\", line 772, "
@@ -54,7 +55,7 @@ def client_settings():
 @pytest.mark.parametrize("error", [SERVER_START, ZOMBIE, RuntimeError("Proxy failed to Connect to backend! ...")])
 def test_transient_server_start_failures_are_retried_until_it_connects(error):
     fake, notes, pauses = FakeRay(error, error), [], []
-    context = connection._init(fake, client_settings(), "ray://127.0.0.1:10001", connection.MODE_CLIENT, 60.0,
+    context = connection._init(fake, client_settings(), "ray://127.0.0.1:10001", ConnectionMode.CLIENT, 60.0,
                                notes.append, sleep=pauses.append)
     assert context == "context" and fake.inits == 3 and fake.shutdowns == 2
     assert len(notes) == 2 and all("could not start a server for this client" in n for n in notes)
@@ -64,7 +65,7 @@ def test_transient_server_start_failures_are_retried_until_it_connects(error):
 def test_the_budget_ends_in_one_line_naming_the_overloaded_proxy():
     fake = FakeRay(*[SERVER_START] * 50)
     with pytest.raises(CannotConnect) as raised:
-        connection._init(fake, client_settings(), "ray://127.0.0.1:10001", connection.MODE_CLIENT, 0.0,
+        connection._init(fake, client_settings(), "ray://127.0.0.1:10001", ConnectionMode.CLIENT, 0.0,
                          None, sleep=lambda s: None)
     assert fake.inits == 1 and fake.live == 0  # the failed client was shut down before giving up
     line = raised.value.one_line()
@@ -75,7 +76,7 @@ def test_the_budget_ends_in_one_line_naming_the_overloaded_proxy():
 def test_a_session_the_server_cannot_set_up_is_not_retried():
     fake = FakeRay(OLD_CLIENT)
     with pytest.raises(CannotConnect) as raised:
-        connection._init(fake, client_settings(), "ray://127.0.0.1:10001", connection.MODE_CLIENT, 60.0,
+        connection._init(fake, client_settings(), "ray://127.0.0.1:10001", ConnectionMode.CLIENT, 60.0,
                          None, sleep=lambda s: pytest.fail("retried"))
     assert fake.inits == 1
     assert "could not set up this session: AttributeError" in raised.value.message
@@ -86,7 +87,7 @@ def test_drivers_are_never_retried():
     fake = FakeRay(SERVER_START)
     with pytest.raises(CannotConnect):
         connection._init(fake, settings.resolve(address="127.0.0.1:6379", namespace="ns", environ={}),
-                         "127.0.0.1:6379", connection.MODE_DRIVER, 60.0, None, sleep=lambda s: pytest.fail("retried"))
+                         "127.0.0.1:6379", ConnectionMode.DRIVER, 60.0, None, sleep=lambda s: pytest.fail("retried"))
     assert fake.inits == 1
 
 

@@ -281,5 +281,5 @@ def test_a_token_is_sent_only_in_token_mode(environ, found, sent, tmp_path, monk
     (tmp_path / "empty").write_text("\n")
     paths = {"MISSING": tmp_path / "missing", "FILE": tmp_path / "file", "EMPTY": tmp_path / "empty"}
     environ = {k: str(paths.get(v, v)) for k, v in environ.items()}
-    assert ("Authorization" in state_api.headers(environ)) is sent
+    assert ("Authorization" in state_api.headers(auth.token_to_send(environ))) is sent
     assert (auth.find_token(environ) is not None) is found

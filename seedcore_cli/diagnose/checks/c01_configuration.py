@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from seedcore_cli import settings as settings_mod
-from seedcore_cli.diagnose.context import NOT_RECORDED, Context
+from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.diagnose.secrets import shown
 from seedcore_cli.errors import SettingsError, bare, quoted
-from seedcore_cli.ray_boundary import auth
 
 ID = "configuration"
 # Variables seedcore or Ray read that decide where and how a driver connects.
@@ -50,13 +49,7 @@ def _merged(ctx: Context) -> dict[str, str]:
 @check(ID, "Configuration")
 def configuration(ctx: Context) -> CheckResult:
     inputs = ctx.inputs
-    environ = auth.user_environment(inputs.env)  # the user's own values, not what connect() set
-    loopback = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-    if inputs.loopback_env_before != NOT_RECORDED:  # as the user set it, not as connect() left it
-        environ.pop(loopback, None)
-        if inputs.loopback_env_before is not None:
-            environ[loopback] = inputs.loopback_env_before
-    details = watched_variables(environ)
+    details = watched_variables(inputs.user_env)  # the user's own values, not what connect() set
     env_part = "no .env file"
     try:
         path, values = settings_mod.read_env_file(inputs.env_file, inputs.cwd)
@@ -81,7 +74,7 @@ def configuration(ctx: Context) -> CheckResult:
         if s is None:
             return fail(ID, f"settings do not resolve: {err.message}; {env_part}",
                         err.hint or "fix the value named above", details=tuple(details))
-        inputs.settings = s
+        inputs.resolved = s
 
     where = (f"address {s.address.value} (from {s.address.source})" if s.address
              else "address not set (local cluster, else auto)")

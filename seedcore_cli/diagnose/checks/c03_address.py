@@ -9,10 +9,10 @@ from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import NoCluster, quoted
 from seedcore_cli.local import cluster as local_cluster
 from seedcore_cli.ray_boundary import connection, probe
-from seedcore_cli.settings import is_loopback_host
+from seedcore_cli.ray_boundary.environment import LOOPBACK_ENV
+from seedcore_cli.settings import ConnectionMode, is_loopback_host, split_address
 
 ID = "address"
-LOOPBACK_ENV = connection.LOOPBACK_ENV
 
 
 def rewrites_loopback(value: str | None) -> bool:
@@ -28,7 +28,7 @@ def loopback_verdict(mode: str, host: str, before: str | None, now: str | None) 
 
     before: the variable before connect() could set it (NOT_RECORDED if unknown); now: today's.
     """
-    if mode == connection.MODE_CLIENT or not is_loopback_host(host):
+    if mode == ConnectionMode.CLIENT or not is_loopback_host(host):
         return "", "", ""
     value = now if before == NOT_RECORDED else before
     if now is not None and rewrites_loopback(now):
@@ -58,17 +58,17 @@ def address(ctx: Context) -> CheckResult:
             err_hint = err.hint
         return fail(ID, err.message, err_hint, details=(*details, ("current-cluster file", str(recorded_file))))
     ctx.mode = mode
-    ctx.host, ctx.port = connection.split_address(resolved)
-    recorded = mode == connection.MODE_DRIVER and target.kind in ("auto", "default")
+    ctx.host, ctx.port = split_address(resolved)
+    recorded = mode == ConnectionMode.DRIVER and target.kind in ("auto", "default")
     if recorded:
         ctx.origin = f"recorded in {recorded_file}"
         details.append(("current-cluster file", f"{recorded_file}: {resolved}"))
-    elif mode == connection.MODE_LOCAL:
+    elif mode == ConnectionMode.LOCAL:
         ctx.origin = "the seedcore local cluster"
     else:
         ctx.origin = f"from {s.address.source}"
-    how = {connection.MODE_DRIVER: "driver", connection.MODE_CLIENT: "Ray Client",
-           connection.MODE_LOCAL: "driver"}[mode]
+    how = {ConnectionMode.DRIVER: "driver", ConnectionMode.CLIENT: "Ray Client",
+           ConnectionMode.LOCAL: "driver"}[mode]
     seen = f"{target.kind} -> {resolved} ({how}, {ctx.origin})"
     details += [("resolved", resolved), ("mode", mode)]
 

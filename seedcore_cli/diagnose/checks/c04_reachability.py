@@ -7,26 +7,16 @@ from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import SeedcoreError, TlsMismatch, Unreachable
-from seedcore_cli.ray_boundary import auth, connection, liveness, probe, tls
+from seedcore_cli.ray_boundary import connection, liveness, probe, state_api
+from seedcore_cli.settings import ConnectionMode, http_url, split_address
 
 ID = "reachability"
-
-
-def _token_header(ctx: Context) -> str | None:
-    """The token connect() settled on (its process environment), else the one Ray would find."""
-    token = auth.find_token(ctx.inputs.env)
-    return token.header if token else None
-
-
-def _token_source(ctx: Context) -> str:
-    token = auth.find_token(ctx.inputs.env)
-    return token.source if token else ""
 
 
 @check(ID, "Reachability", needs=("configuration", "address"))
 def reachability(ctx: Context) -> CheckResult:
     s, host, port = ctx.settings, ctx.host, ctx.port
-    what = "Ray Client server" if ctx.mode == connection.MODE_CLIENT else "GCS"
+    what = "Ray Client server" if ctx.mode == ConnectionMode.CLIENT else "GCS"
     details: list[tuple[str, str]] = []
     failure = ctx.inputs.failure
     if isinstance(failure, (Unreachable, TlsMismatch)):  # connect() probed this very target moments ago
@@ -34,26 +24,26 @@ def reachability(ctx: Context) -> CheckResult:
     try:
         # The same probe and wording connect() uses: closed port, ray:// at a GCS port, a GCS
         # address at the Ray Client port, TLS mismatches, something else entirely.
-        tls_files = tls.files_from_env(ctx.inputs.env)
+        tls_files = ctx.inputs.tls_files()
         spoken = connection.check_reachable(s, ctx.mode, host, port, tls_files)
     except SeedcoreError as err:  # unreachable, TLS mismatch, unusable TLS files
         return fail(ID, err.message, err.hint, details=((what, f"{host}:{port}"),))
     ctx.probe = spoken
     if spoken.auth == probe.AUTH_MISSING:  # the facts below need the token, when there is one
-        header = _token_header(ctx)
-        if header:
-            spoken = probe.protocol_of(host, port, ctx.timeout, token_header=header, tls=tls_files)
+        token = ctx.inputs.token()
+        if token is not None:
+            spoken = probe.protocol_of(host, port, ctx.timeout, token_header=token.header, tls=tls_files)
     # Answering is not enough: a frozen GCS behind a Ray Client server, or a frozen raylet,
     # blocks Ray itself; name the silent process.
     culprit = liveness.find_culprit(liveness.target_for(
-        ctx.mode, host, port, tls_files, _token_source(ctx), ctx.inputs.env,
-        ctx.connection.dashboard_url if ctx.connection is not None else (
-            f"http://{spoken.dashboard}" if spoken.dashboard else "")), min(1.0, ctx.timeout))
+        ctx.mode, host, port, tls_files, ctx.inputs.token(),
+        ctx.connection.dashboard_url if ctx.connection is not None else http_url(spoken.dashboard),
+        ctx.inputs.user_env.get(state_api.API_SERVER_ENV, "").strip()), min(1.0, ctx.timeout))
     if culprit is not None:
         return fail(ID, f"{what} {host}:{port} answers, but {culprit.describe()}",
                     "resume or restart that process (or its node); Ray blocks on it",
                     details=((what, f"{host}:{port}"), (culprit.component, culprit.where)))
-    speaks = "client" if ctx.mode == connection.MODE_CLIENT else "gcs"
+    speaks = "client" if ctx.mode == ConnectionMode.CLIENT else "gcs"
     details.append((what, f"{host}:{port} answers ({speaks})"))
     parts = [f"{what} {host}:{port} answers"]
     if spoken.ray_version:
@@ -65,7 +55,7 @@ def reachability(ctx: Context) -> CheckResult:
     if ctx.connection is not None and ctx.connection.dashboard_url:
         ctx.dashboard_url, ctx.dashboard_source = ctx.connection.dashboard_url, "the connection"
     elif spoken.dashboard:
-        ctx.dashboard_url, ctx.dashboard_source = f"http://{spoken.dashboard}", "the GCS"
+        ctx.dashboard_url, ctx.dashboard_source = http_url(spoken.dashboard), "the GCS"
     if not ctx.dashboard_url:
         if spoken.auth != probe.AUTH_NONE:
             why = f"the {what} demands a token that {'it refused' if spoken.auth == probe.AUTH_REFUSED else 'is not here'}"
@@ -77,7 +67,7 @@ def reachability(ctx: Context) -> CheckResult:
         notes.append(f"dashboard address unknown: {why}")
         details.append(("dashboard", f"unknown ({why})"))
     else:
-        dash_host, dash_port = connection.split_address(ctx.dashboard_url)
+        dash_host, dash_port = split_address(ctx.dashboard_url)
         if probe.tcp_open(dash_host, dash_port, ctx.timeout):
             parts.append(f"dashboard {dash_host}:{dash_port} open")
             details.append(("dashboard", f"{ctx.dashboard_url} open (from {ctx.dashboard_source})"))

@@ -3,53 +3,17 @@ process already holds (a library caller's ray.init, a Ray Client, allow_multiple
 
 from __future__ import annotations
 
-import sys
-
-from seedcore_cli.diagnose.context import Context, RaySession
+from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip, warn
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import ConnectionConflict
-from seedcore_cli.ray_boundary import connection as connection_mod
-from seedcore_cli.ray_boundary import deadline, ray_compat
+from seedcore_cli.ray_boundary.connection import RaySession, session_in_process
 
 ID = "connection"
 
 CONFLICT_HINT = ("make seedcore's connect() the process's one ray.init: remove the other ray.init "
                  "(or pass it the same address and namespace=...), or call ray.shutdown() first; "
                  "never allow_multiple=True or a re-init retry ladder")
-
-
-def detect_session() -> RaySession | None:
-    """The Ray connection this process holds, if any, without creating one (or importing ray)."""
-    if "ray" not in sys.modules or deadline.abandoned():
-        return None  # (abandoned: a connect() is still blocked inside ray.init; Ray's state is not to be asked)
-    from ray.util import client as ray_client
-
-    contexts = ray_compat.client_contexts()
-    client = ray_client.ray.is_connected()
-    driver = ray_compat.driver_connected()
-    if not (client or driver):
-        if contexts:  # only allow_multiple contexts: not the default one
-            return RaySession("client", "", "Ray Client (allow_multiple context)", _owner(), contexts)
-        return None
-    if client:
-        # Ask the Ray Client API itself: ray.get_runtime_context() follows a thread-local hook
-        # and can answer from a stale local driver state instead.
-        namespace = ray_client.ray.get_runtime_context().namespace
-        return RaySession("client", namespace, f"ray://{ray_compat.client_target()}", _owner(), contexts)
-    import ray
-
-    context = ray.get_runtime_context()
-    namespace = context.namespace
-    try:
-        address = context.gcs_address
-    except Exception:
-        address = "?"
-    return RaySession("driver", namespace, address, _owner(), contexts)
-
-
-def _owner() -> str:
-    return "seedcore" if connection_mod.current() is not None else "outside"
 
 
 def describe(session: RaySession) -> str:
@@ -61,7 +25,7 @@ def describe(session: RaySession) -> str:
 # is thread-local in Ray, and this only asks the connection the process already holds.
 @check(ID, "Connection", needs=("configuration", "reachability"), bounded=False)
 def connection(ctx: Context) -> CheckResult:
-    session = ctx.session = detect_session()
+    session = ctx.session = session_in_process()
     conn, failure = ctx.connection, ctx.inputs.failure
     if conn is not None:
         seen = (f"connect(): {conn.mode} to {conn.resolved_address} in namespace {conn.namespace!r} "

@@ -3,15 +3,14 @@ Ray Client the same Ray and the same Python minor. Ray's own mismatch message, e
 
 from __future__ import annotations
 
-import importlib.metadata as metadata
-import platform
 import re
 
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import FAIL, OK, WARN, CheckResult, skip
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import VersionMismatch
-from seedcore_cli.ray_boundary import connection as connection_mod
+from seedcore_cli.ray_boundary import versions as compat
+from seedcore_cli.settings import ConnectionMode
 
 ID = "versions"
 _MISMATCH = re.compile(
@@ -27,37 +26,28 @@ def parse_mismatch(text: str) -> dict[str, str] | None:
     return match.groupdict() if match else None
 
 
-def compare(mode: str, local_ray: str, local_py: str, cluster_ray: str, cluster_py: str) -> tuple[str, str, str]:
-    """(status, seen, hint) for a driver ('driver'/'local') or Ray Client ('client') connection."""
+def compare(mode: str, local_ray: str, local_py: str, cluster_ray: str, cluster_py: str,
+            match_level: str = compat.PATCH) -> tuple[str, str, str]:
+    """(status, seen, hint) for a driver ('driver'/'local') or Ray Client ('client') connection,
+    judged by versions.compatibility (connect()'s rule; match_level:
+    RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL)."""
     seen = f"local Ray {local_ray} / Python {local_py}; cluster Ray {cluster_ray} / Python {cluster_py}"
-    client = mode == connection_mod.MODE_CLIENT
-    minor = lambda v: v.split(".")[:2]  # noqa: E731
-    problems = []
-    if local_ray != cluster_ray:
-        problems.append("Ray versions differ")
-    python_known = cluster_py not in ("", "?")
-    if python_known and client and minor(local_py) != minor(cluster_py):
-        problems.append("Python minor versions differ (Ray Client compares major.minor)")
-    elif python_known and not client and local_py != cluster_py:
-        problems.append("Python versions differ (a driver needs the exact same Python)")
-    if problems:
-        how = "Ray Client needs the same Ray and Python major.minor" if client else \
-            "a driver needs the exact same Ray and Python"
-        return (FAIL, f"{seen}: " + "; ".join(problems),
-                f"{how}: install ray=={cluster_ray} on Python {cluster_py if not client else '.'.join(minor(cluster_py))}"
-                " here (or connect from a matching environment)")
-    if python_known and client and local_py != cluster_py:
-        return (WARN, f"{seen}: Python patch versions differ (Ray Client allows it; Ray logs a warning)",
-                f"match Python {cluster_py} to silence Ray's warning")
+    client = mode == ConnectionMode.CLIENT
+    verdict = compat.compatibility(mode, (local_ray, local_py), (cluster_ray, cluster_py), match_level)
+    minor_python = ".".join(cluster_py.split(".")[:2])
+    if not verdict.compatible:
+        if client:
+            how = "Ray Client needs the same Ray and Python major.minor"
+        elif match_level == compat.MINOR:
+            how = f"a driver needs the exact same Ray and Python major.minor ({compat.MATCH_LEVEL_ENV}=minor)"
+        else:
+            how = "a driver needs the exact same Ray and Python"
+        python = minor_python if client or match_level == compat.MINOR else cluster_py
+        return (FAIL, f"{seen}: " + "; ".join(verdict.problems),
+                f"{how}: install ray=={cluster_ray} on Python {python} here (or connect from a matching environment)")
+    if verdict.warning:
+        return WARN, f"{seen}: {verdict.warning}", f"match Python {cluster_py} to silence Ray's warning"
     return OK, seen + ": match", ""
-
-
-def _local() -> tuple[str, str]:
-    try:
-        ray_version = metadata.version("ray")
-    except metadata.PackageNotFoundError:
-        ray_version = "not installed"
-    return ray_version, platform.python_version()
 
 
 def _cause_text(err: BaseException | None) -> str:
@@ -70,7 +60,8 @@ def _cause_text(err: BaseException | None) -> str:
 
 @check(ID, "Versions", needs=("configuration",))
 def versions(ctx: Context) -> CheckResult:
-    local_ray, local_py = _local()
+    local_ray, local_py = compat.local_versions()
+    level = compat.python_match_level(ctx.inputs.user_env)
     failure, conn = ctx.inputs.failure, ctx.connection
     mode = ctx.mode or (conn.mode if conn else "")
     text = _cause_text(failure) if failure else ""
@@ -80,13 +71,13 @@ def versions(ctx: Context) -> CheckResult:
         parsed = {"cray": cray, "cpy": cpy or "?", "lray": lray, "lpy": lpy}
     if parsed or "version mismatch" in text.lower() or "minor versions differ" in text.lower():
         if parsed:
-            status, seen, hint = compare(mode, parsed["lray"], parsed["lpy"], parsed["cray"], parsed["cpy"])
+            status, seen, hint = compare(mode, parsed["lray"], parsed["lpy"], parsed["cray"], parsed["cpy"], level)
         else:
             status, seen, hint = FAIL, "Ray refused: " + text.splitlines()[0], \
                 "install the cluster's Ray and Python versions here"
         return CheckResult(ID, FAIL, f"Ray's 'Version mismatch' error: {seen}", hint)
     source = ""
-    if conn is not None and conn.mode == connection_mod.MODE_CLIENT:
+    if conn is not None and conn.mode == ConnectionMode.CLIENT:
         cluster_ray, cluster_py, source = conn.cluster_ray_version, conn.cluster_python_version, "Ray Client"
     elif ctx.cluster_metadata:
         cluster_ray = ctx.cluster_metadata.get("ray_version", "?")
@@ -97,7 +88,7 @@ def versions(ctx: Context) -> CheckResult:
     else:
         return skip(ID, f"skipped: the cluster's versions are unknown (not connected); local Ray {local_ray}, "
                         f"Python {local_py}")
-    status, seen, hint = compare(mode or connection_mod.MODE_DRIVER, local_ray, local_py, cluster_ray, cluster_py)
+    status, seen, hint = compare(mode or ConnectionMode.DRIVER, local_ray, local_py, cluster_ray, cluster_py, level)
     return CheckResult(ID, status, f"{seen} (cluster's from {source})", hint,
                        details=(("local ray", local_ray), ("local python", local_py),
                                 ("cluster ray", cluster_ray), ("cluster python", cluster_py),

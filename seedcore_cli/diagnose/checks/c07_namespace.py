@@ -3,7 +3,6 @@ another namespace, or in an anonymous (UUID-looking) one, named with the namespa
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import partial
 
@@ -11,17 +10,16 @@ from seedcore_cli.diagnose import bounded
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok, skip
 from seedcore_cli.diagnose.registry import check
-from seedcore_cli.errors import SeedcoreError
+from seedcore_cli.errors import SeedcoreError, first_of
 from seedcore_cli.organism import inventory
 from seedcore_cli.organism.names import SEEDCORE_NAMES
+from seedcore_cli.ray_boundary import auth
+from seedcore_cli.ray_boundary.auth import Token
+from seedcore_cli.ray_boundary.state_api import API_SERVER_ENV
+from seedcore_cli.settings import is_anonymous_namespace
 
 ID = "namespace"
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
-
-
-def is_anonymous(namespace: str) -> bool:
-    """Ray gives a driver that connects with ray.init but no namespace= a random UUID namespace."""
-    return bool(_UUID.match(namespace))
+is_anonymous = is_anonymous_namespace
 
 
 @dataclass(frozen=True)
@@ -30,6 +28,8 @@ class _Dashboard:
 
     dashboard_url: str
     namespace: str
+    api_server_address: str = ""
+    token: Token | None = None
 
 
 def deployment_names(ctx: Context) -> tuple[str, ...]:
@@ -51,7 +51,7 @@ def misplaced(configured: str, holding: dict[str, list[str]]) -> tuple[str, list
 
 
 def _names(found: list[str]) -> str:
-    return ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
+    return first_of(found, 4)
 
 
 @check(ID, "Namespace", needs=("configuration",))
@@ -62,15 +62,17 @@ def namespace(ctx: Context) -> CheckResult:
     configured = ctx.settings.namespace
     runtime = session.namespace
     details = [("configured", f"{configured.value} (from {configured.source})"), ("runtime", runtime)]
-    conn = ctx.connection or _Dashboard(ctx.dashboard_url, runtime)
+    user_env = ctx.inputs.user_env
+    conn = ctx.connection or _Dashboard(ctx.dashboard_url, runtime, user_env.get(API_SERVER_ENV, "").strip(),
+                                        auth.token_to_send(user_env))
     searched = ""
     holding: dict[str, list[str]] = {}
     # The State API's own query timeout, plus a second for the HTTP round trip (inventory.fetch
     # would wait 5 s more than that: the check's timeout bounds it instead).
     wait = max(1.0, ctx.timeout)
     try:
-        holding = bounded.call(partial(inventory.namespaces_holding, conn, deployment_names(ctx), timeout=wait,
-                                       environ=ctx.inputs.env), timeout=wait + 1)
+        holding = bounded.call(partial(inventory.namespaces_holding, conn, deployment_names(ctx), timeout=wait),
+                               timeout=wait + 1)
     except SeedcoreError as err:
         searched = f"; other namespaces not searched ({err.message})"
     except bounded.TimedOut as err:

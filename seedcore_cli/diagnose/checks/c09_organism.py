@@ -5,7 +5,7 @@ from __future__ import annotations
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok
 from seedcore_cli.diagnose.registry import check
-from seedcore_cli.errors import ConfigError
+from seedcore_cli.errors import ConfigError, first_of
 
 ID = "organism"
 
@@ -48,7 +48,7 @@ def organism(ctx: Context) -> CheckResult:
     if states == {"missing"}:
         return fail(ID, f"no organism in namespace {conn.namespace!r}: {line}",
                     f"create it: `SEEDCORE_NS={conn.namespace} seedcore bootstrap`", details=details)
-    shown = "; ".join(describe(p) for p in problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    shown = first_of([describe(p) for p in problems], 5, "; ")
     hint = "re-run `seedcore bootstrap` to recreate missing or dead actors (it keeps the healthy ones)"
     found = {p.state for p in problems}
     if organism_status.PENDING in found:

@@ -23,7 +23,7 @@ def token_source(ctx: Context) -> str:
     one. Never the token itself."""
     if ctx.connection is not None and ctx.connection.token_source:
         return ctx.connection.token_source
-    token = auth.find_token(ctx.inputs.env)
+    token = auth.find_token(ctx.inputs.user_env)
     return token.source if token else ""
 
 
@@ -65,16 +65,17 @@ def classify(exposed: bool, auth_state: str, local_mode: str, token: str) -> tup
 
 @check(ID, "Dashboard and security", needs=("configuration", "reachability"))
 def dashboard_security(ctx: Context) -> CheckResult:
-    env = ctx.inputs.env
+    user_env = ctx.inputs.user_env
     url = ctx.dashboard_url
     if ctx.connection is not None:  # honours RAY_API_SERVER_ADDRESS, as `actors list` does
-        url, _ = state_api.dashboard_url_for(ctx.connection, env)
+        url, _ = state_api.dashboard_url_for(ctx.connection)
         url = url or ctx.dashboard_url
-    answer = state_api.check_dashboard(url, ctx.timeout, env)
+    sent = ctx.connection.token if ctx.connection is not None else auth.token_to_send(user_env)
+    answer = state_api.check_dashboard(url, ctx.timeout, sent)
     auth_state, how = cluster_auth(ctx)
     dash_host = settings.split_url(url)[1] if url else ""
     exposed = not is_loopback_host(ctx.host) or bool(dash_host and not is_loopback_host(dash_host))
-    local_mode = auth.user_mode(env)
+    local_mode = user_env.get(auth.MODE_ENV, "").strip()
     if ctx.connection is not None and ctx.connection.token_source and local_mode.lower() != "token":
         local_mode = "token"  # seedcore turned it on for itself; other drivers still need it
         note = " (seedcore sets it for itself; export it for other Ray drivers)"
