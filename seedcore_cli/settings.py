@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 
 from seedcore_cli import paths as pathkind
@@ -33,12 +33,19 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ANONYMOUS_NAMESPACE_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
-class ConnectionMode(StrEnum):
-    """How connect() attaches to a cluster; the value is what `info` and diagnose show."""
+class ConnectionMode(str, Enum):
+    """How connect() attaches to a cluster; the value is what `info` and diagnose show (and what
+    str() and f-strings give: Python 3.10 has no StrEnum)."""
 
     DRIVER = "driver"  # a driver attached to a GCS address (HOST:PORT or auto)
     CLIENT = "client"  # Ray Client (ray://HOST:PORT)
     LOCAL = "local"  # a driver attached to seedcore's embedded loopback cluster
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from seedcore_cli.organism import inventory
 
 app = typer.Typer(help="Inspect the deployment's Ray actors.", no_args_is_help=True)
 
-StateChoice = enum.Enum("StateChoice", {s: s for s in inventory.ACTOR_STATES}, type=str)
+StateChoice = enum.Enum("StateChoice", {s: s for s in inventory.ACTOR_STATES}, type=str)  # type: ignore[misc]
 
 COLUMNS = ("name", "class", "state", "namespace", "node", "pid")
 DETAIL_COLUMNS = ("restarts", "death cause", "detached", "resources", "actor id")
@@ -43,7 +43,7 @@ def table_rows(rows: Sequence[inventory.ActorRow], detail: bool = False) -> tupl
     columns = COLUMNS + DETAIL_COLUMNS if detail else COLUMNS
     cells: list[tuple[str, ...]] = []
     for row in rows:
-        base = (row.name or "-", row.class_name, row.state, row.namespace,
+        base: tuple[str, ...] = (row.name or "-", row.class_name, row.state, row.namespace,
                 row.node_id[:NODE_ID_CHARS] or "-", str(row.pid) if row.pid else "-")
         if detail:
             base += ("-" if row.num_restarts is None else str(row.num_restarts),

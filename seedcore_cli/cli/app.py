@@ -42,11 +42,11 @@ class SeedcoreGroup(TyperGroup):
     """The root group: maps SeedcoreError to one stderr line and its exit code, whether it comes
     from parsing the root options (their callbacks) or from running a command."""
 
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx, args: list[str]) -> list[str]:  # ctx: Typer's bundled click Context
         with _one_line_errors(ctx):
             return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx):
         with _one_line_errors(ctx):
             return super().invoke(ctx)
 
@@ -74,8 +74,8 @@ def _one_line_errors(ctx: typer.Context):
         raise typer.Exit(EXIT_FAILED) from None
 
 
-_LONG_QUOTED = re.compile(r"'([^'\n]{%d,})'" % (QUOTE_LIMIT + 1))
-_LONG_WORD = re.compile(r"\S{%d,}" % (QUOTE_LIMIT + 21))
+_LONG_QUOTED = re.compile(r"'([^'\n]{" + str(QUOTE_LIMIT + 1) + r",})'")
+_LONG_WORD = re.compile(r"\S{" + str(QUOTE_LIMIT + 21) + r",}")
 
 
 def _cut_long_values(text: str) -> str:

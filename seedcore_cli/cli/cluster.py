@@ -75,9 +75,9 @@ def _stop_text(stopped: local_cluster.Stopped) -> str:
 def status(ctx: typer.Context, output: OutputOption = OutputFormat.table) -> None:
     """Say whether the local Ray head runs and where. Exit 1 when it does not."""
     current = local_cluster.status()
-    if current.stale:
+    if current.stale and current.cluster is not None:
         message(application(ctx).consoles, f"The recorded local cluster (pid {current.cluster.pid}) is not running; "
-                                     "run `seedcore cluster start`.")
+                                           "run `seedcore cluster start`.")
     _render_status(ctx, current, output)
     if not current.running:
         raise typer.Exit(EXIT_FAILED)

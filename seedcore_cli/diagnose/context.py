@@ -129,6 +129,19 @@ class Context:
         return self.inputs.connection
 
     @property
+    def live_connection(self) -> Connection:
+        """The connection, for checks that need the `connection` check: the runner skips them
+        when it failed, so it is there whenever they run."""
+        assert self.inputs.connection is not None, "a check that needs the connection ran without one"
+        return self.inputs.connection
+
+    @property
+    def resolved_settings(self) -> Settings:
+        """The settings, for checks that need the `configuration` check (skipped when it failed)."""
+        assert self.inputs.settings is not None, "a check that needs the configuration ran without it"
+        return self.inputs.settings
+
+    @property
     def timeout(self) -> float:
         return self.inputs.timeout
 

@@ -132,8 +132,8 @@ def _record_problem(data: Any) -> str:
             if f.default is MISSING:  # one with a default may be absent (an older record)
                 return f"{f.name!r} is missing"
             continue
-        value, (wanted, fits) = data[f.name], _WANTED[f.type]
-        if isinstance(value, bool) or not isinstance(value, fits):
+        value, (wanted, fits) = data[f.name], _WANTED[str(f.type)]
+        if isinstance(value, bool) or not isinstance(value, fits):  # type: ignore[arg-type]
             return f"{f.name!r} is {_json_kind(value)}, not {wanted}"
     if not 1 <= data["pid"] < 2 ** 31:
         return "'pid' is out of range for a process id"

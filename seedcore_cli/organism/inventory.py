@@ -196,7 +196,7 @@ def _death(cause: Any) -> tuple[str | None, str | None]:
 
 def row_from_api(entry: Mapping[str, Any], detail: bool = True) -> ActorRow:
     """One State API actor entry (a dict from /api/v0/actors) as an ActorRow."""
-    base = dict(
+    base: dict[str, Any] = dict(
         name=entry.get("name") or "",
         class_name=entry.get("class_name") or "",
         state=entry.get("state") or "",
@@ -311,7 +311,7 @@ def list_actors(
 
 
 def namespaces_holding(
-    connection: Connection,
+    connection: state_api.DashboardWithToken,
     names: Iterable[str] | None = None,
     *,
     exclude: Iterable[str] = (),

@@ -81,8 +81,8 @@ def list_sessions(connection: Connection, include_finished: bool = False, timeou
             owned.setdefault(str(actor.get("job_id") or ""), {}).setdefault(namespace, []).append(actor["name"])
             detached.setdefault(namespace, []).append(actor["name"])
     me = _own_job_id()
-    sessions = [_session(job, namespaces, owned, me) for job in jobs if isinstance(job, dict)]
-    sessions = [s for s in sessions if s is not None and (include_finished or s.alive)]
+    found = [_session(job, namespaces, owned, me) for job in jobs if isinstance(job, dict)]
+    sessions = [s for s in found if s is not None and (include_finished or s.alive)]
     sessions.sort(key=lambda s: (s.namespace, s.start_time, s.job_id))
     ours = {str(job.get("job_id")) for job in jobs if isinstance(job, dict)
             and SEEDCORE_TAG in (job.get("metadata") or {})}

@@ -98,22 +98,24 @@ def find_culprit(target: Target, timeout: float = PROBE_TIMEOUT_S,
                  raylet_hosts: frozenset[str] | None = None) -> Culprit | None:
     """The first part of the cluster that does not answer within `timeout` per probe;
     raylet_hosts: probe only the raylets on these addresses (default: every alive node's)."""
-    kwargs = {"tls": target.tls, "token_header": target.token_header}
     dashboard = target.dashboard_url
     if target.mode == MODE_CLIENT:
         where = f"ray://{target.host}:{target.port}"
         answer = probe.answer_of(target.host, target.port, probe.CLIENT_PING_METHOD, timeout,
-                                 request=b"\x08\x06", **kwargs)
+                                 request=b"\x08\x06", tls=target.tls,
+                                 token_header=target.token_header)
         if answer != probe.ANSWERS:
             return Culprit("Ray Client server", where, answer)
-        answer, gcs_pid = probe.client_gcs_pid(target.host, target.port, timeout, **kwargs)
+        answer, gcs_pid = probe.client_gcs_pid(target.host, target.port, timeout, tls=target.tls,
+                                                  token_header=target.token_header)
         if answer != probe.ANSWERS:
             return Culprit("GCS", f"the cluster behind {where}", probe.SILENT)
         if not dashboard:
             dashboard = _default_dashboard_of(target, gcs_pid, timeout)
     else:
         where = f"{target.host}:{target.port}"
-        answer = probe.answer_of(target.host, target.port, probe.GCS_ALIVE_METHOD, timeout, **kwargs)
+        answer = probe.answer_of(target.host, target.port, probe.GCS_ALIVE_METHOD, timeout, tls=target.tls,
+                                 token_header=target.token_header)
         if answer != probe.ANSWERS:
             return Culprit("GCS", where, answer)
         dashboard = dashboard or _recorded_dashboard(target, timeout)

@@ -30,7 +30,7 @@ def reload_auth_config() -> None:
     Ray caches its config (`ray._raylet.Config`) and the token (`AuthenticationTokenLoader`) at
     import; its own `_enable_token_auth` refreshes the first the same way.
     """
-    from ray._raylet import AuthenticationTokenLoader, Config
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()

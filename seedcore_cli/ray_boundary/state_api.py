@@ -69,6 +69,13 @@ def dashboard_url_for(connection: DashboardAddress) -> tuple[str, str]:
     return http_url(connection.dashboard_url or ""), "the cluster"
 
 
+class DashboardWithToken(DashboardAddress, Protocol):
+    """A DashboardAddress plus the token to send it (a Connection, or diagnose's view of one)."""
+
+    @property
+    def token(self) -> auth.Token | None: ...
+
+
 def headers(token: auth.Token | None) -> dict[str, str]:
     found = {"Accept": "application/json"}
     if token is not None:

@@ -601,14 +601,14 @@ def _parse(argv: list[str]) -> list[str]:
 
 @pytest.fixture
 def no_connect(monkeypatch):
-    """Record, instead of making, the one connection @connects makes before a command's body."""
+    """Record, instead of making, the one connection a command asks the Application for."""
     calls: list[str | None] = []
 
-    def refuse(app_state, namespace, start_local, tolerate_failure, **_):
+    def refuse(application, namespace, start_local, wait_at_most):
         calls.append(namespace)
         raise typer.Exit(99)
 
-    monkeypatch.setattr(cli_context, "connect_once", refuse)
+    monkeypatch.setattr(cli_context.Application, "_attempt", refuse)
     monkeypatch.delenv("SEEDCORE_ORGANISM_CONFIG", raising=False)  # --config reads it while parsing
     return calls
 

@@ -72,6 +72,7 @@ def configuration(ctx: Context) -> CheckResult:
             except SettingsError as resolved_err:
                 err = resolved_err
         if s is None:
+            assert err is not None  # the caller's failure, or resolving it here, says why
             return fail(ID, f"settings do not resolve: {err.message}; {env_part}",
                         err.hint or "fix the value named above", details=tuple(details))
         inputs.resolved = s

@@ -44,7 +44,7 @@ def loopback_verdict(mode: str, host: str, before: str | None, now: str | None) 
 
 @check(ID, "Address resolution", needs=("configuration",))
 def address(ctx: Context) -> CheckResult:
-    s = ctx.settings
+    s = ctx.resolved_settings
     target = s.target
     details: list[tuple[str, str]] = [("kind", target.kind)]
     recorded_file = connection.ray_current_cluster_file()
@@ -66,7 +66,7 @@ def address(ctx: Context) -> CheckResult:
     elif mode == ConnectionMode.LOCAL:
         ctx.origin = "the seedcore local cluster"
     else:
-        ctx.origin = f"from {s.address.source}"
+        ctx.origin = f"from {s.address.source}" if s.address else "the default"
     how = {ConnectionMode.DRIVER: "driver", ConnectionMode.CLIENT: "Ray Client",
            ConnectionMode.LOCAL: "driver"}[mode]
     seen = f"{target.kind} -> {resolved} ({how}, {ctx.origin})"

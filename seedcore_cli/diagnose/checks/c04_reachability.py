@@ -15,7 +15,7 @@ ID = "reachability"
 
 @check(ID, "Reachability", needs=("configuration", "address"))
 def reachability(ctx: Context) -> CheckResult:
-    s, host, port = ctx.settings, ctx.host, ctx.port
+    s, host, port, mode = ctx.resolved_settings, ctx.host, ctx.port, ConnectionMode(ctx.mode)
     what = "Ray Client server" if ctx.mode == ConnectionMode.CLIENT else "GCS"
     details: list[tuple[str, str]] = []
     failure = ctx.inputs.failure
@@ -25,7 +25,7 @@ def reachability(ctx: Context) -> CheckResult:
         # The same probe and wording connect() uses: closed port, ray:// at a GCS port, a GCS
         # address at the Ray Client port, TLS mismatches, something else entirely.
         tls_files = ctx.inputs.tls_files()
-        spoken = connection.check_reachable(s, ctx.mode, host, port, tls_files)
+        spoken = connection.check_reachable(s, mode, host, port, tls_files)
     except SeedcoreError as err:  # unreachable, TLS mismatch, unusable TLS files
         return fail(ID, err.message, err.hint, details=((what, f"{host}:{port}"),))
     ctx.probe = spoken
@@ -36,7 +36,7 @@ def reachability(ctx: Context) -> CheckResult:
     # Answering is not enough: a frozen GCS behind a Ray Client server, or a frozen raylet,
     # blocks Ray itself; name the silent process.
     culprit = liveness.find_culprit(liveness.target_for(
-        ctx.mode, host, port, tls_files, ctx.inputs.token(),
+        mode, host, port, tls_files, ctx.inputs.token(),
         ctx.connection.dashboard_url if ctx.connection is not None else http_url(spoken.dashboard),
         ctx.inputs.user_env.get(state_api.API_SERVER_ENV, "").strip()), min(1.0, ctx.timeout))
     if culprit is not None:

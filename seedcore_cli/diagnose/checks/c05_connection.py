@@ -39,7 +39,7 @@ def connection(ctx: Context) -> CheckResult:
     if failure is None:
         return skip(ID, "connect() was not attempted")
     if session is not None and session.owner == "outside":
-        configured = ctx.settings.namespace.value
+        configured = ctx.resolved_settings.namespace.value
         extra = (f"; {session.client_contexts} Ray Client context(s) open (allow_multiple)"
                  if session.client_contexts > (1 if session.kind == "client" else 0) else "")
         return fail(ID, f"this process already holds a Ray connection made outside seedcore: "

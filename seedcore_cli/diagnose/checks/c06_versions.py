@@ -51,7 +51,7 @@ def compare(mode: str, local_ray: str, local_py: str, cluster_ray: str, cluster_
 
 
 def _cause_text(err: BaseException | None) -> str:
-    texts = []
+    texts: list[str] = []
     while err is not None and len(texts) < 5:
         texts.append(str(err))
         err = err.__cause__ or err.__context__

@@ -59,7 +59,7 @@ def namespace(ctx: Context) -> CheckResult:
     session = ctx.session
     if session is None:
         return skip(ID, "skipped: this process holds no Ray connection (see connection)")
-    configured = ctx.settings.namespace
+    configured = ctx.resolved_settings.namespace
     runtime = session.namespace
     details = [("configured", f"{configured.value} (from {configured.source})"), ("runtime", runtime)]
     user_env = ctx.inputs.user_env

@@ -47,7 +47,7 @@ def hint_for(problems: list, namespace: str) -> str:
 def singletons(ctx: Context) -> CheckResult:
     from seedcore_cli.organism import status
 
-    conn = ctx.connection
+    conn = ctx.live_connection
     found = status.collect(conn, timeout=ctx.timeout, organs=False).singletons
     details = tuple((item.name, _line(item)) for item in found)
     bad = [item for item in found if not item.healthy]

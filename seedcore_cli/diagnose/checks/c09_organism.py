@@ -33,7 +33,7 @@ def describe(problem) -> str:
 def organism(ctx: Context) -> CheckResult:
     from seedcore_cli.organism import status as organism_status
 
-    conn = ctx.connection
+    conn = ctx.live_connection
     try:
         config = ctx.organism_config()
     except ConfigError as err:

@@ -16,7 +16,7 @@ ID = "drivers"
 def drivers(ctx: Context) -> CheckResult:
     from seedcore_cli.ray_boundary import drivers as sessions
 
-    conn = ctx.connection
+    conn = ctx.live_connection
     try:
         found = sessions.list_sessions(conn, timeout=ctx.timeout)
     except DashboardUnavailable as err:  # no State API: nothing to say about other drivers
