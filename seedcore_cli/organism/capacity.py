@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from seedcore_cli.errors import OperationFailed
+from seedcore_cli.errors import OperationFailed, first_of
 from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, KIND_SINGLETON, NodeInfo
 from seedcore_cli.organism.options import format_amount, format_quantity
 
@@ -205,8 +205,7 @@ def _who(demands: list[Demand]) -> str:
 
 def names_phrase(names: list[str]) -> str:
     """'a, b, c and 4 more': a few names for a one-line message."""
-    shown = ", ".join(names[:_SHOWN_NAMES])
-    return shown + (f" and {len(names) - _SHOWN_NAMES} more" if len(names) > _SHOWN_NAMES else "")
+    return first_of(names, _SHOWN_NAMES)
 
 
 def _verb(items: list) -> str:
