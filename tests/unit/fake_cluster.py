@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seedcore_cli.errors import ActorCallFailed, ActorDied, ActorRestarting, CallTimedOut, NameTaken
+from seedcore_cli.organism import config
 from seedcore_cli.organism.actors import probe, probe_status
 from seedcore_cli.organism.inventory import ActorRow
 from seedcore_cli.organism.model import NodeInfo, Progress
@@ -187,3 +188,15 @@ class FakeCluster:
 
 
 __all__ = ["HEAD", "WORKER", "CallTimedOut", "FakeActor", "FakeCluster", "FakeHandle"]
+
+
+# The organism most tests bootstrap into the fake: one organ with two agents (and the singletons).
+NS = "ns"
+CONFIG = config.parse("""seedcore:
+  organism:
+    organ_types:
+      - id: organ_a
+        type: Utility
+        agent_count: 2
+""", environ={})
+AGENTS = ("organ_a_agent_0", "organ_a_agent_1")

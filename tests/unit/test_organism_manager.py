@@ -6,10 +6,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from fake_cluster import HEAD, FakeCluster
+from fake_cluster import AGENTS, CONFIG, HEAD, NS, FakeCluster
 
 from seedcore_cli.errors import ActorCallFailed, ActorDied
-from seedcore_cli.organism import config, manager
+from seedcore_cli.organism import manager
 from seedcore_cli.organism.capacity import InsufficientCapacity
 from seedcore_cli.organism.manager import (
     ALREADY_GONE,
@@ -36,16 +36,6 @@ from seedcore_cli.organism.model import (
     is_seedcore_actor,
 )
 from seedcore_cli.ray_boundary.cluster import CallResult, short_error
-
-NS = "ns"
-CONFIG = config.parse("""seedcore:
-  organism:
-    organ_types:
-      - id: organ_a
-        type: Utility
-        agent_count: 2
-""", environ={})
-AGENTS = ("organ_a_agent_0", "organ_a_agent_1")
 
 
 def make(cluster: FakeCluster) -> OrganismManager:

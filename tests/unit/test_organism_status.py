@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from fake_cluster import HEAD, WORKER, FakeCluster
+from fake_cluster import AGENTS, CONFIG, HEAD, NS, WORKER, FakeCluster
 
-from seedcore_cli.organism import config, status
+from seedcore_cli.organism import status
 from seedcore_cli.organism.inventory import ActorRow
 from seedcore_cli.organism.manager import OrganismManager
 from seedcore_cli.organism.model import NodeInfo
-
-NS = "ns"
-CONFIG = config.parse("""seedcore:
-  organism:
-    organ_types:
-      - id: organ_a
-        type: Utility
-        agent_count: 2
-""", environ={})
-AGENTS = ("organ_a_agent_0", "organ_a_agent_1")
 
 
 def conn():
