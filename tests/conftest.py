@@ -12,6 +12,17 @@ connects afresh (connect() refuses a second target while connected, by design).
 
 from __future__ import annotations
 
-import support.environment  # noqa: F401 - first: the environment Ray reads when it is imported
+import os
+
+import support.environment  # first: the environment Ray reads when it is imported
 
 pytest_plugins = ["support.fixtures", "support.organism", "support.busy_machine"]
+
+# lint's fixture corpus is code written wrong on purpose (and imports modules that do not exist):
+# it is read by the lint tests, never collected.
+collect_ignore = ["fixtures"]
+
+
+def pytest_sessionstart(session: object) -> None:
+    """Run the tests from outside the checkout (see support.environment), once paths are resolved."""
+    os.chdir(support.environment.TEST_CWD)

@@ -24,6 +24,8 @@ os.environ["SEEDCORE_STATE_DIR"] = tempfile.mkdtemp(prefix="seedcore-test-state-
 # Token auth and TLS only where a test asks for them, never from the user's shell.
 for _key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_USE_TLS"):
     os.environ.pop(_key, None)
-# Outside the checkout: a driver's working directory ends up on the workers' sys.path.
+# Outside the checkout: a driver's working directory ends up on the workers' sys.path. conftest
+# enters it when the session starts, not here: pytest resolves `testpaths` against the working
+# directory after importing conftest, so changing it at import time makes a bare `pytest` search
+# the wrong tree.
 TEST_CWD = tempfile.mkdtemp(prefix="seedcore-test-cwd-")
-os.chdir(TEST_CWD)
