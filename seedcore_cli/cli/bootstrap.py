@@ -16,6 +16,7 @@ from seedcore_cli.cli.options import ConfigOption, NamespaceOption, OutputFormat
 from seedcore_cli.cli.organism import SINGLETON_NAMES, progress
 from seedcore_cli.cli.output import Consoles, message, print_json, print_table
 from seedcore_cli.errors import EXIT_FAILED
+from seedcore_cli.organism.model import Action
 
 if TYPE_CHECKING:
     from seedcore_cli.organism.manager import BootstrapResult, OrganismManager
@@ -83,14 +84,14 @@ def show(consoles: Consoles, output: OutputFormat, result: BootstrapResult) -> N
                 (line.resource, *(format_quantity(line.resource, amount) for amount in
                                   (line.asked, line.to_create, line.available, line.total)))
                 for line in plan.resources], title="Capacity: asked vs offered")
-    repaired = result.count("would repair" if result.dry_run else "repaired")
+    repaired = result.count(Action.WOULD_REPAIR if result.dry_run else Action.REPAIRED)
     if result.dry_run:
-        summary = f"Dry run: {result.count('would create')} actor(s) would be created"
+        summary = f"Dry run: {result.count(Action.WOULD_CREATE)} actor(s) would be created"
     else:
-        summary = f"{result.count('created')} actor(s) created"
+        summary = f"{result.count(Action.CREATED)} actor(s) created"
     if repaired:
         summary += f", {repaired} {'would be ' if result.dry_run else ''}repaired (created again where one died)"
-    message(consoles, f"{summary}, {result.count('exists')} already existed, in namespace {result.namespace}.")
+    message(consoles, f"{summary}, {result.count(Action.EXISTS)} already existed, in namespace {result.namespace}.")
     for shortfall in plan.shortfalls if plan is not None else ():
         message(consoles, f"Would not fit: {shortfall}", "red")
     died = [report for report in result.actors if report.ok and report.previous_death]

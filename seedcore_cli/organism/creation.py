@@ -25,24 +25,15 @@ from typing import TYPE_CHECKING, Any
 from seedcore_cli.errors import ActorConflict, ActorDied, NameTaken, OperationFailed, fold
 from seedcore_cli.organism.actors import probe
 from seedcore_cli.organism.model import (
-    ACTION_CONFLICT,
-    ACTION_CREATED,
-    ACTION_EXISTS,
-    ACTION_REPAIRED,
-    ACTION_WOULD_CREATE,
-    ACTION_WOULD_REPAIR,
     CREATE_TIMEOUT_S,
-    STATE_ALIVE,
-    STATE_DEAD,
-    STATE_NONE,
-    STATE_PENDING,
-    STATE_RESTARTING,
-    STATE_UNRESPONSIVE,
+    Action,
     ActorReport,
     ActorSpec,
+    ActorState,
     CreatedFrom,
     NodeInfo,
     Progress,
+    RayActorState,
     actor_class,
     node_ip,
     node_label,
@@ -63,18 +54,18 @@ def deaths(rows: Iterable[inventory.ActorRow] | None) -> dict[str, str]:
     which died (a crash, a lost node, a failed constructor, out of memory) rather than being
     killed on purpose: what a bootstrap re-run repairs. {} when the State API did not answer."""
     rows = list(rows or [])
-    live = {row.name for row in rows if row.state != STATE_DEAD}
+    live = {row.name for row in rows if row.state != RayActorState.DEAD}
     found: dict[str, str] = {}
     for row in rows:
-        if row.name and row.state == STATE_DEAD and row.name not in live and row.death_reason != KILLED_ON_PURPOSE:
+        if row.name and row.state == RayActorState.DEAD and row.name not in live and row.death_reason != KILLED_ON_PURPOSE:
             found.setdefault(row.name, fold(row.death_cause or row.death_reason or "it died", 240))
     return found
 
 
 def not_ready(rows: list[inventory.ActorRow] | None) -> dict[str, str]:
     """name -> Ray's state, for the namespace's actors Ray has not placed or is restarting."""
-    return {row.name: row.state for row in rows or []
-            if row.name and row.state in ("PENDING_CREATION", "DEPENDENCIES_UNREADY", "RESTARTING")}
+    waiting = (RayActorState.PENDING_CREATION, RayActorState.DEPENDENCIES_UNREADY, RayActorState.RESTARTING)
+    return {row.name: row.state for row in rows or [] if row.name and row.state in waiting}
 
 
 @dataclass
@@ -137,21 +128,21 @@ def _holder_report(spec: ActorSpec, found: Found, timeout: float) -> ActorReport
     """The report for a name a live actor held; None when that actor has died since (create it)."""
     name, answers = spec.name, found.answers
     if name in found.not_ready and name in answers.pending:
-        restarting = found.not_ready[name] == "RESTARTING"
-        return ActorReport(name, spec.kind, spec.class_name, ACTION_EXISTS,
-                           STATE_RESTARTING if restarting else STATE_PENDING,
+        restarting = found.not_ready[name] == RayActorState.RESTARTING
+        return ActorReport(name, spec.kind, spec.class_name, Action.EXISTS,
+                           ActorState.RESTARTING if restarting else ActorState.PENDING,
                            error="Ray is restarting it" if restarting else
                            f"Ray has not placed it yet ({found.not_ready[name]}): `seedcore organism status` says why")
     info = answers.results.get(name)
     cls = actor_class(info, found.held.get(name))
     if cls and cls != spec.class_name:
-        return ActorReport(name, spec.kind, cls, ACTION_CONFLICT, STATE_ALIVE if info else STATE_UNRESPONSIVE)
+        return ActorReport(name, spec.kind, cls, Action.CONFLICT, ActorState.ALIVE if info else ActorState.UNRESPONSIVE)
     if info:
-        return _report(spec, ACTION_EXISTS, info, found.nodes)
+        return _report(spec, Action.EXISTS, info, found.nodes)
     err = answers.errors.get(name)
     if isinstance(err, ActorDied):
         return None
-    return ActorReport(name, spec.kind, spec.class_name, ACTION_EXISTS, STATE_UNRESPONSIVE,
+    return ActorReport(name, spec.kind, spec.class_name, Action.EXISTS, ActorState.UNRESPONSIVE,
                        error=err.message if err is not None else f"did not answer within {timeout:g} s")
 
 
@@ -169,7 +160,7 @@ def classify(specs: Iterable[ActorSpec], found: Found, dead: Mapping[str, str], 
             err = found.answers.errors[spec.name]
             plan.dead.setdefault(spec.name, err.message)
             continue
-        if report.action == ACTION_CONFLICT:
+        if report.action == Action.CONFLICT:
             plan.conflicts.append((spec, report.class_name))
         plan.reports[spec.name] = report
     return plan
@@ -178,8 +169,8 @@ def classify(specs: Iterable[ActorSpec], found: Found, dead: Mapping[str, str], 
 def would_create(plan: Plan) -> dict[str, ActorReport]:
     """A dry run's reports for the names to create (or repair)."""
     return {spec.name: ActorReport(spec.name, spec.kind, spec.class_name,
-                                   ACTION_WOULD_REPAIR if spec.name in plan.dead else ACTION_WOULD_CREATE,
-                                   STATE_NONE, previous_death=plan.dead.get(spec.name, ""))
+                                   Action.WOULD_REPAIR if spec.name in plan.dead else Action.WOULD_CREATE,
+                                   ActorState.NONE, previous_death=plan.dead.get(spec.name, ""))
             for spec in plan.missing}
 
 
@@ -191,20 +182,20 @@ def judge_created(missing: list[ActorSpec], answers: CallResult, token: str, dea
     reports: dict[str, ActorReport] = {}
     conflicts: list[tuple[ActorSpec, str]] = []
     for spec in missing:
-        made = ACTION_REPAIRED if spec.name in dead else ACTION_CREATED
+        made = Action.REPAIRED if spec.name in dead else Action.CREATED
         info = answers.results.get(spec.name)
         if info and info["class"] != spec.class_name:
             conflicts.append((spec, info["class"]))
             continue
         if info:
-            reports[spec.name] = _report(spec, made if info.get("creator") == token else ACTION_EXISTS, info, nodes)
+            reports[spec.name] = _report(spec, made if info.get("creator") == token else Action.EXISTS, info, nodes)
         else:
             err = answers.errors.get(spec.name)
             reports[spec.name] = ActorReport(
                 spec.name, spec.kind, spec.class_name, made,
-                STATE_DEAD if isinstance(err, ActorDied) else STATE_UNRESPONSIVE,
+                ActorState.DEAD if isinstance(err, ActorDied) else ActorState.UNRESPONSIVE,
                 error=err.message if err is not None else f"not ready within {timeout:g} s")
-        if reports[spec.name].action == ACTION_REPAIRED:
+        if reports[spec.name].action == Action.REPAIRED:
             reports[spec.name].previous_death = dead[spec.name]
     return reports, conflicts
 
@@ -271,8 +262,8 @@ def _race_winner(cluster: Cluster, name: str, namespace: str, deadline: float) -
         time.sleep(0.1)
 
 
-def _report(spec: ActorSpec, action: str, info: dict, nodes: Mapping[str, NodeInfo]) -> ActorReport:
+def _report(spec: ActorSpec, action: Action, info: dict, nodes: Mapping[str, NodeInfo]) -> ActorReport:
     node_id = info.get("node_id", "")
-    return ActorReport(spec.name, spec.kind, info["class"], action, STATE_ALIVE, node_id=node_id,
+    return ActorReport(spec.name, spec.kind, info["class"], action, ActorState.ALIVE, node_id=node_id,
                        node_ip=node_ip(node_id, nodes), node=node_label(node_id, nodes),
                        actor_id=info.get("actor_id", ""))

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from seedcore_cli.errors import BadInput, first_of
+from seedcore_cli.organism.model import RayActorState
 from seedcore_cli.ray_boundary import state_api
 
 if TYPE_CHECKING:  # the connection module imports ray lazily; we only read its fields
     from seedcore_cli.ray_boundary.connection import Connection
 
 # Ray's actor states (ray.util.state.common.ActorState.state), in lifecycle order.
-ACTOR_STATES = ("DEPENDENCIES_UNREADY", "PENDING_CREATION", "ALIVE", "RESTARTING", "DEAD")
+ACTOR_STATES = tuple(RayActorState)
 DEFAULT_LIMIT = 100
 # The State API refuses a larger limit (RAY_MAX_LIMIT_FROM_API_SERVER, default 10,000).
 MAX_LIMIT = state_api.MAX_LIMIT
@@ -327,7 +328,7 @@ def namespaces_holding(
     url, source = state_api.dashboard_url_for(connection)
     if not url:
         raise state_api.no_dashboard()
-    filters = [] if include_dead else [("state", "!=", "DEAD")]
+    filters = [] if include_dead else [("state", "!=", RayActorState.DEAD.value)]
     result = state_api.fetch_actors(url, filters, limit=MAX_LIMIT, detail=False, timeout=timeout, source=source,
                                     token=connection.token)
     skip = set(exclude)

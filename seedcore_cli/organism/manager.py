@@ -31,22 +31,18 @@ from seedcore_cli.organism import capacity, creation, singletons
 from seedcore_cli.organism.actors import Agent, Organ, probe
 from seedcore_cli.organism.config import OrganismConfig, load
 from seedcore_cli.organism.model import (
-    ACTION_CREATED,
-    ACTION_EXISTS,
-    ACTION_REPAIRED,
-    ACTION_WOULD_CREATE,
-    ACTION_WOULD_REPAIR,
     CREATE_TIMEOUT_S,
     KIND_AGENT,
     KIND_ORGAN,
     KIND_SINGLETON,
-    STATE_ALIVE,
-    STATE_UNRESPONSIVE,
     TEARDOWN_WAIT_S,
+    Action,
     ActorReport,
     ActorSpec,
+    ActorState,
     CreatedFrom,
     Progress,
+    RayActorState,
     actor_class,
     is_seedcore_actor,
 )
@@ -83,16 +79,16 @@ class BootstrapResult:
         fits = self.capacity_plan is None or self.capacity_plan.ok
         return fits and all(report.ok for report in self.actors)
 
-    def count(self, action: str) -> int:
+    def count(self, action: Action) -> int:
         return sum(1 for report in self.actors if report.action == action)
 
     def to_dict(self) -> dict:
         return {"namespace": self.namespace, "config": self.config_source, "dry_run": self.dry_run,
-                "ok": self.ok, "created": self.count(ACTION_CREATED),
-                "repaired": self.count(ACTION_REPAIRED),
-                "existing": self.count(ACTION_EXISTS),
-                "would_create": self.count(ACTION_WOULD_CREATE),
-                "would_repair": self.count(ACTION_WOULD_REPAIR),
+                "ok": self.ok, "created": self.count(Action.CREATED),
+                "repaired": self.count(Action.REPAIRED),
+                "existing": self.count(Action.EXISTS),
+                "would_create": self.count(Action.WOULD_CREATE),
+                "would_repair": self.count(Action.WOULD_REPAIR),
                 "actors": [{**report.to_dict(), "options": self.options[report.name].to_dict()
                             if report.name in self.options else None} for report in self.actors],
                 "capacity": self.capacity_plan.to_dict() if self.capacity_plan is not None else None}
@@ -147,7 +143,7 @@ def teardown_items(answers: dict[str, dict], created_from: dict[str, CreatedFrom
 def confirmed_dead(pending: dict[str, TeardownItem], rows: list[ActorRow]) -> list[str]:
     """The actor ids of `pending` the State API's rows show DEAD."""
     states = {row.actor_id: row.state for row in rows}
-    return [actor_id for actor_id in pending if states.get(actor_id) == "DEAD"]
+    return [actor_id for actor_id in pending if states.get(actor_id) == RayActorState.DEAD]
 
 
 class OrganismManager:
@@ -218,16 +214,16 @@ class OrganismManager:
         reports = {report.name: report for report in ensured.reports}
         calls = {}
         for organ in self.config.organs:
-            if reports[organ.id].state != STATE_ALIVE:
+            if reports[organ.id].state != ActorState.ALIVE:
                 continue
             agents = {agent_id: ensured.handles[agent_id] for agent_id in organ.agent_ids
-                      if reports[agent_id].state == STATE_ALIVE}
+                      if reports[agent_id].state == ActorState.ALIVE}
             calls[organ.id] = Call(ensured.handles[organ.id], "register_agents", (agents,))
         waited = self.cluster.call_all(calls, max(1.0, timeout))
         for organ_id in set(waited.errors) | waited.pending:
             err = waited.errors.get(organ_id)
             report = reports[organ_id]
-            report.state = STATE_UNRESPONSIVE
+            report.state = ActorState.UNRESPONSIVE
             report.error = ("registering agents failed: " + err.message) if err else (
                 "did not answer when registering its agents")
 

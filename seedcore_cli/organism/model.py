@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any
 
 Progress = Callable[[int, int], None]
@@ -26,21 +27,63 @@ KIND_SINGLETON = "singleton"
 KIND_ORGAN = "organ"
 KIND_AGENT = "agent"
 
-ACTION_CREATED = "created"
-ACTION_REPAIRED = "repaired"  # created again: the actor that held the name had died
-ACTION_EXISTS = "exists"
-ACTION_WOULD_CREATE = "would create"
-ACTION_WOULD_REPAIR = "would repair"
-ACTION_CONFLICT = "conflict"
+class _Word(str, Enum):
+    """A str-valued enum that prints as its value (Python 3.10 has no StrEnum): tables, JSON and
+    messages show "ALIVE", "would create"..., and comparing with a plain string still works."""
 
-STATE_ALIVE = "ALIVE"
-STATE_UNRESPONSIVE = "UNRESPONSIVE"
-STATE_DEAD = "DEAD"
-STATE_NONE = "-"
-# Ray holds the name but the actor cannot answer yet: not placed (PENDING_CREATION,
-# DEPENDENCIES_UNREADY) or being restarted. Reported as Ray says, not waited for.
-STATE_PENDING = "PENDING"
-STATE_RESTARTING = "RESTARTING"
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class Action(_Word):
+    """What bootstrap did (or would do) to an actor."""
+
+    CREATED = "created"
+    REPAIRED = "repaired"  # created again: the actor that held the name had died
+    EXISTS = "exists"
+    WOULD_CREATE = "would create"
+    WOULD_REPAIR = "would repair"
+    CONFLICT = "conflict"
+
+
+class ActorState(_Word):
+    """How an actor is, as seedcore reports it (Ray's own state names where they coincide)."""
+
+    ALIVE = "ALIVE"
+    UNRESPONSIVE = "UNRESPONSIVE"  # Ray says alive, the actor did not answer within the deadline
+    DEAD = "DEAD"
+    NONE = "-"  # not there (a dry run's "would create")
+    # Ray holds the name but the actor cannot answer yet: not placed (PENDING_CREATION,
+    # DEPENDENCIES_UNREADY) or being restarted. Reported as Ray says, not waited for.
+    PENDING = "PENDING"
+    RESTARTING = "RESTARTING"
+
+
+class Health(_Word):
+    """An actor's (or organ's) health as `organism status` judges it."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"  # an organ that answers but does not know all of its agents
+    PENDING = "pending"
+    RESTARTING = "restarting"
+    DEAD = "dead"
+    MISSING = "missing"
+    UNRESPONSIVE = "unresponsive"
+    CONFLICT = "conflict"  # the name is held by an actor of another class
+    NOT_DETACHED = "not detached"
+
+
+class RayActorState(_Word):
+    """Ray's own actor states, as its State API reports them."""
+
+    DEPENDENCIES_UNREADY = "DEPENDENCIES_UNREADY"
+    PENDING_CREATION = "PENDING_CREATION"
+    ALIVE = "ALIVE"
+    RESTARTING = "RESTARTING"
+    DEAD = "DEAD"
 
 
 def is_seedcore(info: dict | None) -> bool:
@@ -89,15 +132,15 @@ class ActorReport(ActorRecord):
     name: str
     kind: str
     class_name: str
-    action: str
-    state: str
+    action: Action
+    state: ActorState
     previous_death: str = ""  # repaired: how the actor it replaces had died
 
     @property
     def ok(self) -> bool:
-        if self.action == ACTION_CONFLICT:
+        if self.action == Action.CONFLICT:
             return False
-        return self.state == STATE_ALIVE or self.action in (ACTION_WOULD_CREATE, ACTION_WOULD_REPAIR)
+        return self.state == ActorState.ALIVE or self.action in (Action.WOULD_CREATE, Action.WOULD_REPAIR)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,16 @@ from seedcore_cli.errors import ActorDied, ActorRestarting
 from seedcore_cli.organism import capacity, placement, singletons
 from seedcore_cli.organism.actors import probe_status
 from seedcore_cli.organism.config import OrganismConfig, load
-from seedcore_cli.organism.model import ActorRecord, CreatedFrom, NodeInfo, actor_class, node_ip, node_label
+from seedcore_cli.organism.model import (
+    ActorRecord,
+    CreatedFrom,
+    Health,
+    NodeInfo,
+    RayActorState,
+    actor_class,
+    node_ip,
+    node_label,
+)
 from seedcore_cli.ray_boundary.cluster import Call, CallResult, Cluster, RayCluster
 
 if TYPE_CHECKING:
@@ -50,20 +59,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT_S = 5.0
 
-HEALTHY = "healthy"
-DEGRADED = "degraded"
-PENDING = "pending"
-RESTARTING = "restarting"
-DEAD = "dead"
-MISSING = "missing"
-UNRESPONSIVE = "unresponsive"
-CONFLICT = "conflict"
-NOT_DETACHED = "not detached"
-
-# Ray's actor states (State API) that status reads without asking the actor.
-RAY_ALIVE = "ALIVE"
-RAY_RESTARTING = "RESTARTING"
-RAY_WAITING_FOR_DEPENDENCIES = "DEPENDENCIES_UNREADY"
 _ORGANISM_CLASSES = (None, "Organ", "Agent")
 
 
@@ -73,7 +68,7 @@ class Problem:
 
     kind: str
     name: str
-    state: str
+    state: Health
     detail: str = ""
 
     def to_dict(self) -> dict:
@@ -93,7 +88,7 @@ class PlacedRecord(ActorRecord):
 class AgentStatus(PlacedRecord):
     agent_id: str
     organ_id: str
-    state: str
+    state: Health
     idle_s: float | None = None  # since its last task (or its start)
     tasks_processed: int | None = None
     capability: float | None = None
@@ -101,14 +96,14 @@ class AgentStatus(PlacedRecord):
 
     @property
     def healthy(self) -> bool:
-        return self.state == HEALTHY
+        return self.state == Health.HEALTHY
 
 
 @dataclass
 class OrganStatus(PlacedRecord):
     organ_id: str
     organ_type: str
-    state: str
+    state: Health
     extra: bool = False
     agents_expected: int = 0
     agents: list[AgentStatus] = field(default_factory=list)
@@ -120,7 +115,7 @@ class OrganStatus(PlacedRecord):
 
     @property
     def healthy(self) -> bool:
-        return self.state == HEALTHY
+        return self.state == Health.HEALTHY
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "agents_alive": self.agents_alive,
@@ -131,13 +126,13 @@ class OrganStatus(PlacedRecord):
 class SingletonStatus(PlacedRecord):
     name: str
     class_name: str
-    state: str
+    state: Health
     detached: bool | None = None  # None when the State API did not answer
     ping_ms: float | None = None
 
     @property
     def healthy(self) -> bool:
-        return self.state == HEALTHY
+        return self.state == Health.HEALTHY
 
 
 @dataclass
@@ -164,7 +159,7 @@ class OrganismStatus:
         found = [Problem("singleton", item.name, item.state, item.error)
                  for item in self.singletons if not item.healthy]
         for organ in self.expected_organs:
-            if organ.state != HEALTHY:
+            if organ.state != Health.HEALTHY:
                 found.append(Problem("organ", organ.organ_id, organ.state, organ.error))
             found += [Problem("agent", agent.agent_id, agent.state, agent.error)
                       for agent in organ.agents if not agent.healthy]
@@ -196,15 +191,15 @@ class Snapshot:
     dead_causes: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.live_rows = {row.name: row for row in self.rows or [] if row.state != "DEAD" and row.name}
-        self.dead_causes = {row.name: _short_cause(row.death_cause) for row in self.rows or [] if row.state == "DEAD"}
+        self.live_rows = {row.name: row for row in self.rows or [] if row.state != RayActorState.DEAD and row.name}
+        self.dead_causes = {row.name: _short_cause(row.death_cause) for row in self.rows or [] if row.state == RayActorState.DEAD}
 
 
 @dataclass
 class _Observed:
     """What the cluster said about one name."""
 
-    state: str
+    state: Health
     info: dict = field(default_factory=dict)  # the probe's answer (class, node_id, status, ...)
     node_id: str = ""
     actor_id: str = ""
@@ -264,7 +259,7 @@ def gather(cluster: Cluster, namespace: str, expected: Mapping[str, str], timeou
                                         deadline - time.monotonic())
     snapshot.answered_ms = round((time.monotonic() - asked) * 1000, 1)
     snapshot.asked = {name: cluster.handle_class(handle) for name, handle in handles.items()}
-    if any(row.state not in (RAY_ALIVE, RAY_RESTARTING, RAY_WAITING_FOR_DEPENDENCIES)
+    if any(row.state not in (RayActorState.ALIVE, RayActorState.RESTARTING, RayActorState.DEPENDENCIES_UNREADY)
            for name, row in snapshot.live_rows.items() if name in alive):
         snapshot.offer = capacity.offer_of(nodes, cluster.available_resources())
     return snapshot
@@ -287,7 +282,7 @@ def judge(snapshot: Snapshot, config: OrganismConfig, organs: bool = True, elaps
 
 
 def _why_pending(snapshot: Snapshot, row: ActorRow) -> str:
-    if row.state == RAY_WAITING_FOR_DEPENDENCIES:
+    if row.state == RayActorState.DEPENDENCIES_UNREADY:
         return "waiting for its dependencies (constructor arguments, runtime environment)"
     offer = snapshot.offer or capacity.offer_of(snapshot.nodes, {})
     return capacity.why_pending(row.required_resources or {}, offer)
@@ -296,26 +291,26 @@ def _why_pending(snapshot: Snapshot, row: ActorRow) -> str:
 def _not_asked(snapshot: Snapshot, row: ActorRow, expected_class: str) -> _Observed:
     """An actor Ray has not placed or is restarting: what the State API says of it."""
     if row.class_name and row.class_name != expected_class:
-        return _Observed(CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
+        return _Observed(Health.CONFLICT, {}, row.node_id, row.actor_id, f"held by a {row.class_name}, "
                          f"expected {expected_class}", row)
-    if row.state == RAY_RESTARTING:
+    if row.state == RayActorState.RESTARTING:
         info = snapshot.nodes.get(row.node_id)
         lost = f"; its node {row.node_id[:8]} is gone" if row.node_id and not (info and info.alive) else ""
-        return _Observed(RESTARTING, {}, row.node_id, row.actor_id,
+        return _Observed(Health.RESTARTING, {}, row.node_id, row.actor_id,
                          f"Ray is restarting it (restarts so far: {row.num_restarts or 0}{lost})", row)
-    return _Observed(PENDING, {}, row.node_id, row.actor_id, _why_pending(snapshot, row), row)
+    return _Observed(Health.PENDING, {}, row.node_id, row.actor_id, _why_pending(snapshot, row), row)
 
 
 def _unasked(snapshot: Snapshot, name: str, expected_class: str, remembered: bool) -> _Observed:
     """A name no actor was asked under: not placed, restarting, dead, or never there."""
     row = snapshot.live_rows.get(name)
-    if row is not None and row.state != RAY_ALIVE and name in snapshot.alive:
+    if row is not None and row.state != RayActorState.ALIVE and name in snapshot.alive:
         return _not_asked(snapshot, row, expected_class)
     if name in snapshot.dead_causes:
-        return _Observed(DEAD, error=snapshot.dead_causes[name])
+        return _Observed(Health.DEAD, error=snapshot.dead_causes[name])
     if remembered:
-        return _Observed(DEAD, error="registered with its organ, but gone")
-    return _Observed(MISSING)
+        return _Observed(Health.DEAD, error="registered with its organ, but gone")
+    return _Observed(Health.MISSING)
 
 
 def _seen(snapshot: Snapshot, name: str, expected_class: str, remembered: bool = False) -> _Observed:
@@ -329,16 +324,16 @@ def _seen(snapshot: Snapshot, name: str, expected_class: str, remembered: bool =
     else:
         node_id, actor_id = (row.node_id, row.actor_id) if row else ("", "")
     if found and found != expected_class:
-        return _Observed(CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}", row)
+        return _Observed(Health.CONFLICT, info or {}, node_id, actor_id, f"held by a {found}, expected {expected_class}", row)
     if info is not None:
-        return _Observed(HEALTHY, info, node_id, actor_id, row=row)
+        return _Observed(Health.HEALTHY, info, node_id, actor_id, row=row)
     err = snapshot.answers.errors.get(name)
     if isinstance(err, ActorDied):
-        return _Observed(DEAD, {}, node_id, actor_id, "died", row)
+        return _Observed(Health.DEAD, {}, node_id, actor_id, "died", row)
     if isinstance(err, ActorRestarting):  # it died since the State API looked
-        return _Observed(RESTARTING, {}, node_id, actor_id, "Ray is restarting it", row)
+        return _Observed(Health.RESTARTING, {}, node_id, actor_id, "Ray is restarting it", row)
     error = err.message if err is not None else f"no answer within {snapshot.timeout:g} s"
-    return _Observed(UNRESPONSIVE, {}, node_id, actor_id, error, row)
+    return _Observed(Health.UNRESPONSIVE, {}, node_id, actor_id, error, row)
 
 
 def _where(snapshot: Snapshot, item: _Observed) -> dict:
@@ -367,12 +362,12 @@ def _organ_status(snapshot: Snapshot, organ_id: str, organ_type: str, agent_ids:
         agent_ids = sorted(registered)
     agents = [_agent_status(snapshot, agent_id, organ_id, agent_id in registered) for agent_id in agent_ids]
     state, error = item.state, item.error
-    if state == HEALTHY and not all(agent.healthy for agent in agents):
-        state = DEGRADED
+    if state == Health.HEALTHY and not all(agent.healthy for agent in agents):
+        state = Health.DEGRADED
     # An organ that answers but does not know a healthy agent cannot give it work.
     unknown = [agent.agent_id for agent in agents if agent.healthy and agent.agent_id not in registered]
-    if state == HEALTHY and unknown:
-        state, error = DEGRADED, (f"does not know its agent(s) {', '.join(unknown)}; "
+    if state == Health.HEALTHY and unknown:
+        state, error = Health.DEGRADED, (f"does not know its agent(s) {', '.join(unknown)}; "
                                   "run bootstrap again to register them")
     return OrganStatus(organ_id=organ_id, organ_type=item.status.get("organ_type", organ_type),
                        state=state, extra=extra, agents_expected=len(agent_ids),
@@ -384,7 +379,7 @@ def _is_organ(snapshot: Snapshot, name: str) -> bool:
     row = snapshot.live_rows.get(name)
     if name in snapshot.asked:
         return actor_class(snapshot.answers.results.get(name), snapshot.asked[name], row) == "Organ"
-    return row is not None and row.state != RAY_ALIVE and row.class_name == "Organ"
+    return row is not None and row.state != RayActorState.ALIVE and row.class_name == "Organ"
 
 
 def _singleton_status(snapshot: Snapshot, name: str, class_name: str) -> SingletonStatus:
@@ -392,10 +387,10 @@ def _singleton_status(snapshot: Snapshot, name: str, class_name: str) -> Singlet
     row = snapshot.live_rows.get(name)
     detached = row.is_detached if row is not None and snapshot.rows is not None else None
     state, error = item.state, item.error
-    if state == HEALTHY and detached is False:
-        state, error = NOT_DETACHED, "it dies with the job that created it"
+    if state == Health.HEALTHY and detached is False:
+        state, error = Health.NOT_DETACHED, "it dies with the job that created it"
     return SingletonStatus(name=name, class_name=class_name, state=state, error=error, detached=detached,
-                           ping_ms=snapshot.answered_ms if item.state == HEALTHY else None, **_where(snapshot, item))
+                           ping_ms=snapshot.answered_ms if item.state == Health.HEALTHY else None, **_where(snapshot, item))
 
 
 def _handles(cluster: Cluster, alive: set[str], expected: Mapping[str, str], live_rows: dict[str, ActorRow],
@@ -408,7 +403,7 @@ def _handles(cluster: Cluster, alive: set[str], expected: Mapping[str, str], liv
     handles: dict[str, Any] = {}
     for name in sorted(alive):
         row = live_rows.get(name)
-        if row is not None and (row.state != RAY_ALIVE or (
+        if row is not None and (row.state != RayActorState.ALIVE or (
                 name not in expected and row.class_name not in _ORGANISM_CLASSES)):
             continue
         if name not in expected and not organs:
@@ -428,8 +423,9 @@ def _nodes(organs: list[OrganStatus], singleton_status: list[SingletonStatus],
     for organ in organs:
         records.append((organ.organ_id, organ.state, organ))
         records += [(agent.agent_id, agent.state, agent) for agent in organ.agents]
+    absent = (Health.MISSING, Health.DEAD, Health.CONFLICT)
     return placement.summarize(((name, record.node_id, record.required_resources)
-                                for name, state, record in records if state not in (MISSING, DEAD, CONFLICT)), nodes)
+                                for name, state, record in records if state not in absent), nodes)
 
 
 def _short_cause(cause: str | None) -> str:

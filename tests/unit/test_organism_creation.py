@@ -10,23 +10,7 @@ from seedcore_cli.errors import ActorCallFailed, ActorConflict, ActorDied
 from seedcore_cli.organism import creation, singletons
 from seedcore_cli.organism.actors import Agent, Organ
 from seedcore_cli.organism.inventory import ActorRow
-from seedcore_cli.organism.model import (
-    ACTION_CONFLICT,
-    ACTION_CREATED,
-    ACTION_EXISTS,
-    ACTION_REPAIRED,
-    ACTION_WOULD_CREATE,
-    ACTION_WOULD_REPAIR,
-    KIND_AGENT,
-    KIND_ORGAN,
-    STATE_ALIVE,
-    STATE_DEAD,
-    STATE_NONE,
-    STATE_PENDING,
-    STATE_RESTARTING,
-    STATE_UNRESPONSIVE,
-    ActorSpec,
-)
+from seedcore_cli.organism.model import KIND_AGENT, KIND_ORGAN, Action, ActorSpec, ActorState
 from seedcore_cli.ray_boundary.cluster import CallResult
 
 NS = "ns"
@@ -49,8 +33,8 @@ def row(name: str, state: str = "DEAD", reason: str | None = "WORKER_DIED", caus
 def test_an_empty_namespace_gets_every_actor_created_alive_with_its_node():
     cluster = FakeCluster()
     reports = by_name(creation.ensure(cluster, specs(), NS))
-    assert {r.action for r in reports.values()} == {ACTION_CREATED}
-    assert {r.state for r in reports.values()} == {STATE_ALIVE}
+    assert {r.action for r in reports.values()} == {Action.CREATED}
+    assert {r.state for r in reports.values()} == {ActorState.ALIVE}
     assert reports["organ_a"].node_ip == "10.0.0.1" and reports["organ_a"].node.endswith(", head)")
     assert sorted(cluster.created) == ["organ_a", "organ_a_agent_0"]
 
@@ -60,7 +44,7 @@ def test_a_second_run_finds_everything_existing_and_creates_nothing():
     creation.ensure(cluster, specs(), NS)
     cluster.created.clear()
     reports = by_name(creation.ensure(cluster, specs(), NS))
-    assert {r.action for r in reports.values()} == {ACTION_EXISTS}
+    assert {r.action for r in reports.values()} == {Action.EXISTS}
     assert cluster.created == []
 
 
@@ -74,7 +58,7 @@ def test_created_actors_are_detached_and_carry_their_constructor_arguments():
 def test_a_dry_run_reports_would_create_and_creates_nothing():
     cluster = FakeCluster()
     reports = by_name(creation.ensure(cluster, specs(), NS, dry_run=True))
-    assert {(r.action, r.state) for r in reports.values()} == {(ACTION_WOULD_CREATE, STATE_NONE)}
+    assert {(r.action, r.state) for r in reports.values()} == {(Action.WOULD_CREATE, ActorState.NONE)}
     assert cluster.created == [] and cluster.named_actors(NS) == set()
 
 
@@ -82,13 +66,13 @@ def test_a_name_whose_actor_died_is_repaired_with_how_it_died():
     cluster = FakeCluster()
     result = creation.ensure(cluster, specs(), NS, dead={"organ_a": "it crashed"})
     report = by_name(result)["organ_a"]
-    assert (report.action, report.previous_death) == (ACTION_REPAIRED, "it crashed")
-    assert by_name(result)["organ_a_agent_0"].action == ACTION_CREATED
+    assert (report.action, report.previous_death) == (Action.REPAIRED, "it crashed")
+    assert by_name(result)["organ_a_agent_0"].action == Action.CREATED
 
 
 def test_a_dry_run_reports_would_repair_for_a_dead_name():
     report = by_name(creation.ensure(FakeCluster(), specs(), NS, dry_run=True, dead={"organ_a": "oom"}))["organ_a"]
-    assert (report.action, report.previous_death) == (ACTION_WOULD_REPAIR, "oom")
+    assert (report.action, report.previous_death) == (Action.WOULD_REPAIR, "oom")
 
 
 def test_a_name_held_by_another_class_raises_before_anything_is_created():
@@ -103,7 +87,7 @@ def test_a_dry_run_reports_the_conflict_without_raising():
     cluster = FakeCluster()
     cluster.add("organ_a", "SomethingElse", module="theirs")
     report = by_name(creation.ensure(cluster, specs(), NS, dry_run=True))["organ_a"]
-    assert (report.action, report.class_name, report.state) == (ACTION_CONFLICT, "SomethingElse", STATE_ALIVE)
+    assert (report.action, report.class_name, report.state) == (Action.CONFLICT, "SomethingElse", ActorState.ALIVE)
     assert not report.ok
 
 
@@ -111,14 +95,14 @@ def test_a_holder_that_dies_when_probed_is_created_again_and_reported_repaired()
     cluster = FakeCluster()
     cluster.add("organ_a", "Organ", answers="dies")
     report = by_name(creation.ensure(cluster, specs(), NS))["organ_a"]
-    assert report.action == ACTION_REPAIRED and "RayActorError" in report.previous_death
+    assert report.action == Action.REPAIRED and "RayActorError" in report.previous_death
 
 
 def test_a_holder_that_does_not_answer_is_reported_unresponsive_not_replaced():
     cluster = FakeCluster()
     cluster.add("organ_a", "Organ", answers="times out")
     report = by_name(creation.ensure(cluster, specs(), NS, timeout=3))["organ_a"]
-    assert (report.action, report.state, report.error) == (ACTION_EXISTS, STATE_UNRESPONSIVE, "did not answer within 3 s")
+    assert (report.action, report.state, report.error) == (Action.EXISTS, ActorState.UNRESPONSIVE, "did not answer within 3 s")
     assert "organ_a" not in cluster.created
 
 
@@ -126,35 +110,35 @@ def test_a_holder_whose_call_fails_is_unresponsive_with_the_error():
     cluster = FakeCluster()
     cluster.add("organ_a", "Organ", answers="fails")
     report = by_name(creation.ensure(cluster, specs(), NS))["organ_a"]
-    assert (report.state, report.error) == (STATE_UNRESPONSIVE, "RuntimeError: boom")
+    assert (report.state, report.error) == (ActorState.UNRESPONSIVE, "RuntimeError: boom")
 
 
 def test_a_holder_ray_has_not_placed_is_reported_pending_not_waited_for():
     cluster = FakeCluster()
     cluster.add("organ_a", "Organ", answers="times out", state="PENDING_CREATION")
     report = by_name(creation.ensure(cluster, specs(), NS, not_ready={"organ_a": "PENDING_CREATION"}))["organ_a"]
-    assert report.state == STATE_PENDING and "PENDING_CREATION" in report.error and report.ok is False
+    assert report.state == ActorState.PENDING and "PENDING_CREATION" in report.error and report.ok is False
 
 
 def test_a_holder_ray_is_restarting_is_reported_restarting():
     cluster = FakeCluster()
     cluster.add("organ_a", "Organ", answers="times out", state="RESTARTING")
     report = by_name(creation.ensure(cluster, specs(), NS, not_ready={"organ_a": "RESTARTING"}))["organ_a"]
-    assert (report.state, report.error) == (STATE_RESTARTING, "Ray is restarting it")
+    assert (report.state, report.error) == (ActorState.RESTARTING, "Ray is restarting it")
 
 
 def test_a_not_ready_name_that_answers_after_all_is_simply_existing():
     cluster = FakeCluster()
     cluster.add("organ_a", "Organ")
     report = by_name(creation.ensure(cluster, specs(), NS, not_ready={"organ_a": "PENDING_CREATION"}))["organ_a"]
-    assert (report.action, report.state) == (ACTION_EXISTS, STATE_ALIVE)
+    assert (report.action, report.state) == (Action.EXISTS, ActorState.ALIVE)
 
 
 def test_a_lost_create_race_takes_the_winners_actor_and_reports_it_existing():
     cluster = FakeCluster()
     cluster.races.add("organ_a")
     report = by_name(creation.ensure(cluster, specs(), NS))["organ_a"]
-    assert (report.action, report.state) == (ACTION_EXISTS, STATE_ALIVE)
+    assert (report.action, report.state) == (Action.EXISTS, ActorState.ALIVE)
 
 
 def test_a_lost_create_race_to_another_class_is_a_conflict():
@@ -176,7 +160,7 @@ def test_a_race_reported_at_the_first_call_asks_the_winner_again():
 
     cluster.create = create_then_race  # type: ignore[method-assign]
     reports = by_name(creation.ensure(cluster, specs(), NS))
-    assert {r.state for r in reports.values()} == {STATE_ALIVE}
+    assert {r.state for r in reports.values()} == {ActorState.ALIVE}
 
 
 def test_a_created_actor_that_dies_at_once_is_reported_dead():
@@ -190,7 +174,7 @@ def test_a_created_actor_that_dies_at_once_is_reported_dead():
 
     cluster.create = create_dying  # type: ignore[method-assign]
     report = by_name(creation.ensure(cluster, specs(), NS))["organ_a"]
-    assert (report.action, report.state) == (ACTION_CREATED, STATE_DEAD) and "RayActorError" in report.error
+    assert (report.action, report.state) == (Action.CREATED, ActorState.DEAD) and "RayActorError" in report.error
 
 
 def test_a_created_actor_that_does_not_answer_is_unresponsive():
@@ -204,7 +188,7 @@ def test_a_created_actor_that_does_not_answer_is_unresponsive():
 
     cluster.create = create_silent  # type: ignore[method-assign]
     report = by_name(creation.ensure(cluster, specs(), NS, timeout=7))["organ_a"]
-    assert (report.state, report.error) == (STATE_UNRESPONSIVE, "not ready within 7 s")
+    assert (report.state, report.error) == (ActorState.UNRESPONSIVE, "not ready within 7 s")
 
 
 def test_progress_is_reported_while_creating():
@@ -233,14 +217,14 @@ def test_classify_uses_the_answer_first_then_the_handles_class():
                            answers=CallResult(results={"organ_a_agent_0": {"class": "Agent", "node_id": HEAD}},
                                               pending={"organ_a"}))
     plan = creation.classify(specs(), found, {}, timeout=5)
-    assert plan.reports["organ_a"].state == STATE_UNRESPONSIVE and plan.reports["organ_a_agent_0"].state == STATE_ALIVE
+    assert plan.reports["organ_a"].state == ActorState.UNRESPONSIVE and plan.reports["organ_a_agent_0"].state == ActorState.ALIVE
     assert plan.missing == [] and plan.conflicts == []
 
 
 def test_classify_a_silent_holder_of_another_class_is_an_unresponsive_conflict():
     found = creation.Found(held={"organ_a": ("elsewhere", "Thing")}, answers=CallResult(pending={"organ_a"}))
     plan = creation.classify(specs()[:1], found, {}, timeout=5)
-    assert (plan.reports["organ_a"].action, plan.reports["organ_a"].state) == (ACTION_CONFLICT, STATE_UNRESPONSIVE)
+    assert (plan.reports["organ_a"].action, plan.reports["organ_a"].state) == (Action.CONFLICT, ActorState.UNRESPONSIVE)
     assert plan.conflicts[0][1] == "Thing"
 
 
@@ -250,14 +234,14 @@ def test_classify_sends_dead_holders_and_free_names_to_creation():
     plan = creation.classify(specs(), found, {}, timeout=5)
     assert [spec.name for spec in plan.missing] == ["organ_a_agent_0", "organ_a"]
     assert plan.dead == {"organ_a": "RayActorError: gone"}
-    assert {r.action for r in creation.would_create(plan).values()} == {ACTION_WOULD_CREATE, ACTION_WOULD_REPAIR}
+    assert {r.action for r in creation.would_create(plan).values()} == {Action.WOULD_CREATE, Action.WOULD_REPAIR}
 
 
 def test_judge_created_tells_created_from_taken_by_the_creator_token():
     answers = CallResult(results={"organ_a": {"class": "Organ", "creator": "mine", "node_id": HEAD},
                                   "organ_a_agent_0": {"class": "Agent", "creator": "theirs"}})
     reports, conflicts = creation.judge_created(specs(), answers, "mine", {}, FakeCluster().nodes(), 5)
-    assert (reports["organ_a"].action, reports["organ_a_agent_0"].action) == (ACTION_CREATED, ACTION_EXISTS)
+    assert (reports["organ_a"].action, reports["organ_a_agent_0"].action) == (Action.CREATED, Action.EXISTS)
     assert conflicts == []
 
 
@@ -265,7 +249,7 @@ def test_judge_created_reports_failures_and_repairs():
     answers = CallResult(errors={"organ_a": ActorCallFailed("RuntimeError: boom")}, pending={"organ_a_agent_0"})
     reports, _ = creation.judge_created(specs(), answers, "mine", {"organ_a": "oom"}, {}, 5)
     assert (reports["organ_a"].action, reports["organ_a"].state, reports["organ_a"].previous_death) == (
-        ACTION_REPAIRED, STATE_UNRESPONSIVE, "oom")
+        Action.REPAIRED, ActorState.UNRESPONSIVE, "oom")
     assert reports["organ_a_agent_0"].error == "not ready within 5 s"
 
 
@@ -280,15 +264,15 @@ def test_singletons_ensure_creates_the_three_with_their_classes():
     cluster = FakeCluster()
     reports = singletons.ensure(Conn(), cluster=cluster)  # type: ignore[arg-type]
     assert {(r.name, r.class_name, r.action) for r in reports} == {
-        (name, cls, ACTION_CREATED) for name, cls in singletons.SINGLETONS.items()}
+        (name, cls, Action.CREATED) for name, cls in singletons.SINGLETONS.items()}
     assert cluster.actors[(NS, "mw")].instance.max_items == singletons.MW_MAX_ITEMS
 
 
 def test_singletons_ensure_is_idempotent_and_honours_dry_run():
     cluster = FakeCluster()
-    assert {r.action for r in singletons.ensure(Conn(), dry_run=True, cluster=cluster)} == {ACTION_WOULD_CREATE}  # type: ignore[arg-type]
+    assert {r.action for r in singletons.ensure(Conn(), dry_run=True, cluster=cluster)} == {Action.WOULD_CREATE}  # type: ignore[arg-type]
     singletons.ensure(Conn(), cluster=cluster)  # type: ignore[arg-type]
-    assert {r.action for r in singletons.ensure(Conn(), cluster=cluster)} == {ACTION_EXISTS}  # type: ignore[arg-type]
+    assert {r.action for r in singletons.ensure(Conn(), cluster=cluster)} == {Action.EXISTS}  # type: ignore[arg-type]
 
 
 def test_singletons_ensure_refuses_a_name_held_by_another_class():

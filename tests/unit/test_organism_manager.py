@@ -23,14 +23,11 @@ from seedcore_cli.organism.manager import (
     teardown_items,
 )
 from seedcore_cli.organism.model import (
-    ACTION_CREATED,
-    ACTION_REPAIRED,
-    ACTION_WOULD_CREATE,
     KIND_AGENT,
     KIND_ORGAN,
     KIND_SINGLETON,
-    STATE_ALIVE,
-    STATE_UNRESPONSIVE,
+    Action,
+    ActorState,
     NodeInfo,
     actor_class,
     is_seedcore_actor,
@@ -50,7 +47,7 @@ def test_the_manager_needs_a_connection():
 def test_initialize_creates_the_organism_and_registers_the_agents_with_their_organ():
     cluster = FakeCluster()
     result = make(cluster).initialize()
-    assert result.ok and result.count(ACTION_CREATED) == 6
+    assert result.ok and result.count(Action.CREATED) == 6
     assert sorted(cluster.actors[(NS, "organ_a")].instance._agents) == list(AGENTS)
     assert ("organ_a", "register_agents") in cluster.calls
 
@@ -75,7 +72,7 @@ def test_a_dry_run_that_does_not_fit_reports_it_and_raises_nothing():
                           available={"CPU": 0.01})
     result = make(cluster).initialize(dry_run=True)
     assert not result.ok and result.capacity_plan is not None and not result.capacity_plan.ok
-    assert result.count(ACTION_WOULD_CREATE) == 6 and cluster.created == []
+    assert result.count(Action.WOULD_CREATE) == 6 and cluster.created == []
 
 
 def test_existing_actors_hold_their_resources_already():
@@ -91,7 +88,7 @@ def test_a_crashed_actor_is_repaired_on_the_next_bootstrap():
     cluster.die(AGENTS[0], reason="WORKER_DIED", cause="its worker process has died")
     result = make(cluster).initialize()
     report = next(r for r in result.actors if r.name == AGENTS[0])
-    assert (report.action, report.previous_death) == (ACTION_REPAIRED, "its worker process has died")
+    assert (report.action, report.previous_death) == (Action.REPAIRED, "its worker process has died")
     assert result.to_dict()["repaired"] == 1 and result.to_dict()["existing"] == 5
 
 
@@ -100,7 +97,7 @@ def test_an_actor_killed_on_purpose_is_created_not_repaired():
     organism = make(cluster)
     organism.initialize()
     organism.teardown(organism.plan_teardown(), wait=1)
-    assert {r.action for r in organism.initialize().actors if r.kind != KIND_SINGLETON} == {ACTION_CREATED}
+    assert {r.action for r in organism.initialize().actors if r.kind != KIND_SINGLETON} == {Action.CREATED}
 
 
 def test_an_organ_that_fails_to_register_its_agents_is_unresponsive():
@@ -116,7 +113,7 @@ def test_an_organ_that_fails_to_register_its_agents_is_unresponsive():
 
     cluster.call_all = failing  # type: ignore[method-assign]
     report = next(r for r in organism.initialize().actors if r.name == "organ_a")
-    assert (report.state, report.error) == (STATE_UNRESPONSIVE, "registering agents failed: AttributeError: no registry")
+    assert (report.state, report.error) == (ActorState.UNRESPONSIVE, "registering agents failed: AttributeError: no registry")
 
 
 def test_an_organ_that_does_not_answer_the_registration_is_unresponsive():
@@ -291,4 +288,4 @@ def test_the_fake_is_a_cluster():
     from seedcore_cli.ray_boundary.cluster import Cluster
 
     cluster: Cluster = FakeCluster()
-    assert cluster.named_actors(NS) == set() and STATE_ALIVE == "ALIVE"
+    assert cluster.named_actors(NS) == set() and ActorState.ALIVE == "ALIVE"

@@ -9,7 +9,7 @@ from fake_cluster import AGENTS, CONFIG, HEAD, NS, WORKER, FakeCluster
 from seedcore_cli.organism import status
 from seedcore_cli.organism.inventory import ActorRow
 from seedcore_cli.organism.manager import OrganismManager
-from seedcore_cli.organism.model import NodeInfo
+from seedcore_cli.organism.model import Health, NodeInfo
 
 
 def conn():
@@ -42,23 +42,23 @@ def test_a_bootstrapped_organism_is_healthy():
     result = collect(bootstrapped())
     assert result.healthy and result.problems() == [] and result.state_api
     assert organ(result).agents_alive == 2 and organ(result).agents_expected == 2
-    assert {s.state for s in result.singletons} == {status.HEALTHY}
+    assert {s.state for s in result.singletons} == {Health.HEALTHY}
 
 
 def test_an_empty_namespace_is_missing_everything():
     result = collect(FakeCluster())
     assert not result.healthy
-    assert organ(result).state == status.MISSING and {a.state for a in organ(result).agents} == {status.MISSING}
-    assert {s.state for s in result.singletons} == {status.MISSING}
+    assert organ(result).state == Health.MISSING and {a.state for a in organ(result).agents} == {Health.MISSING}
+    assert {s.state for s in result.singletons} == {Health.MISSING}
 
 
 def test_an_agent_that_does_not_answer_degrades_its_organ():
     cluster = bootstrapped()
     cluster.actors[(NS, AGENTS[0])].answers = "times out"
     result = collect(cluster)
-    assert agent(result, AGENTS[0]).state == status.UNRESPONSIVE
+    assert agent(result, AGENTS[0]).state == Health.UNRESPONSIVE
     assert agent(result, AGENTS[0]).error == "no answer within 2 s"
-    assert organ(result).state == status.DEGRADED and not result.healthy
+    assert organ(result).state == Health.DEGRADED and not result.healthy
     assert [(p.kind, p.name) for p in result.problems()] == [("organ", "organ_a"), ("agent", AGENTS[0])]
 
 
@@ -72,7 +72,7 @@ def test_a_dead_agent_shows_the_state_apis_cause():
     cluster = bootstrapped()
     cluster.die(AGENTS[0], cause="The actor is dead because its worker process has died.")
     item = agent(collect(cluster), AGENTS[0])
-    assert (item.state, item.error) == (status.DEAD, "its worker process has died")
+    assert (item.state, item.error) == (Health.DEAD, "its worker process has died")
 
 
 def test_without_the_state_api_an_agent_its_organ_remembers_is_dead():
@@ -81,7 +81,7 @@ def test_without_the_state_api_an_agent_its_organ_remembers_is_dead():
     result = collect(cluster)
     assert not result.state_api
     assert (agent(result, AGENTS[0]).state, agent(result, AGENTS[0]).error) == (
-        status.DEAD, "registered with its organ, but gone")
+        Health.DEAD, "registered with its organ, but gone")
 
 
 def test_an_organ_that_forgot_a_healthy_agent_is_degraded():
@@ -90,7 +90,7 @@ def test_an_organ_that_forgot_a_healthy_agent_is_degraded():
     registry._agents.pop(AGENTS[1])
     registry.agent_ids = (AGENTS[0],)  # so it does not find it again by name
     result = collect(cluster)
-    assert organ(result).state == status.DEGRADED and AGENTS[1] in organ(result).error
+    assert organ(result).state == Health.DEGRADED and AGENTS[1] in organ(result).error
     assert "run bootstrap again" in organ(result).error
 
 
@@ -99,7 +99,7 @@ def test_an_actor_ray_has_not_placed_is_pending_with_the_reason():
     cluster.actors[(NS, AGENTS[0])].state = "PENDING_CREATION"
     cluster.actors[(NS, AGENTS[0])].required_resources = {"CPU": 64.0}
     item = agent(collect(cluster), AGENTS[0])
-    assert item.state == status.PENDING and "infeasible" in item.error
+    assert item.state == Health.PENDING and "infeasible" in item.error
     assert ("organ_a_agent_0", "probe_status") not in cluster.calls[-10:]  # not asked
 
 
@@ -114,7 +114,7 @@ def test_an_actor_ray_is_restarting_is_restarting_and_says_its_node_is_gone():
     actor = cluster.actors[(NS, AGENTS[0])]
     actor.state, actor.node_id, actor.num_restarts = "RESTARTING", "c" * 56, 2
     item = agent(collect(cluster), AGENTS[0])
-    assert item.state == status.RESTARTING
+    assert item.state == Health.RESTARTING
     assert item.error == f"Ray is restarting it (restarts so far: 2; its node {'c' * 8} is gone)"
     assert item.num_restarts == 2 and item.ray_state == "RESTARTING"
 
@@ -122,34 +122,34 @@ def test_an_actor_ray_is_restarting_is_restarting_and_says_its_node_is_gone():
 def test_an_actor_that_starts_restarting_during_the_call_is_restarting():
     cluster = bootstrapped()
     cluster.actors[(NS, AGENTS[0])].answers = "restarting"
-    assert agent(collect(cluster), AGENTS[0]).state == status.RESTARTING
+    assert agent(collect(cluster), AGENTS[0]).state == Health.RESTARTING
 
 
 def test_an_actor_that_dies_during_the_call_is_dead():
     cluster = bootstrapped()
     cluster.actors[(NS, AGENTS[0])].answers = "dies"
     item = agent(collect(cluster), AGENTS[0])
-    assert (item.state, item.error) == (status.DEAD, "died")
+    assert (item.state, item.error) == (Health.DEAD, "died")
 
 
 def test_a_foreign_class_under_the_organs_name_is_a_conflict():
     cluster = FakeCluster()
     cluster.add("organ_a", "NotAnOrgan", module="theirs", creator=None)
     item = organ(collect(cluster))
-    assert (item.state, item.error) == (status.CONFLICT, "held by a NotAnOrgan, expected Organ")
+    assert (item.state, item.error) == (Health.CONFLICT, "held by a NotAnOrgan, expected Organ")
 
 
 def test_an_unplaced_actor_of_a_foreign_class_is_a_conflict_from_the_state_api():
     cluster = FakeCluster()
     cluster.add("mw", "Impostor", state="PENDING_CREATION", answers="times out")
-    assert singleton(collect(cluster), "mw").state == status.CONFLICT
+    assert singleton(collect(cluster), "mw").state == Health.CONFLICT
 
 
 def test_a_singleton_that_is_not_detached_is_flagged():
     cluster = bootstrapped()
     cluster.actors[(NS, "miss_tracker")].detached = False
     item = singleton(collect(cluster), "miss_tracker")
-    assert (item.state, item.detached) == (status.NOT_DETACHED, False) and not collect(cluster).healthy
+    assert (item.state, item.detached) == (Health.NOT_DETACHED, False) and not collect(cluster).healthy
 
 
 def test_healthy_singletons_carry_a_ping_time_and_detached_is_unknown_without_the_state_api():
@@ -192,7 +192,7 @@ def test_singletons_only_looks_at_no_organ():
 def test_without_the_state_api_a_silent_actor_is_unresponsive_not_pending():
     cluster = bootstrapped(state_api=False)
     cluster.actors[(NS, AGENTS[0])].answers = "times out"
-    assert agent(collect(cluster), AGENTS[0]).state == status.UNRESPONSIVE
+    assert agent(collect(cluster), AGENTS[0]).state == Health.UNRESPONSIVE
 
 
 def test_the_status_dict_has_its_problems_and_health():
@@ -200,7 +200,7 @@ def test_the_status_dict_has_its_problems_and_health():
     cluster.die("mw")
     data = collect(cluster).to_dict()
     assert data["healthy"] is False and data["namespace"] == NS
-    assert data["problems"] == [{"kind": "singleton", "name": "mw", "state": status.DEAD, "detail": "it crashed"}]
+    assert data["problems"] == [{"kind": "singleton", "name": "mw", "state": Health.DEAD, "detail": "it crashed"}]
 
 
 def test_judge_is_pure_over_a_hand_made_snapshot():
@@ -211,9 +211,9 @@ def test_judge_is_pure_over_a_hand_made_snapshot():
     snapshot = status.Snapshot(NS, 2.0, {"organ_a", *AGENTS}, nodes, None,
                                asked={"organ_a": None, AGENTS[0]: None}, answers=answers)
     result = status.judge(snapshot, CONFIG)
-    assert organ(result).state == status.DEGRADED
-    assert agent(result, AGENTS[0]).state == status.UNRESPONSIVE
-    assert agent(result, AGENTS[1]).state == status.DEAD  # its organ remembers it; nobody answered for it
+    assert organ(result).state == Health.DEGRADED
+    assert agent(result, AGENTS[0]).state == Health.UNRESPONSIVE
+    assert agent(result, AGENTS[1]).state == Health.DEAD  # its organ remembers it; nobody answered for it
     assert organ(result).node_ip == "10.0.0.1"
 
 
@@ -223,7 +223,7 @@ def test_the_pending_reason_uses_the_snapshots_offer():
     nodes = {HEAD: NodeInfo(HEAD, "10.0.0.1", True, True, {"CPU": 1.0})}
     snapshot = status.Snapshot(NS, 2.0, {"organ_a"}, nodes, [row],
                                offer=status.capacity.Offer({"CPU": 1.0}, {"CPU": 0.0}, ({"CPU": 1.0},)))
-    assert organ(status.judge(snapshot, CONFIG)).state == status.PENDING
+    assert organ(status.judge(snapshot, CONFIG)).state == Health.PENDING
     assert "infeasible" not in organ(status.judge(snapshot, CONFIG)).error
 
 
@@ -237,7 +237,7 @@ def test_through_ray_client_an_extra_organ_is_known_by_its_answer():
     cluster = bootstrapped(client_mode=True, state_api=False)
     cluster.add("organ_z", "Organ", status={"organ_type": "X", "agent_ids": []})
     extra = organ(collect(cluster), "organ_z")
-    assert extra.extra and extra.state == status.HEALTHY
+    assert extra.extra and extra.state == Health.HEALTHY
 
 
 def test_a_foreign_actor_is_never_listed_and_asked_only_when_nothing_tells_its_class():

@@ -7,6 +7,7 @@ from __future__ import annotations
 from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok
 from seedcore_cli.diagnose.registry import check
+from seedcore_cli.organism.model import Health
 
 ID = "singletons"
 
@@ -22,23 +23,21 @@ def _line(item) -> str:
 
 def hint_for(problems: list, namespace: str) -> str:
     """One hint covering every kind of problem found (missing, wrong class, silent, not detached)."""
-    from seedcore_cli.organism import status
-
     states = {item.state for item in problems}
     hints = []
-    if states & {status.MISSING, status.DEAD}:
+    if states & {Health.MISSING, Health.DEAD}:
         hints.append(f"create the missing ones: `SEEDCORE_NS={namespace} seedcore bootstrap`")
-    if status.CONFLICT in states:
+    if Health.CONFLICT in states:
         hints.append("a name is held by an actor of another class: remove that actor (ray.kill) if it is not "
                      "needed, or use another namespace; bootstrap never replaces it")
-    if status.UNRESPONSIVE in states:
+    if Health.UNRESPONSIVE in states:
         hints.append("an actor does not answer: see its worker log (dashboard), kill it and bootstrap again")
-    if status.PENDING in states:
+    if Health.PENDING in states:
         hints.append("Ray cannot place an actor (the reason is shown): add capacity, or ask for less in the "
                      "organism config's defaults.singleton")
-    if status.RESTARTING in states:
+    if Health.RESTARTING in states:
         hints.append("Ray is restarting an actor (its node was lost or its process died): check again in a moment")
-    if status.NOT_DETACHED in states:
+    if Health.NOT_DETACHED in states:
         hints.append("a non-detached singleton dies with its job: kill it and bootstrap again")
     return "; ".join(hints)
 

@@ -6,6 +6,7 @@ from seedcore_cli.diagnose.context import Context
 from seedcore_cli.diagnose.model import CheckResult, fail, ok
 from seedcore_cli.diagnose.registry import check
 from seedcore_cli.errors import ConfigError, first_of
+from seedcore_cli.organism.model import Health
 
 ID = "organism"
 
@@ -51,12 +52,12 @@ def organism(ctx: Context) -> CheckResult:
     shown = first_of([describe(p) for p in problems], 5, "; ")
     hint = "re-run `seedcore bootstrap` to recreate missing or dead actors (it keeps the healthy ones)"
     found = {p.state for p in problems}
-    if organism_status.PENDING in found:
+    if Health.PENDING in found:
         hint = ("Ray cannot place some actors (the reason is shown): add capacity or ask for less in the organism "
                 "config; " + hint)
-    if organism_status.RESTARTING in found:
+    if Health.RESTARTING in found:
         hint = "Ray is restarting some actors (a lost node, a crash): check again in a moment; " + hint
-    if organism_status.CONFLICT in found:
+    if Health.CONFLICT in found:
         hint = ("a name is held by an actor of another class: remove it if it is not needed, or use another "
                 "namespace; " + hint)
     return fail(ID, f"{line}: {shown}", hint, details=details)
