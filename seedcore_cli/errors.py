@@ -1,6 +1,6 @@
 """The exception hierarchy: every failure a user can cause, with its exit code and a hint.
 
-Exit codes (README): 0 ok, 1 the operation failed or something is unhealthy, 2 bad usage or bad
+Exit codes (README, "Exit codes"): 0 ok, 1 the operation failed or something is unhealthy, 2 bad usage or bad
 input, 3 cannot connect to Ray. The CLI layer maps these to one line on stderr; nothing below it
 prints or exits.
 """

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seedcore_cli.errors import first_of
 from seedcore_cli.lint.files import LIBRARY, SCRIPT, TEST, Source
 from seedcore_cli.lint.model import Finding
 from seedcore_cli.lint.rules import ERROR, RULES
@@ -195,9 +196,8 @@ class CodeBase:
         found = []
         for site, pos in places:
             others = [f"{self.sources[n].path}:{p[0]} ({_label(owner)})" for (n, owner), p in places if (n, owner) != site]
-            more = f" and {len(others) - 5} more" if len(others) > 5 else ""
             found.append(self._finding(site[0], pos, "SC001", f"ray.init is called in {len(places)} places "
-                                       f"(one per function); the others: {', '.join(others[:5])}{more}"))
+                                       f"(one per function); the others: {first_of(others, 5)}"))
         return found
 
     def keyword_findings(self, source: Source, module: Facts, entries: set[str]) -> list[Finding]:

@@ -1,70 +1,14 @@
 """The organism config: SeedCore's YAML, loaded and validated before anything is created.
 
-Two formats are accepted. seedcore's own (`organ_types`), one entry per organ:
+Both formats (seedcore's `organ_types`, SeedCore's `organs`) and every option are described once,
+for users, in docs/configuration.md; `schema` validates them. This module finds the file (the
+argument, else SEEDCORE_ORGANISM_CONFIG, else the packaged default) and turns it into an
+`OrganismConfig`.
 
-```yaml
-seedcore:
-  organism:
-    defaults:                      # optional: options for every organ / agent / singleton
-      organ:     {num_cpus: 0.01, max_restarts: -1}
-      agent:     {num_cpus: 0.02, max_restarts: -1}
-      singleton: {num_cpus: 0.01, max_restarts: -1}
-    organ_types:
-      - id: cognitive_organ_1
-        type: Cognitive            # Cognitive | Actuator | Utility
-        description: Reasoning and planning
-        agent_count: 4             # agents cognitive_organ_1_agent_0 .. _3
-        task_types: [general_query, planning]
-        organ_options: {memory: 256MiB}
-        agent_options: {num_cpus: 0.5, resources: {robot_arm: 1}, placement: spread, max_restarts: 3}
-```
-
-and SeedCore's (`organs`, as in SeedCore's config/organism.yaml), either under
-`seedcore.organism` or at the top level of the file:
-
-```yaml
-seedcore:                          # or: organs / settings / defaults at the top level
-  organism:
-    settings: {...}                # SeedCore's; accepted and ignored (a note under -v)
-    topology: {...}                # SeedCore's; accepted and ignored (a note under -v)
-    organs:
-      - id: utility_organ
-        type: Utility              # optional, default Utility
-        description: Utility and generalist agents
-        organ_options: {...}       # optional, as above
-        agent_options: {...}       # optional: every agent of the organ
-        agents:
-          - specialization: GENERALIST   # its role; agents utility_organ_generalist_0 ..
-            count: 2                     # optional, default 1
-            options: {num_cpus: 0.05}    # optional: only this entry's agents
-            class: BaseAgent             # class, behaviors, behavior_config: SeedCore's own,
-            behaviors: [background_loop] # type-checked, then ignored (a note under -v)
-```
-
-A file holds `organ_types` or `organs`, not both. Agents of an `organs` entry are named
-`{organ_id}_{specialization}_{i}`, lower-cased, i from 0 for each entry, and carry their
-specialization (their role); organ ids and agent names must be valid actor names, unique across
-the organism (a clash names both places). The actor option keys, their precedence (an agents
-entry's `options` > the organ's > `defaults` > SeedCore's environment variables > built-in) and
-the environment variables are described in `organism.options`.
-
-Public API (no ray import here; the CLI validates configs while parsing flags):
-
-- `load(path=None, environ=None) -> OrganismConfig`: `path`, else `SEEDCORE_ORGANISM_CONFIG`, else
-  the packaged default (`seedcore_cli/config/defaults.yaml`); `environ` (default os.environ) also
-  gives the options' environment variables. Raises `ConfigError` (exit 2) naming the file, the
-  place in the document (`seedcore.organism.organ_types[1].agent_count`, with its line) and what
-  is wrong, or the environment variable; extra problems are counted in the hint.
-- `parse(text, source, environ=None) -> OrganismConfig`: the same for a string.
-- `OrganismConfig`: `.organs` (tuple of `OrganSpec`), `.singleton_options`, `.notes` (what was
-  accepted and ignored), `.source`; `.agents()` (every `AgentSpec`), `.agent_names()`, `.names()`,
-  `.options_by_name()` (name -> (kind, ActorOptions), singletons included).
-- `seedcore_names(environ=None)`: what to look for when searching namespaces for SeedCore's
-  actors: `names.SEEDCORE_NAMES` plus every organ and agent name of the config
-  ($SEEDCORE_ORGANISM_CONFIG, else the default); a bad config leaves the globs only.
-- `OrganSpec`: id, type, agents (tuple of `AgentSpec`), description, task_types, options;
-  `.agent_count`, `.agent_ids`. `AgentSpec`: name, organ_id, specialization (None in the
-  organ_types format), options. `ActorOptions`: see `organism.options`.
+Invariants: no ray import (the CLI validates a config while parsing flags, before connecting);
+a bad file raises `ConfigError` (exit 2) naming the file, the place in the document with its line
+and what is wrong, and counts the other problems in its hint; organ ids and agent names are valid
+actor names, unique across the organism, and never collide with the singletons.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The organism config's two formats, validated into `OrganSpec`s and `AgentSpec`s (no ray import).
 
-`config` is the public face (loading, the formats' description); this module holds the specs,
-the schema's limits and the validation of both formats. Every problem names its place
+`config` finds and loads the file (the formats are described for users in docs/configuration.md);
+this module holds the specs, the schema's limits and the validation of both formats. Every problem names its place
 (`seedcore.organism.organs[1].agents[0].count (line 12)`); all are collected, the first raised.
 """
 

@@ -164,5 +164,5 @@ class Validator:
         if self.problems:
             first, *rest = self.problems
             hint = (f"{len(rest)} more problem(s) in the same file" if rest
-                    else "see the organism config schema in the README")
+                    else "see the organism config format in docs/configuration.md")
             raise ConfigError(first, hint)

@@ -21,7 +21,7 @@ class ApiChanged(OperationFailed):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"Ray's private API changed: {what}",
-                         "use a Ray version this seedcore supports (pyproject's range; README \"Supported versions\")")
+                         "use a Ray version this seedcore supports (see docs/connection.md, \"Supported versions\")")
 
 
 def reload_auth_config() -> None:
