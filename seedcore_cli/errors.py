@@ -2,12 +2,14 @@
 
 Exit codes (README, "Exit codes"): 0 ok, 1 the operation failed or something is unhealthy, 2 bad usage or bad
 input, 3 cannot connect to Ray. The CLI layer maps these to one line on stderr; nothing below it
-prints or exits.
+prints or exits. Also how values read in those messages: `Word` (enums that print as their value),
+`first_of`, `quoted`, `fold`.
 """
 
 from __future__ import annotations
 
 import re
+from enum import Enum
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -130,6 +132,17 @@ def fold(text: str, limit: int = 300) -> str:
 
 
 QUOTE_LIMIT = 80
+
+
+class Word(str, Enum):
+    """A str-valued enum that prints as its value (Python 3.10 has no StrEnum): tables, JSON and
+    messages show the word, and comparing with a plain string still works."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
 
 def first_of(items: list[str] | tuple[str, ...], shown: int, sep: str = ", ") -> str:

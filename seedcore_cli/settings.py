@@ -12,11 +12,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 from seedcore_cli import paths as pathkind
-from seedcore_cli.errors import SettingsError, quoted
+from seedcore_cli.errors import SettingsError, Word, quoted
 
 DEFAULT_NAMESPACE = "seedcore-dev"
 DEFAULT_CLIENT_PORT = 10001
@@ -33,19 +32,12 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _ANONYMOUS_NAMESPACE_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
-class ConnectionMode(str, Enum):
-    """How connect() attaches to a cluster; the value is what `info` and diagnose show (and what
-    str() and f-strings give: Python 3.10 has no StrEnum)."""
+class ConnectionMode(Word):
+    """How connect() attaches to a cluster; the value is what `info` and diagnose show."""
 
     DRIVER = "driver"  # a driver attached to a GCS address (HOST:PORT or auto)
     CLIENT = "client"  # Ray Client (ray://HOST:PORT)
     LOCAL = "local"  # a driver attached to seedcore's embedded loopback cluster
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
 
 @dataclass(frozen=True)

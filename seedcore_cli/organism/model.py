@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from enum import Enum
 from typing import Any
+
+from seedcore_cli.errors import Word
 
 Progress = Callable[[int, int], None]
 CreatedFrom = tuple[str, str] | None  # (module, class) a driver-mode handle carries; None under Ray Client
@@ -27,18 +28,7 @@ KIND_SINGLETON = "singleton"
 KIND_ORGAN = "organ"
 KIND_AGENT = "agent"
 
-class _Word(str, Enum):
-    """A str-valued enum that prints as its value (Python 3.10 has no StrEnum): tables, JSON and
-    messages show "ALIVE", "would create"..., and comparing with a plain string still works."""
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
-
-
-class Action(_Word):
+class Action(Word):
     """What bootstrap did (or would do) to an actor."""
 
     CREATED = "created"
@@ -49,7 +39,7 @@ class Action(_Word):
     CONFLICT = "conflict"
 
 
-class ActorState(_Word):
+class ActorState(Word):
     """How an actor is, as seedcore reports it (Ray's own state names where they coincide)."""
 
     ALIVE = "ALIVE"
@@ -62,7 +52,7 @@ class ActorState(_Word):
     RESTARTING = "RESTARTING"
 
 
-class Health(_Word):
+class Health(Word):
     """An actor's (or organ's) health as `organism status` judges it."""
 
     HEALTHY = "healthy"
@@ -76,7 +66,7 @@ class Health(_Word):
     NOT_DETACHED = "not detached"
 
 
-class RayActorState(_Word):
+class RayActorState(Word):
     """Ray's own actor states, as its State API reports them."""
 
     DEPENDENCIES_UNREADY = "DEPENDENCIES_UNREADY"
