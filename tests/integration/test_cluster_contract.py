@@ -32,8 +32,15 @@ def test_a_killed_actor_answers_died_and_its_name_is_released(cluster, namespace
     assert cluster.actor_id(handle) == first.results["a0"]["actor_id"]
     assert cluster.handle_class(handle) == ("seedcore_cli.organism.actors", "Agent")
     cluster.kill(handle)
-    after = cluster.call_all({"a0": Call(handle, "get_status")}, 30)
-    assert isinstance(after.errors["a0"], ActorDied) and "died" in after.errors["a0"].message
+
+    def call_after_kill():
+        # ray.kill only asks the GCS: on a busy machine a call made at once can still reach the
+        # actor before it dies (CI saw it answer), so ask until the answer is an error
+        answer = cluster.call_all({"a0": Call(handle, "get_status")}, 30)
+        return answer.errors.get("a0")
+
+    error = wait_until(call_after_kill, timeout=60, interval=0.5)
+    assert isinstance(error, ActorDied) and "died" in error.message
     assert wait_until(lambda: "a0" not in cluster.named_actors(namespace))
     assert cluster.lookup("a0", namespace) is None
 
