@@ -48,10 +48,17 @@ def expected() -> set[Key]:
 def old_linter() -> types.ModuleType | None:
     """The linter as it was before issue 20, loaded from git history (None if it cannot be)."""
     try:
-        text = subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE_COMMIT}:seedcore_cli/lint.py"],
-                              capture_output=True, text=True, check=True).stdout
+        def show(path: str) -> str:
+            return subprocess.run(["git", "-C", str(ROOT), "show", f"{BEFORE_COMMIT}:{path}"],
+                                  capture_output=True, text=True, check=True).stdout
+
         folder = Path(tempfile.mkdtemp(prefix="lint-before-"))
+        # its helper module pathkind has since moved (seedcore_cli/paths.py): load that one from history too
+        (folder / "seedcore_pathkind_before.py").write_text(show("seedcore_cli/pathkind.py"))
+        text = show("seedcore_cli/lint.py").replace("from seedcore_cli import pathkind",
+                                                    "import seedcore_pathkind_before as pathkind")
         (folder / "seedcore_lint_before.py").write_text(text)
+        sys.path.insert(0, str(folder))
         spec = importlib.util.spec_from_file_location("seedcore_lint_before", folder / "seedcore_lint_before.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
