@@ -37,12 +37,14 @@ _LABELS = {"select": "--select", "ignore": "--ignore", "target_version": "--targ
 def lint(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(
-        metavar="PATH", help="Files or directories to check (*.py). [default: .]", show_default=False)] = None,
+        metavar="PATH", help="Files or directories to check (*.py). [default: .]", show_default=False,
+        readable=False)] = None,  # an unreadable path given is a finding (not checked), as one found below a directory
     output: Annotated[LintFormat, typer.Option(
         "-o", "--output", "--output-format", help="text, concise (path:line:col: SCnnn message), json, "
         "github (Actions annotations) or sarif (2.1.0)")] = LintFormat.text,
     output_file: Annotated[Path | None, typer.Option(
-        "--output-file", metavar="FILE", help="Write the findings to this file instead of stdout.", show_default=False)] = None,
+        "--output-file", metavar="FILE", help="Write the findings to this file instead of stdout.", show_default=False,
+        readable=False)] = None,
     select: Annotated[str | None, typer.Option(
         "--select", metavar=_RULES, show_default=False, help="Only these rules: ids, prefixes (SC00) or ALL.")] = None,
     ignore: Annotated[str | None, typer.Option(

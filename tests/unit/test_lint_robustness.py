@@ -5,7 +5,9 @@ other files are still reported."""
 from __future__ import annotations
 
 import os
+import shutil
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lint_helpers import run_seedcore
@@ -51,6 +53,38 @@ def test_unreadable_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(source, "open", guarded, raising=False)
     assert notes([tmp_path])["secret.py"] == ("warning", "not checked: cannot read it (Permission denied)")
+
+
+def _without_root_powers() -> list[str]:
+    """A command prefix under which chmod 000 really refuses: none for a user; for root, setpriv
+    drops the capabilities that let root read any file (CI runs as root)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root without setpriv (util-linux): cannot make a file unreadable to this process")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_unreadable_paths_given_or_found_are_notes_by_the_real_command(tmp_path):
+    (tmp_path / "secret.py").write_text("x = 1\n")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "m.py").write_text("x = 1\n")
+    (tmp_path / "ok.py").write_text("import ray\nray.get_actor('x')\n")
+    os.chmod(tmp_path / "secret.py", 0)
+    os.chmod(tmp_path / "locked", 0)
+    tmp_path.chmod(0o755)
+    try:
+        prefix = _without_root_powers()
+        for given in ([tmp_path], [tmp_path / "secret.py", tmp_path / "locked"]):
+            result = run_seedcore(["lint", "-o", "concise", *map(str, given)], prefix=prefix)
+            assert "Usage:" not in result.stderr, result.stderr  # not a usage error (Click's readable check)
+            assert "secret.py:1:1: SC000 not checked: cannot read it (Permission denied)" in result.stdout, result.stderr
+            assert "locked:1:1: SC000 not checked: cannot list the directory (Permission denied)" in result.stdout
+        assert result.returncode == 0  # warnings only
+        assert run_seedcore(["lint", str(tmp_path)], prefix=prefix).returncode == 1  # ok.py's SC005
+    finally:
+        os.chmod(tmp_path / "locked", 0o755)
 
 
 def test_unreadable_directory_is_a_note(tmp_path, monkeypatch):
