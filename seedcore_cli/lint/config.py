@@ -77,8 +77,8 @@ def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
     select = rules.split_codes(given.select) if given.select is not None else base.select
     return Config(
         root=base.root, source=base.source,
-        select=rules.check_selectors(select, given.labels["select"] if given.select is not None else base.source)
-        if select is not None else None,
+        select=rules.check_selectors(select, given.labels["select"] if given.select is not None
+                                     else _where("select", base.source)) if select is not None else None,
         ignore=base.ignore + rules.check_selectors(rules.split_codes(given.ignore), given.labels["ignore"]),
         exclude=_globs(given.exclude) if given.exclude is not None else base.exclude,
         extend_exclude=base.extend_exclude + _globs(given.extend_exclude or []),
@@ -156,12 +156,18 @@ def _from_table(table: dict, root: Path, source: str) -> Config:
                        "e.g. \"tests/**\" = [\"SC001\"]")
     return Config(
         root=root, source=source,
-        select=rules.check_selectors(rules.split_codes(select), source) if select is not None else None,
-        ignore=rules.check_selectors(rules.split_codes(lists["ignore"]), source),
+        select=rules.check_selectors(rules.split_codes(select), _where("select", source)) if select is not None else None,
+        ignore=rules.check_selectors(rules.split_codes(lists["ignore"]), _where("ignore", source)),
         exclude=lists["exclude"], extend_exclude=lists["extend-exclude"] or [],
-        per_file_ignores={glob: rules.check_selectors(rules.split_codes(codes), source)
+        per_file_ignores={glob: rules.check_selectors(rules.split_codes(codes),
+                                                      _where(f"per-file-ignores {quoted(glob)}", source))
                           for glob, codes in per_file.items()},
         scripts=lists["scripts"] or [], respect_gitignore=_flag(table, "respect-gitignore", source))
+
+
+def _where(key: str, source: str) -> str:
+    """Where a value of the table came from, for messages: the key and the file."""
+    return f"{key} in [{TABLE}] of {bare(source)}"
 
 
 def _flag(table: dict, key: str, source: str) -> bool:
@@ -192,7 +198,10 @@ def _target(given: Overrides, table: dict, project: dict, found: Path | None) ->
         return versions.parse_target(given.target_version, given.labels["target_version"])
     if "target-version" in table:
         value = table["target-version"]
-        return versions.parse_target(value if isinstance(value, str) else repr(value), f"target-version in {found}")
+        if not isinstance(value, str):  # 310 or 3.10 (a float: 3.1) would be guesses
+            raise BadInput(f"target-version {value!r} in [{TABLE}] of {bare(str(found))} is not a string",
+                           'write it as a string: target-version = "py310"')
+        return versions.parse_target(value, _where("target-version", str(found)))
     spec = project.get("requires-python")
     minor = versions.from_requires_python(spec) if isinstance(spec, str) else None
     return max(minor, versions.OLDEST) if minor is not None else versions.RUNNING

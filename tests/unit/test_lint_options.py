@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,14 +85,18 @@ def test_pyproject_table(project):
 @pytest.mark.parametrize("table, error", [
     ("colour = 'red'", "unknown key 'colour'"),
     ("select = 'SC001'", "select in [tool.seedcore.lint]"),
-    ("select = ['SC42']", "unknown rule SC42"),
-    ("target-version = 'py2'", "not a Python version"),
+    ("select = ['SC42']", "unknown rule SC42 (from select in [tool.seedcore.lint] of "),
+    ("ignore = ['X1']", "unknown rule X1 (from ignore in [tool.seedcore.lint] of "),
+    ("per-file-ignores = {'a/*' = ['SC9']}", "unknown rule SC9 (from per-file-ignores 'a/*' in [tool.seedcore.lint]"),
+    ("target-version = 'py2'", "not a Python version (from target-version in [tool.seedcore.lint] of "),
+    ("target-version = 310", "target-version 310 in [tool.seedcore.lint]"),  # not read as py310: a guess
+    ("target-version = 3.10", "target-version 3.1 in [tool.seedcore.lint]"),  # TOML's 3.10 is the float 3.1
     ("per-file-ignores = ['x']", "per-file-ignores"),
 ])
 def test_bad_configuration_is_bad_input(tmp_path, table, error):
     (tmp_path / "pyproject.toml").write_text(f"[tool.seedcore.lint]\n{table}\n")
     (tmp_path / "m.py").write_text("x = 1\n")
-    with pytest.raises(lint.BadInput, match=error.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(lint.BadInput, match=re.escape(error)):
         lint.load([tmp_path])
     result = invoke(str(tmp_path))
     assert result.exit_code == 2 and error in result.stderr
