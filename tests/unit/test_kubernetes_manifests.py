@@ -32,7 +32,6 @@ from pathlib import Path
 import dockerfile
 import kubernetes_validate
 import pytest
-import tomllib
 import typer
 import typer.main
 import yaml
