@@ -1,5 +1,6 @@
 """The organism on a GCS fault-tolerant cluster (Redis-backed GCS, as KubeRay's
-gcsFaultToleranceOptions runs it): the head dies and comes back, the detached actors on the worker
+gcsFaultToleranceOptions runs the ha/ overlay of deploy/kubernetes, on that overlay's own Redis
+container with a password): the head dies and comes back, the detached actors on the worker
 survive, and seedcore sees the organism healthy again without anything re-created.
 
 Skipped when redis-server is not installed (.ci/run installs Debian's package).
@@ -8,11 +9,12 @@ Skipped when redis-server is not installed (.ci/run installs Debian's package).
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 
 import pytest
-from support.fault_tolerant import fault_tolerant_cluster, redis_server
+from support.fault_tolerant import fault_tolerant_cluster, ha_gcs_options, ha_redis
 from support.heads import run_seedcore
 from support.organism import write_config
 
@@ -20,19 +22,22 @@ ORGANISM = [("organ_a", "Cognitive", 2)]
 
 
 @pytest.fixture(scope="module")
-def ft_cluster(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("ft")
-    redis = redis_server(workdir)
-    if redis is None:
+def redis(tmp_path_factory):
+    """ha/redis.yaml's Redis, with a password as `openssl rand -hex 32` makes one (docs/kubernetes.md)."""
+    server = ha_redis(tmp_path_factory.mktemp("redis"), secrets.token_hex(32))
+    if server is None:
         pytest.skip("redis-server is not installed (apt install redis-server)")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ft_cluster(tmp_path_factory, redis):
+    cluster = fault_tolerant_cluster(tmp_path_factory.mktemp("ft") / "cluster", redis)
     try:
-        cluster = fault_tolerant_cluster(workdir / "cluster", redis)
-        try:
-            yield cluster
-        finally:
-            cluster.stop()
+        yield cluster
     finally:
-        redis.stop()
+        cluster.stop()
 
 
 def seedcore(cluster, namespace: str, *args: str) -> tuple[int, dict | None, str]:
@@ -61,3 +66,12 @@ def test_a_head_restart_keeps_the_organism(ft_cluster, tmp_path):
     assert code == 0 and health["healthy"] is True, (health, err)
     after = {row["name"]: row["actor_id"] for row in ft_cluster.actors(namespace) if row["state"] == "ALIVE"}
     assert after == before  # the same actors, ALIVE again: nothing was re-created
+
+
+def test_the_gcs_keeps_its_tables_in_the_overlays_storage_namespace(ft_cluster, redis):
+    """The state the restarted head reloads is in that Redis, under the overlay's
+    externalStorageNamespace, behind the password (Ray's GCS authenticated with it)."""
+    storage = ha_gcs_options()["externalStorageNamespace"]
+    keys = redis.cli("--scan").stdout.split()
+    assert keys and all(key.startswith(f"RAY{storage}@") for key in keys), keys
+    assert "NOAUTH" in redis.cli("--scan", password="").stdout + redis.cli("--scan", password="").stderr

@@ -83,6 +83,7 @@ class MultiNodeCluster:
     client_address: str = ""  # ray://127.0.0.1:PORT
     dashboard_url: str = ""  # http://127.0.0.1:PORT
     head_env: dict[str, str] = field(default_factory=dict)  # the head's own extra environment (Redis for GCS FT)
+    head_extra: list[str] = field(default_factory=list)  # more `ray start` options for the head (--redis-password)
     head_command: list[str] = field(default_factory=list)  # set by start(): restart_head() runs it again
 
     def _env(self) -> dict[str, str]:
@@ -107,7 +108,7 @@ class MultiNodeCluster:
         head_temp = tempfile.mkdtemp(prefix="scmn-h", dir="/tmp")  # short: Ray's socket paths
         command = head_command(ray_bin, gcs, client, dashboard, num_cpus=0,
                                extra=[f"--temp-dir={head_temp}",
-                                      f"--dashboard-agent-listen-port={free_port(taken=taken)}"])
+                                      f"--dashboard-agent-listen-port={free_port(taken=taken)}", *self.head_extra])
         self.head_command = command
         self.head = Node("head", self._spawn("head", command, self.head_env), head_temp)
         try:

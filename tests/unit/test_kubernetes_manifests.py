@@ -32,7 +32,6 @@ from pathlib import Path
 import dockerfile
 import kubernetes_validate
 import pytest
-import tomllib
 import typer
 import typer.main
 import yaml
@@ -543,6 +542,9 @@ def test_the_ha_variant_wires_the_gcs_to_its_redis():
     data = next(m for m in container["volumeMounts"] if m["mountPath"] == "/data")
     assert data["name"] in [t["metadata"]["name"] for t in redis["spec"]["volumeClaimTemplates"]]
     assert redis["spec"]["replicas"] == 1  # KubeRay supports a standalone Redis
+    # what tests/integration/test_kubernetes_redis.py runs (ha/redis.yaml as written) is what is applied
+    written = [d for d in yaml.safe_load_all((DEPLOY / "ha" / "redis.yaml").read_text()) if d and d["kind"] == "StatefulSet"]
+    assert written == [redis]
     # the rest of ha/ is the base, unchanged
     base = {(d["kind"], d["metadata"]["name"]): d for d in _render("")}
     for doc in _render("ha"):
