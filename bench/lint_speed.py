@@ -25,10 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TREE = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / "ray"
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, int]:
+def timed(command: list[str], env: dict[str, str]) -> float:
+    """Wall time of a run that must succeed (a run that fails early would look fast)."""
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    return time.perf_counter() - started, done.returncode
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -47,8 +50,8 @@ def main() -> None:
         timed(lint, env), timed(baseline, env)  # warm-up: the page cache, both ways
         lint_s, base_s = [], []
         for _ in range(args.runs):
-            lint_s.append(timed(lint, env)[0])
-            base_s.append(timed(baseline, env)[0])
+            lint_s.append(timed(lint, env))
+            base_s.append(timed(baseline, env))
     ratio = statistics.median(lint_s) / statistics.median(base_s)
     report = (
         f"# seedcore lint speed\n\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "

@@ -31,7 +31,7 @@ class FailOn(str, enum.Enum):
 
 
 _RULES = "RULES"
-_LABELS = {"select": "--select", "ignore": "--ignore", "target_version": "--target-version"}
+_LABELS = {"select": "--select", "ignore": "--ignore", "target_version": "--target-version", "config": "--config"}
 
 
 def lint(

@@ -61,14 +61,15 @@ class Overrides:
     config: Path | None = None
     isolated: bool = False
     labels: dict[str, str] = field(default_factory=lambda: {
-        "select": "the select option", "ignore": "the ignore option", "target_version": "the target version option"})
+        "select": "the select option", "ignore": "the ignore option", "target_version": "the target version option",
+        "config": "the config option"})
 
 
 def load(paths: list[Path], given: Overrides = Overrides()) -> Config:
     """The configuration for a run over `paths`: the file's table with the command line on top."""
     start = _start(paths)
     found = None if given.isolated else (given.config or _nearest(start, lambda doc: _table(doc) is not None))
-    document = _read(found) if found else {}
+    document = _read(found, given.labels.get("config", "") if found == given.config else "") if found else {}
     table = _table(document) or {}
     _check_keys(table, found)
     base = _from_table(table, found.parent if found else start, str(found or ""))
@@ -113,15 +114,17 @@ def _any_document(document: dict) -> bool:
     return isinstance(document.get("project"), dict)
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path, label: str = "") -> dict:
+    """The TOML document; `label` names where the path came from (the config option) for messages."""
+    origin = f" (from {label})" if label else ""
     try:
         with open(path, "rb") as stream:
             return tomllib.load(stream)
     except OSError as err:
-        raise BadInput(f"cannot read {bare(str(path))}: {err.strerror or err}", "pass a readable pyproject.toml") \
-            from None
+        raise BadInput(f"cannot read {bare(str(path))}{origin}: {err.strerror or err}",
+                       "pass a readable pyproject.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise BadInput(f"{bare(str(path))} is not valid TOML: {err}", "fix the file") from None
+        raise BadInput(f"{bare(str(path))}{origin} is not valid TOML: {err}", "fix the file") from None
 
 
 def _table(document: dict) -> dict | None:

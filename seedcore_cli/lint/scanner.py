@@ -239,18 +239,26 @@ class _Scanner:
         self.stack[start:] = self.stack[start:][::-1]
 
     def is_initialized(self, test: ast.expr, context: Context) -> bool:
+        """True only when connected: `ray.is_initialized()`, alone or in an `or`."""
+        if isinstance(test, ast.BoolOp):
+            return isinstance(test.op, ast.Or) and any(self.is_initialized(v, context) for v in test.values)
         return isinstance(test, ast.Call) and self.ref(test.func, context) == "=ray.is_initialized"
+
+    def not_initialized(self, test: ast.expr, context: Context) -> bool:
+        """True only when not connected: `not ray.is_initialized()`, alone or in an `and`."""
+        if isinstance(test, ast.BoolOp):
+            return isinstance(test.op, ast.And) and any(self.not_initialized(v, context) for v in test.values)
+        return isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and self.is_initialized(test.operand, context)
 
     def branch(self, node: Any, context: Context) -> None:
         if not context[0] and _is_main_guard(node.test):
             self.body(node.orelse, context)
             self.body(node.body, (MAIN, "", "", False, context[4]))
             return
-        negated = isinstance(node.test, ast.UnaryOp) and isinstance(node.test.op, ast.Not) and \
-            self.is_initialized(node.test.operand, context)
         self.body(node.orelse, (*context[:3], True, context[4]) if self.is_initialized(node.test, context)
                   else context)
-        self.body(node.body, (*context[:3], True, context[4]) if negated else context)
+        self.body(node.body, (*context[:3], True, context[4]) if self.not_initialized(node.test, context)
+                  else context)
         self.stack.append((node.test, context))
 
     def function(self, node: Any, context: Context) -> None:

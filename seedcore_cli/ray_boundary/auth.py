@@ -24,6 +24,13 @@ TOKEN_ENV = "RAY_AUTH_TOKEN"
 TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
 HOW_TO_GET = ("get it with `ray get-auth-token` on the head (KubeRay: `kubectl ray get token CLUSTER`) "
               f"and set {TOKEN_ENV}, or save it to ~/.ray/auth_token")
+# A refused token. On KubeRay every pod, seedcore's Job and CronJob included, reads the token from the
+# Secret named after the RayCluster when it starts, and the operator generates that Secret only if
+# none of that name exists: a Secret deleted or replaced after the Ray pods started leaves them on
+# the old token and new pods on the new one (docs/kubernetes.md, "The token Secret").
+REFUSED_HINT = ("the token belongs to another cluster or was rotated (KubeRay: a pod reads the Secret named "
+                "after the RayCluster when it starts; if that Secret changed since the Ray pods started, "
+                "restart them): " + HOW_TO_GET)
 
 
 def default_token_file() -> Path:

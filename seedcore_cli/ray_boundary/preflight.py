@@ -119,7 +119,7 @@ def authenticate(mode: ConnectionMode, host: str, port: int, origin: str, spoken
     if checked.auth != probe.AUTH_NONE:
         raise AuthenticationFailed(
             f"{where} requires token authentication and refused the token from {token.source}",
-            "the token belongs to another cluster or was rotated: " + auth.HOW_TO_GET,
+            auth.REFUSED_HINT,
         )
     environment.enable_token_mode(token.value)
     if "ray" in sys.modules:  # imported before the mode was set (a library caller, the tests)

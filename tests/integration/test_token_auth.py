@@ -78,6 +78,8 @@ def test_a_wrong_token_is_refused_in_one_line(token_head, namespace, tmp_path):
         assert result.stderr.count("\n") == 1
         assert f"refused the token from RAY_AUTH_TOKEN_PATH ({wrong})" in result.stderr
         assert wrong.read_text() not in result.stderr
+        # KubeRay's token Secret, made once and read by each pod as it starts (docs/kubernetes.md)
+        assert "Secret named after the RayCluster" in result.stderr and "kubectl ray get token" in result.stderr
 
 
 def _alive(cluster, token: str, namespace: str) -> set[str]:
@@ -141,6 +143,21 @@ def test_diagnose_without_the_token_reports_facts_not_guesses(token_head, namesp
     assert "cluster token auth: on (the GCS demanded a token" in checks["dashboard_security"]["seen"]
     assert checks["dashboard_security"]["status"] == "fail"
     assert result.stderr == ""
+
+
+def test_diagnose_with_a_refused_token_names_kuberays_secret(token_head, namespace, tmp_path):
+    """A refused token on KubeRay is most often a Secret that changed after the Ray pods read it:
+    diagnose's connection check says so (seedcore cannot read the Secret itself)."""
+    cluster, _, _ = token_head
+    wrong = tmp_path / "wrong"
+    wrong.write_text(secrets.token_hex(32))
+    result = run_seedcore(["--address", cluster.gcs_address, "--namespace", namespace, "diagnose", "-o", "json"],
+                          env=user_env(wrong))
+    assert result.returncode == 1, result.stderr
+    connection = {c["id"]: c for c in json.loads(result.stdout)["checks"]}["connection"]
+    assert connection["status"] == "fail" and "refused the token" in connection["seen"], connection
+    assert "Secret named after the RayCluster" in connection["hint"] and "restart them" in connection["hint"]
+    assert wrong.read_text() not in result.stdout
 
 
 def test_cluster_start_with_token_auth(tmp_path, namespace):

@@ -69,7 +69,7 @@ def ha_gcs_options() -> dict:
     return yaml.safe_load((HA / "raycluster-gcs-ft.yaml").read_text())["spec"]["gcsFaultToleranceOptions"]
 
 
-def here(script: str, workdir: Path, port: int) -> str:
+def on_loopback(script: str, workdir: Path, port: int) -> str:
     """The container's script, run on this machine: its /config and /data in `workdir`, and Redis
     on 127.0.0.1:`port` only (command-line options after the config file override it; in the pod
     it listens on the pod's addresses, which a test here must not)."""
@@ -91,7 +91,7 @@ def start_ha_redis_container(workdir: Path, password: str, port: int) -> subproc
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REDIS_PASSWORD": password}
     (script,) = container["args"]
     log = open(workdir / "redis.log", "w")
-    return subprocess.Popen([*container["command"], here(script, workdir, port)], stdout=log, stderr=log,
+    return subprocess.Popen([*container["command"], on_loopback(script, workdir, port)], stdout=log, stderr=log,
                             stdin=subprocess.DEVNULL, env=env, cwd=workdir, start_new_session=True)
 
 

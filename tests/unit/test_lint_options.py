@@ -106,7 +106,12 @@ def test_broken_toml_is_bad_input(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.seedcore.lint\n")
     (tmp_path / "m.py").write_text("x = 1\n")
     result = invoke(str(tmp_path), "--config", str(tmp_path / "pyproject.toml"))
-    assert result.exit_code == 2 and "is not valid TOML" in result.stderr
+    assert result.exit_code == 2 and f"{tmp_path / 'pyproject.toml'} (from --config) is not valid TOML" in result.stderr
+    found = invoke(str(tmp_path))  # the nearest pyproject.toml, found: no option to name
+    assert found.exit_code == 2 and f"{tmp_path / 'pyproject.toml'} is not valid TOML" in found.stderr
+    missing = invoke(str(tmp_path), "--config", str(tmp_path / "nope.toml"))
+    assert missing.exit_code == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert f"cannot read {tmp_path / 'nope.toml'} (from --config): No such file" in missing.stderr
 
 
 def test_default_excludes_and_gitignore_apply_below_the_paths_only(tmp_path):

@@ -45,6 +45,22 @@ def test_guards_make_sc006_moot_in_their_branch_only(tmp_path):
     assert [line for _, line, rule in found if rule == "SC006"] == [7, 20]
 
 
+def test_compound_guards(tmp_path):
+    found = findings(tmp_path, {"m.py": (
+        "import ray\n"
+        "def a(wanted):\n    if wanted and not ray.is_initialized():\n"
+        "        ray.init(ignore_reinit_error=True)\n"                                             # guarded
+        "def b(wanted):\n    if not ray.is_initialized() or wanted:\n"
+        "        ray.init(ignore_reinit_error=True)\n"                                             # 7: not
+        "def c(ready):\n    if ray.is_initialized() or ready:\n        return\n"
+        "    ray.init(ignore_reinit_error=True)\n"                                                 # guarded
+        "def d(ready):\n    if ray.is_initialized() and ready:\n        return\n"
+        "    ray.init(ignore_reinit_error=True)\n"                                                 # 15: not
+        "def e(ready):\n    if ray.is_initialized() or ready:\n        pass\n    else:\n"
+        "        ray.init(ignore_reinit_error=True)\n")})                                          # guarded
+    assert [line for _, line, rule in found if rule == "SC006"] == [7, 15]
+
+
 def test_entry_points_through_main_and_cli_decorators(tmp_path):
     found = findings(tmp_path, {
         "app/__init__.py": "",
