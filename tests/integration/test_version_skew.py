@@ -63,6 +63,6 @@ def test_diagnose_versions_check_fails_with_both_versions(old_head, namespace):
             continue  # no versions to compare (see above); the connection check fails instead
         checks = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
         versions = checks["versions"]
-        assert versions["status"] == "fail"
+        assert versions["status"] == "fail", (address, versions, checks.get("connection"))
         assert f"cluster Ray {OTHER_RAY}" in versions["seen"]
         assert f"local Ray {ray_envs.installed_ray_version()}" in versions["seen"]
